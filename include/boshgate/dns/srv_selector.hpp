@@ -1,0 +1,41 @@
+#pragma once
+// Pure RFC 2782 / RFC 6120 §3.2 / XEP-0368 §3 target ordering. No I/O, injected RNG.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace boshgate::dns {
+
+struct srv_record {
+    std::uint16_t priority = 0;
+    std::uint16_t weight = 0;
+    std::uint16_t port = 0;
+    std::string target; ///< "." (or empty) means "no service" (RFC 2782)
+};
+
+/// A host to dial, in order; addresses are resolved later (A/AAAA).
+struct candidate {
+    std::string host;
+    std::uint16_t port = 0;
+    bool direct_tls = false; ///< from _xmpps-client._tcp (XEP-0368): TLS from the first byte
+};
+
+/// Outcome of combining the two SRV lookups.
+struct selection {
+    std::vector<candidate> candidates; ///< in dialling order
+    bool no_service = false;           ///< a '.' answer forbids any fallback (C2S-DNS-2, -6)
+};
+
+/// Random source: returns a uniform integer in [0, bound] (inclusive).
+using rng = std::function<std::uint32_t(std::uint32_t bound)>;
+
+/// Merge _xmpps-client (direct TLS) and _xmpp-client records for `domain` into one ordered
+/// list: priority ascending, RFC 2782 weighted random order within a priority.
+/// Rules: '.' as the sole xmpp-client record => no_service; '.' as the sole xmpps record =>
+/// ignore xmpps records, no A/AAAA fallback of its own (XEP-0368 §5); no records at all =>
+/// fall back to domain:5222 plain (RFC 6120 §3.2.2).
+selection select(const std::string& domain, const std::vector<srv_record>& xmpps,
+                 const std::vector<srv_record>& xmpp, const rng& random);
+
+} // namespace boshgate::dns

@@ -1,0 +1,33 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boshgate::http {
+
+struct listen_options {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 5280;
+    int backlog = 4096;                ///< explicit listen backlog (every session costs sockets)
+    std::optional<std::string> tls_cert_file; ///< PEM chain; with key: HTTPS on this listener
+    std::optional<std::string> tls_key_file;
+};
+
+struct options {
+    std::vector<listen_options> listen{listen_options{}};
+    std::string bosh_path = "/http-bind";
+    std::string websocket_path = "/xmpp-websocket";
+    std::string static_dir;            ///< serve files (demo page) under "/" from here; empty = off
+    std::vector<std::string> cors_origins{"*"}; ///< allowed Origins; "*" = any (WEB-1)
+    std::chrono::seconds cors_max_age{86400};
+    std::size_t max_body_bytes = 256 * 1024;      ///< request body limit (BOSH-COND-8)
+    std::size_t max_header_bytes = 8 * 1024;
+    std::chrono::seconds header_timeout{10};      ///< time to read a request header
+    std::chrono::seconds idle_timeout{120};       ///< keep-alive connection with no request
+    std::size_t max_connections = 20000;
+};
+
+} // namespace boshgate::http

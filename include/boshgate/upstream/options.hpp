@@ -1,0 +1,56 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boshgate::upstream {
+
+/// How to secure the link to one XMPP domain's server.
+enum class tls_mode {
+    required,   ///< STARTTLS (on xmpp-client targets) or direct TLS (xmpps-client); never plaintext
+    plaintext,  ///< explicit opt-in only: no TLS at all (C2S-TLS-7, same-host demo setups)
+};
+
+/// A fixed address for a domain, bypassing SRV (e.g. example.org -> 10.0.0.5:5222).
+struct static_target {
+    std::string host;
+    std::uint16_t port = 5222;
+    bool direct_tls = false; ///< XEP-0368 style TLS from the first byte
+};
+
+/// Per-XMPP-domain settings ([[upstream.domain]] in config). Only listed domains are served
+/// unless `allow_any_domain` is set (then SRV resolution decides, still refusing private
+/// address ranges unless allowed).
+struct domain_options {
+    std::string name;                        ///< the XMPP domain (stream `to`)
+    std::optional<static_target> target;     ///< override; else SRV lookup
+    tls_mode tls = tls_mode::required;
+    bool tls_verify = true;                  ///< false = development opt-out for this domain only
+    std::optional<std::string> ca_file;      ///< trust anchors for this domain (else global)
+};
+
+/// A host:port the `route` attribute may name (BOSH-ROUTE-3). Exact match on both.
+struct route_rule {
+    std::string host;
+    std::uint16_t port = 5222;
+    bool direct_tls = false;
+};
+
+struct options {
+    std::vector<domain_options> domains;
+    bool allow_any_domain = false;                 ///< serve any `to` via DNS (public gateway)
+    bool allow_private_addresses = false;          ///< with allow_any_domain: permit RFC1918/loopback results
+    std::vector<route_rule> route_allow;           ///< empty: `route` is ignored (BOSH-ROUTE-1)
+    std::optional<std::string> ca_file;            ///< global trust anchors; default: system store
+    std::chrono::milliseconds connect_timeout{5000};   ///< per candidate address
+    std::chrono::milliseconds negotiate_timeout{15000}; ///< header..features incl. TLS handshake
+    std::chrono::milliseconds close_timeout{3000};  ///< wait for the server's closing tag (C2S-CLOSE-1)
+    std::chrono::milliseconds dns_timeout{5000};
+    std::optional<std::string> dns_server;          ///< "ip:port" for c-ares; default /etc/resolv.conf
+    std::chrono::seconds whitespace_keepalive{0};   ///< 0 = off (C2S-KA-1)
+};
+
+} // namespace boshgate::upstream

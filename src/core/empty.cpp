@@ -1,0 +1,1 @@
+// Placeholder translation unit for module libraries that have no pure sources yet.
