@@ -1,0 +1,28 @@
+#pragma once
+#include "boshgate/config/config.hpp"
+
+#include <memory>
+
+namespace boshgate::server {
+
+/// The process: io_context with N threads, HTTP listeners, BOSH session table, upstream
+/// shared context, signals (SIGTERM/SIGINT: graceful stop with system-shutdown to BOSH
+/// clients; SIGHUP: reload config for new sessions), sd_notify readiness.
+class gateway {
+public:
+    explicit gateway(std::shared_ptr<const config::config> cfg, std::string config_path = {});
+    ~gateway();
+    /// Bind listeners; throws std::system_error on failure (start-up only).
+    void start();
+    /// Run until stopped by a signal or stop(). Returns the process exit code.
+    int run();
+    void stop();
+    /// Bound TCP port of listener i (tests bind port 0).
+    std::uint16_t bound_port(std::size_t i = 0) const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace boshgate::server

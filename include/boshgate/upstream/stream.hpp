@@ -1,0 +1,79 @@
+#pragma once
+// One client-to-server XMPP stream (RFC 6120 c2s) on behalf of a web client.
+// I/O adapter: target policy, DNS, TCP, STARTTLS/direct TLS and the framer; the protocol
+// decisions are made by upstream::negotiator (pure).
+#include "boshgate/upstream/options.hpp"
+#include "boshgate/xml/stream_parser.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace boshgate::upstream {
+
+/// Why a stream could not be set up: maps to BOSH host-unknown / improper-addressing /
+/// remote-connection-failed (GAP-10) and to the WebSocket stream errors.
+enum class failure {
+    improper_addressing, ///< no `to`
+    host_unknown,        ///< `to`/`route` refused by policy, or no such service ('.' SRV)
+    connection_failed,   ///< DNS, TCP, TLS handshake, certificate, STARTTLS failure, timeout
+    protocol_error,      ///< the server sent garbage / restricted XML / broke the framing
+};
+
+/// What the owner (bosh::session, later websocket::session) receives. Every callback runs
+/// on the owner's executor; the callee may drop its reference to the stream inside a
+/// callback (the stream keeps itself alive until the callback returns).
+class stream_events {
+public:
+    virtual ~stream_events() = default;
+    /// The server's stream header the client should see: after STARTTLS it is the header of
+    /// the TLS-protected stream (pre-TLS headers are not reported). Called again after each
+    /// client restart.
+    virtual void on_upstream_header(const xml::root_open& header) = 0;
+    /// A top-level element: <stream:features/> already filtered (no starttls, compression,
+    /// *-PLUS), stanzas, SASL and XEP-0198 elements verbatim; namespace-complete.
+    virtual void on_upstream_element(xml::element&& el) = 0;
+    /// <stream:error/> as a whole element, namespace-complete (XBOSH-9, WS-ERR-1).
+    virtual void on_upstream_stream_error(std::string error_xml) = 0;
+    /// The server closed its stream (clean = saw </stream:stream>) or the connection ended.
+    virtual void on_upstream_closed(bool clean) = 0;
+    /// Setup or runtime failure; `detail` is a short log-safe reason.
+    virtual void on_upstream_failed(failure f, std::string detail) = 0;
+};
+
+struct open_params {
+    std::string to;                    ///< XMPP domain: stream `to`, SNI, certificate identity
+    std::optional<std::string> route;  ///< "xmpp:host:port" from BOSH, split literally (BOSH-ROUTE-2)
+    std::string lang = "en";
+    std::optional<std::string> from;   ///< sent only once the link is TLS-protected (C2S-HDR-5)
+};
+
+class shared_context; ///< resolver settings, TLS contexts, options (one per gateway)
+
+/// Create with make_stream(); all calls on `ex` (the owner's strand).
+class stream {
+public:
+    virtual ~stream() = default;
+    /// Resolve, connect, secure, send the header. Results arrive through stream_events.
+    virtual void open(const open_params& p) = 0;
+    /// Send client elements (namespace-complete bytes). Held until the stream is ready
+    /// (after STARTTLS, and between SASL <success/> and the client's restart: XBOSH-11).
+    virtual void send(std::string bytes) = 0;
+    /// Client-requested restart after SASL success (XEP-0206 §5, RFC 7395 §3.7): new header
+    /// on the same connection, framer reset.
+    virtual void restart() = 0;
+    /// clean: </stream:stream>, wait (bounded) for the server's, TLS close_notify, TCP close.
+    /// !clean: drop TCP without a closing tag (lets the server keep an XEP-0198 session).
+    /// No callbacks are delivered after close() returns.
+    virtual void close(bool clean) = 0;
+};
+
+std::shared_ptr<shared_context> make_shared_context(const options& opt);
+std::shared_ptr<stream> make_stream(boost::asio::any_io_executor ex,
+                                    std::shared_ptr<shared_context> ctx,
+                                    std::weak_ptr<stream_events> events, std::string log_tag,
+                                    xml::limits lim);
+
+} // namespace boshgate::upstream
