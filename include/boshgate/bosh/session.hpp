@@ -1,0 +1,83 @@
+#pragma once
+// I/O adapter around one bosh::engine: runs on its own strand, parks HTTP responders by
+// request id, arms one timer at engine.next_deadline(), executes the engine's actions and
+// owns the upstream::stream. Everything protocol-related is decided by the engine.
+#include "boshgate/bosh/engine.hpp"
+#include "boshgate/core/clock.hpp"
+#include "boshgate/upstream/stream.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace boshgate::bosh {
+
+/// An HTTP reply for one BOSH request.
+struct reply {
+    unsigned status = 200;
+    std::string content_type;
+    std::string body;
+    bool close_connection = false; ///< BOSH-HTTP-14: drop the connection without a body
+};
+
+/// Delivers a reply to the HTTP connection that carried the request. Called at most once,
+/// from the BOSH session's strand; the implementation posts to the connection's strand.
+using responder = std::function<void(reply&&)>;
+
+class session_table;
+
+/// One BOSH session. Lifetime: shared_ptr held by the session_table until the engine ends
+/// the session, and by pending handlers. All private state is touched on strand_ only;
+/// public entry points post there, so they may be called from any thread.
+class session : public std::enable_shared_from_this<session>, public upstream::stream_events {
+public:
+    session(boost::asio::any_io_executor ex, std::string sid, const options& opt,
+            std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
+            const core::clock& clock, std::weak_ptr<session_table> table, bool secure);
+    ~session() override;
+
+    const std::string& sid() const noexcept { return sid_; }
+    const std::string& tag() const noexcept { return tag_; }
+
+    /// The creation request (no sid) or a later one. `secure`: it arrived over TLS.
+    void post_create(request_id id, body&& b, responder r);
+    void post_request(request_id id, body&& b, bool secure, responder r);
+    /// The HTTP connection of request `id` is gone.
+    void post_abort(request_id id);
+    /// Graceful gateway shutdown: system-shutdown to the client, clean upstream close.
+    void post_shutdown();
+
+    // upstream::stream_events (called on strand_)
+    void on_upstream_header(const xml::root_open& header) override;
+    void on_upstream_element(xml::element&& el) override;
+    void on_upstream_stream_error(std::string error_xml) override;
+    void on_upstream_closed(bool clean) override;
+    void on_upstream_failed(upstream::failure f, std::string detail) override;
+
+private:
+    void run_actions();
+    void arm_timer();
+    void on_timer(boost::system::error_code ec, std::uint64_t generation);
+
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    std::string sid_;
+    std::string tag_;
+    engine engine_;
+    std::shared_ptr<upstream::shared_context> upstream_ctx_;
+    xml::limits xml_limits_;
+    const core::clock& clock_;
+    std::weak_ptr<session_table> table_;
+    bool secure_;
+    std::unordered_map<request_id, responder> pending_;
+    std::shared_ptr<upstream::stream> upstream_;
+    boost::asio::steady_timer timer_;
+    std::uint64_t timer_generation_ = 0;
+    bool removed_ = false;
+};
+
+} // namespace boshgate::bosh

@@ -1,0 +1,47 @@
+#pragma once
+// sid -> session map. Thread-safe (one mutex, held only for map operations). Parses request
+// bodies (pure bosh::parse_body) and dispatches them to the owning session's strand.
+#include "boshgate/bosh/session.hpp"
+#include "boshgate/config/config.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace boshgate::bosh {
+
+class session_table : public std::enable_shared_from_this<session_table> {
+public:
+    /// `make_executor` yields the executor a new session runs on (the gateway's io_context).
+    session_table(boost::asio::any_io_executor ex, std::shared_ptr<const config::config> cfg,
+                  std::shared_ptr<upstream::shared_context> upstream_ctx, const core::clock& clock);
+
+    /// Handle one BOSH POST body. `r` is called exactly once (possibly before this returns).
+    /// Returns a function to call if the HTTP request goes away before its reply (it is a
+    /// no-op once replied).
+    std::function<void()> handle(std::string_view body_text, bool secure, responder r);
+
+    /// Terminate every session with system-shutdown and refuse new ones.
+    void shutdown_all();
+    /// New sessions use this config from now on (SIGHUP reload).
+    void set_config(std::shared_ptr<const config::config> cfg);
+    /// Called by a session when its engine ended it.
+    void remove(const std::string& sid);
+    std::size_t size() const;
+
+private:
+    boost::asio::any_io_executor ex_;
+    std::shared_ptr<upstream::shared_context> upstream_ctx_;
+    const core::clock& clock_;
+    mutable std::mutex mutex_;
+    std::shared_ptr<const config::config> cfg_;
+    std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
+    std::atomic<request_id> next_id_{1};
+    bool shutting_down_ = false;
+};
+
+} // namespace boshgate::bosh

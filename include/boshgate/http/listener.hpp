@@ -1,0 +1,45 @@
+#pragma once
+// HTTP front: listeners and the per-connection HTTP/1.x session (Beast). Routes POST on the
+// BOSH path to bosh::session_table, OPTIONS to CORS, GET on the BOSH path to an
+// informational page, /metrics and /healthz, and static files (demo page) from static_dir.
+#include "boshgate/bosh/session_table.hpp"
+#include "boshgate/http/options.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+
+namespace boshgate::http {
+
+/// What every connection needs; immutable once listeners start.
+struct context {
+    options opt;
+    std::string bosh_content_type = "text/xml; charset=utf-8"; ///< for replies made before a session is known
+    std::shared_ptr<bosh::session_table> bosh;
+};
+
+/// One listening socket. Accepts each connection onto a fresh strand and hands it to a
+/// connection object that owns itself through its pending coroutines.
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    /// Binds and listens (explicit backlog). Throws std::system_error / std::runtime_error on
+    /// failure: start-up only.
+    listener(boost::asio::io_context& ioc, const listen_options& lo, std::shared_ptr<const context> ctx);
+    void start();
+    void stop();
+    std::uint16_t port() const;
+
+private:
+    boost::asio::io_context& ioc_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::shared_ptr<const context> ctx_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
+};
+
+/// Serve one accepted connection (plain or TLS).
+void run_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<const context> ctx,
+                    std::shared_ptr<boost::asio::ssl::context> tls);
+
+} // namespace boshgate::http

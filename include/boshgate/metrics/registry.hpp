@@ -1,0 +1,51 @@
+#pragma once
+// Process-wide counters and gauges, declared in one list (Envoy's ALL_*_STATS idea) and
+// incremented at the site of the transition or error. Lock-free; read by the exposition.
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace boshgate::metrics {
+
+// X(name, kind, help)
+#define BOSHGATE_METRICS(X)                                                                      \
+    X(http_connections_accepted, counter, "TCP connections accepted by the HTTP listeners")      \
+    X(http_connections_active, gauge, "HTTP connections open now")                               \
+    X(http_connections_refused, counter, "connections closed at once: max_connections reached")  \
+    X(http_requests, counter, "HTTP requests read")                                              \
+    X(http_bad_requests, counter, "malformed HTTP requests (status 400/413/431)")                \
+    X(http_cors_refused, counter, "requests refused because their Origin is not allowed")        \
+    X(bosh_requests, counter, "BOSH POST bodies handled")                                        \
+    X(bosh_sessions_created, counter, "BOSH sessions created")                                   \
+    X(bosh_sessions_active, gauge, "BOSH sessions alive now")                                    \
+    X(bosh_bad_request, counter, "BOSH bodies refused with bad-request")                         \
+    X(bosh_unknown_sid, counter, "BOSH requests naming an unknown sid (item-not-found)")         \
+    X(bosh_term_none, counter, "sessions ended with type=terminate and no condition")             \
+    X(bosh_term_bad_request, counter, "sessions ended: bad-request")                             \
+    X(bosh_term_host_gone, counter, "sessions ended: host-gone")                                 \
+    X(bosh_term_host_unknown, counter, "sessions ended: host-unknown")                           \
+    X(bosh_term_improper_addressing, counter, "sessions ended: improper-addressing")             \
+    X(bosh_term_internal_server_error, counter, "sessions ended: internal-server-error")         \
+    X(bosh_term_item_not_found, counter, "sessions ended: item-not-found")                       \
+    X(bosh_term_other_request, counter, "sessions ended: other-request")                         \
+    X(bosh_term_policy_violation, counter, "sessions ended: policy-violation")                   \
+    X(bosh_term_remote_connection_failed, counter, "sessions ended: remote-connection-failed")   \
+    X(bosh_term_remote_stream_error, counter, "sessions ended: remote-stream-error")             \
+    X(bosh_term_see_other_uri, counter, "sessions ended: see-other-uri")                         \
+    X(bosh_term_system_shutdown, counter, "sessions ended: system-shutdown")                     \
+    X(bosh_term_undefined_condition, counter, "sessions ended: undefined-condition")             \
+    X(bosh_insecure_request_dropped, counter, "requests for a TLS-born session over plain HTTP")
+
+struct registry {
+#define BOSHGATE_METRIC_FIELD(name, kind, help) std::atomic<std::int64_t> name{0};
+    BOSHGATE_METRICS(BOSHGATE_METRIC_FIELD)
+#undef BOSHGATE_METRIC_FIELD
+};
+
+/// The process registry.
+registry& global();
+
+/// Text exposition (Prometheus/OpenMetrics text format, "boshgate_" prefix).
+std::string exposition(const registry& r);
+
+} // namespace boshgate::metrics

@@ -1,0 +1,257 @@
+#include "boshgate/bosh/session.hpp"
+
+#include "boshgate/bosh/session_table.hpp"
+#include "boshgate/core/ids.hpp"
+#include "boshgate/core/log.hpp"
+#include "boshgate/metrics/registry.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace boshgate::bosh {
+
+namespace net = boost::asio;
+
+namespace {
+
+void count_end(condition c)
+{
+    auto& m = metrics::global();
+    switch (c) {
+    case condition::none: ++m.bosh_term_none; break;
+    case condition::bad_request: ++m.bosh_term_bad_request; break;
+    case condition::host_gone: ++m.bosh_term_host_gone; break;
+    case condition::host_unknown: ++m.bosh_term_host_unknown; break;
+    case condition::improper_addressing: ++m.bosh_term_improper_addressing; break;
+    case condition::internal_server_error: ++m.bosh_term_internal_server_error; break;
+    case condition::item_not_found: ++m.bosh_term_item_not_found; break;
+    case condition::other_request: ++m.bosh_term_other_request; break;
+    case condition::policy_violation: ++m.bosh_term_policy_violation; break;
+    case condition::remote_connection_failed: ++m.bosh_term_remote_connection_failed; break;
+    case condition::remote_stream_error: ++m.bosh_term_remote_stream_error; break;
+    case condition::see_other_uri: ++m.bosh_term_see_other_uri; break;
+    case condition::system_shutdown: ++m.bosh_term_system_shutdown; break;
+    case condition::undefined_condition: ++m.bosh_term_undefined_condition; break;
+    }
+}
+
+condition map_failure(upstream::failure f)
+{
+    switch (f) {
+    case upstream::failure::improper_addressing: return condition::improper_addressing;
+    case upstream::failure::host_unknown: return condition::host_unknown;
+    case upstream::failure::connection_failed: return condition::remote_connection_failed;
+    case upstream::failure::protocol_error: return condition::remote_connection_failed;
+    }
+    return condition::undefined_condition;
+}
+
+} // namespace
+
+session::session(net::any_io_executor ex, std::string sid, const options& opt,
+                 std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
+                 const core::clock& clock, std::weak_ptr<session_table> table, bool secure)
+    : strand_(net::make_strand(ex)),
+      sid_(sid),
+      tag_(core::next_session_tag('b')),
+      engine_(std::move(sid), opt),
+      upstream_ctx_(std::move(upstream_ctx)),
+      xml_limits_(xml_limits),
+      clock_(clock),
+      table_(std::move(table)),
+      secure_(secure),
+      timer_(strand_)
+{
+    ++metrics::global().bosh_sessions_active;
+}
+
+session::~session()
+{
+    --metrics::global().bosh_sessions_active;
+}
+
+void session::post_create(request_id id, body&& b, responder r)
+{
+    net::post(strand_, [self = shared_from_this(), id, b = std::move(b), r = std::move(r)]() mutable {
+        self->pending_.emplace(id, std::move(r));
+        self->engine_.on_create(id, std::move(b), self->clock_.now());
+        self->run_actions();
+    });
+}
+
+void session::post_request(request_id id, body&& b, bool secure, responder r)
+{
+    net::post(strand_, [self = shared_from_this(), id, b = std::move(b), secure,
+                        r = std::move(r)]() mutable {
+        if (self->secure_ && !secure) {
+            // BOSH-HTTP-14 (XEP-0124 §19.1): a session born over TLS never continues over a
+            // plain link; drop that connection without a body, keep the session.
+            ++metrics::global().bosh_insecure_request_dropped;
+            core::log().warn("{} request over plain HTTP for a TLS session dropped (XEP-0124 19.1)",
+                             self->tag_);
+            r(reply{0, {}, {}, true});
+            return;
+        }
+        self->pending_.emplace(id, std::move(r));
+        self->engine_.on_request(id, std::move(b), self->clock_.now());
+        self->run_actions();
+    });
+}
+
+void session::post_abort(request_id id)
+{
+    net::post(strand_, [self = shared_from_this(), id] {
+        if (self->pending_.erase(id) != 0) {
+            self->engine_.on_request_aborted(id, self->clock_.now());
+            self->run_actions();
+        }
+    });
+}
+
+void session::post_shutdown()
+{
+    net::post(strand_, [self = shared_from_this()] {
+        self->engine_.shutdown(self->clock_.now());
+        self->run_actions();
+    });
+}
+
+void session::on_upstream_header(const xml::root_open& header)
+{
+    upstream_header h;
+    if (auto v = header.attr("id")) {
+        h.id = std::string(*v);
+    }
+    if (auto v = header.attr("from")) {
+        h.from = std::string(*v);
+    }
+    if (auto v = header.attr("version")) {
+        h.version = std::string(*v);
+    }
+    engine_.on_upstream_header(h, clock_.now());
+    run_actions();
+}
+
+void session::on_upstream_element(xml::element&& el)
+{
+    engine_.on_upstream_element(std::move(el), clock_.now());
+    run_actions();
+}
+
+void session::on_upstream_stream_error(std::string error_xml)
+{
+    core::log().info("{} server sent a stream error", tag_);
+    engine_.on_upstream_stream_error(std::move(error_xml), clock_.now());
+    run_actions();
+}
+
+void session::on_upstream_closed(bool clean)
+{
+    core::log().info("{} server stream closed ({})", tag_, clean ? "clean" : "connection lost");
+    upstream_.reset();
+    engine_.on_upstream_closed(clean, clock_.now());
+    run_actions();
+}
+
+void session::on_upstream_failed(upstream::failure f, std::string detail)
+{
+    core::log().info("{} upstream failed: {}", tag_, detail);
+    upstream_.reset();
+    engine_.on_upstream_failed(map_failure(f), detail, clock_.now());
+    run_actions();
+}
+
+void session::run_actions()
+{
+    // Executing an action never re-enters the engine synchronously (upstream callbacks are
+    // posted by the stream), so one drain per input suffices; loop defensively anyway.
+    for (;;) {
+        auto actions = engine_.take_actions();
+        if (actions.empty()) {
+            break;
+        }
+        for (auto& a : actions) {
+            std::visit(
+                [this](auto& act) {
+                    using T = std::decay_t<decltype(act)>;
+                    if constexpr (std::is_same_v<T, action::respond>) {
+                        auto it = pending_.find(act.id);
+                        if (it != pending_.end()) {
+                            auto r = std::move(it->second);
+                            pending_.erase(it);
+                            r(reply{act.status, engine_.content_type(), std::move(act.body), false});
+                        }
+                    } else if constexpr (std::is_same_v<T, action::open_upstream>) {
+                        upstream_ = upstream::make_stream(strand_, upstream_ctx_, weak_from_this(),
+                                                          tag_, xml_limits_);
+                        upstream::open_params p;
+                        p.to = act.to;
+                        p.route = act.route;
+                        p.lang = act.lang;
+                        p.from = act.from;
+                        core::log().info("{} new session to {}", tag_, act.to);
+                        upstream_->open(p);
+                    } else if constexpr (std::is_same_v<T, action::send_upstream>) {
+                        if (upstream_) {
+                            upstream_->send(std::move(act.bytes));
+                        }
+                    } else if constexpr (std::is_same_v<T, action::restart_upstream>) {
+                        if (upstream_) {
+                            upstream_->restart();
+                        }
+                    } else if constexpr (std::is_same_v<T, action::close_upstream>) {
+                        if (upstream_) {
+                            upstream_->close(act.clean);
+                            upstream_.reset();
+                        }
+                    } else if constexpr (std::is_same_v<T, action::session_ended>) {
+                        count_end(act.why);
+                        core::log().info("{} session ended ({})", tag_,
+                                         act.why == condition::none ? "terminate" : to_string(act.why));
+                        if (!removed_) {
+                            removed_ = true;
+                            if (auto t = table_.lock()) {
+                                t->remove(sid_);
+                            }
+                        }
+                    }
+                },
+                a);
+        }
+    }
+    if (engine_.ended()) {
+        // Requests the engine will never answer (it answers all on the way out; this is a
+        // safety net so no HTTP connection waits forever).
+        for (auto& [id, r] : pending_) {
+            r(reply{200, engine_.content_type(), terminate_body(condition::item_not_found), false});
+        }
+        pending_.clear();
+        timer_.cancel();
+        return;
+    }
+    arm_timer();
+}
+
+void session::arm_timer()
+{
+    auto deadline = engine_.next_deadline();
+    ++timer_generation_;
+    if (!deadline) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(*deadline);
+    timer_.async_wait([self = shared_from_this(), gen = timer_generation_](boost::system::error_code ec) {
+        self->on_timer(ec, gen);
+    });
+}
+
+void session::on_timer(boost::system::error_code ec, std::uint64_t generation)
+{
+    if (ec || generation != timer_generation_ || engine_.ended()) {
+        return;
+    }
+    engine_.on_timer(clock_.now());
+    run_actions();
+}
+
+} // namespace boshgate::bosh

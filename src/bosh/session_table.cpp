@@ -1,0 +1,124 @@
+#include "boshgate/bosh/session_table.hpp"
+
+#include "boshgate/core/ids.hpp"
+#include "boshgate/core/log.hpp"
+#include "boshgate/metrics/registry.hpp"
+
+namespace boshgate::bosh {
+
+namespace net = boost::asio;
+
+session_table::session_table(net::any_io_executor ex, std::shared_ptr<const config::config> cfg,
+                             std::shared_ptr<upstream::shared_context> upstream_ctx,
+                             const core::clock& clock)
+    : ex_(std::move(ex)), upstream_ctx_(std::move(upstream_ctx)), clock_(clock), cfg_(std::move(cfg))
+{
+}
+
+std::function<void()> session_table::handle(std::string_view body_text, bool secure, responder r)
+{
+    auto& m = metrics::global();
+    ++m.bosh_requests;
+    std::shared_ptr<const config::config> cfg;
+    {
+        std::lock_guard lock(mutex_);
+        cfg = cfg_;
+    }
+    const auto& opt = cfg->bosh;
+
+    auto parsed = parse_body(body_text, cfg->xml);
+    if (auto* err = std::get_if<body_error>(&parsed)) {
+        // The body cannot be trusted to name a session, so no session is touched; the reply
+        // is the terminal condition (BOSH-COND-1) with HTTP 200 since legacy-ness is unknown
+        // (GAP-2).
+        ++m.bosh_bad_request;
+        core::log().info("bad BOSH body refused: {}", err->reason);
+        r(reply{200, opt.default_content_type, terminate_body(condition::bad_request, err->reason), false});
+        return [] {};
+    }
+    auto& b = std::get<body>(parsed);
+    request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
+
+    if (!b.sid) {
+        std::shared_ptr<session> s;
+        {
+            std::lock_guard lock(mutex_);
+            if (shutting_down_) {
+                r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
+                return [] {};
+            }
+            std::string sid;
+            do {
+                sid = core::random_sid();
+            } while (sessions_.count(sid) != 0);
+            s = std::make_shared<session>(ex_, sid, opt, upstream_ctx_, cfg->xml, clock_,
+                                          weak_from_this(), secure);
+            sessions_.emplace(sid, s);
+        }
+        ++m.bosh_sessions_created;
+        s->post_create(id, std::move(b), std::move(r));
+        return [w = std::weak_ptr<session>(s), id] {
+            if (auto p = w.lock()) {
+                p->post_abort(id);
+            }
+        };
+    }
+
+    std::shared_ptr<session> s;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(*b.sid);
+        if (it != sessions_.end()) {
+            s = it->second;
+        }
+    }
+    if (!s) {
+        // BOSH-XML-8 / BOSH-TERM-4: unknown or ended session. Cheap: no log line per request
+        // (browsers keep polling dead sessions), just a counter.
+        ++m.bosh_unknown_sid;
+        unsigned status = opt.legacy_404_for_unknown_sid ? 404u : 200u;
+        r(reply{status, opt.default_content_type, terminate_body(condition::item_not_found), false});
+        return [] {};
+    }
+    s->post_request(id, std::move(b), secure, std::move(r));
+    return [w = std::weak_ptr<session>(s), id] {
+        if (auto p = w.lock()) {
+            p->post_abort(id);
+        }
+    };
+}
+
+void session_table::shutdown_all()
+{
+    std::vector<std::shared_ptr<session>> all;
+    {
+        std::lock_guard lock(mutex_);
+        shutting_down_ = true;
+        for (auto& [sid, s] : sessions_) {
+            all.push_back(s);
+        }
+    }
+    for (auto& s : all) {
+        s->post_shutdown();
+    }
+}
+
+void session_table::set_config(std::shared_ptr<const config::config> cfg)
+{
+    std::lock_guard lock(mutex_);
+    cfg_ = std::move(cfg);
+}
+
+void session_table::remove(const std::string& sid)
+{
+    std::lock_guard lock(mutex_);
+    sessions_.erase(sid);
+}
+
+std::size_t session_table::size() const
+{
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+} // namespace boshgate::bosh

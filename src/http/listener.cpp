@@ -1,0 +1,87 @@
+#include "boshgate/http/listener.hpp"
+
+#include "boshgate/core/log.hpp"
+#include "boshgate/metrics/registry.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <stdexcept>
+
+namespace boshgate::http {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+listener::listener(net::io_context& ioc, const listen_options& lo, std::shared_ptr<const context> ctx)
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), ctx_(std::move(ctx))
+{
+    tcp::endpoint ep(net::ip::make_address(lo.address), lo.port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(lo.backlog);
+    if (lo.tls_cert_file && lo.tls_key_file) {
+        tls_ = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+        tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                          net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                          net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+        tls_->use_certificate_chain_file(*lo.tls_cert_file);
+        tls_->use_private_key_file(*lo.tls_key_file, net::ssl::context::pem);
+    }
+    auto bound = acceptor_.local_endpoint();
+    core::log().info("listening on {}:{}{} (backlog {})", bound.address().to_string(), bound.port(),
+                     tls_ ? " (https)" : "", lo.backlog);
+}
+
+void listener::start()
+{
+    net::co_spawn(
+        acceptor_.get_executor(),
+        [self = shared_from_this()]() -> net::awaitable<void> {
+            net::steady_timer backoff(self->acceptor_.get_executor());
+            for (;;) {
+                auto [ec, socket] = co_await self->acceptor_.async_accept(
+                    net::make_strand(self->ioc_), net::as_tuple(net::use_awaitable));
+                if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) {
+                    co_return;
+                }
+                if (ec) {
+                    // EMFILE/ENFILE and friends: log, back off briefly, keep accepting.
+                    core::log().warn("accept failed: {}", ec.message());
+                    backoff.expires_after(std::chrono::milliseconds(50));
+                    co_await backoff.async_wait(net::as_tuple(net::use_awaitable));
+                    continue;
+                }
+                auto& m = metrics::global();
+                if (static_cast<std::size_t>(m.http_connections_active.load()) >= self->ctx_->opt.max_connections) {
+                    ++m.http_connections_refused;
+                    boost::system::error_code ignored;
+                    socket.close(ignored);
+                    continue;
+                }
+                ++m.http_connections_accepted;
+                run_connection(std::move(socket), self->ctx_, self->tls_);
+            }
+        },
+        net::detached);
+}
+
+void listener::stop()
+{
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        boost::system::error_code ignored;
+        self->acceptor_.close(ignored);
+    });
+}
+
+std::uint16_t listener::port() const
+{
+    return acceptor_.local_endpoint().port();
+}
+
+} // namespace boshgate::http

@@ -1,0 +1,538 @@
+// One HTTP/1.x connection. Requests are read continuously, even while a BOSH request on
+// this connection is held (BOSH-HTTP-7: a pipelined request is processed at once, which
+// releases the held one), and responses are written strictly in request order through one
+// write queue of response slots (conventions rule 4).
+#include "boshgate/core/clock.hpp"
+#include "boshgate/core/log.hpp"
+#include "boshgate/http/cors.hpp"
+#include "boshgate/http/listener.hpp"
+#include "boshgate/http/static_files.hpp"
+#include "boshgate/metrics/registry.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http.hpp>
+
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+namespace boshgate::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using net::as_tuple;
+using net::use_awaitable;
+
+namespace {
+
+constexpr std::size_t max_pipelined = 8;               // slots per connection before reads pause
+constexpr std::chrono::seconds write_timeout{30};      // a client that stops reading is cut off
+const auto never = core::time_point::max();
+
+using response = bhttp::response<bhttp::string_body>;
+
+struct slot {
+    std::optional<response> res;
+    unsigned version = 11;
+    bool keep_alive = true;
+    bool close_after = false;  // close the connection after writing this response
+    bool drop = false;         // close the connection without writing anything
+    origin_decision cors;
+    std::function<void()> abort; // tells the BOSH session the request went away
+};
+
+const char* info_page =
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>boshgate</title></head><body>"
+    "<h1>boshgate BOSH endpoint</h1><p>This URL accepts XMPP over BOSH (XEP-0124, XEP-0206): "
+    "POST <code>&lt;body/&gt;</code> documents here with an XMPP client library.</p></body></html>";
+
+bool is_loopback(const tcp::endpoint& ep)
+{
+    return ep.address().is_loopback() ||
+           (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped() &&
+            net::ip::make_address_v4(net::ip::v4_mapped, ep.address().to_v6()).is_loopback());
+}
+
+template <class Stream>
+class connection : public std::enable_shared_from_this<connection<Stream>> {
+    static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
+
+public:
+    connection(Stream&& stream, std::shared_ptr<const context> ctx)
+        : stream_(std::move(stream)),
+          ctx_(std::move(ctx)),
+          watchdog_(stream_.get_executor()),
+          write_wake_(stream_.get_executor()),
+          read_wake_(stream_.get_executor())
+    {
+        ++metrics::global().http_connections_active;
+        boost::system::error_code ec;
+        peer_ = beast::get_lowest_layer(stream_).remote_endpoint(ec);
+    }
+
+    ~connection() { --metrics::global().http_connections_active; }
+
+    void start()
+    {
+        auto ex = stream_.get_executor();
+        net::co_spawn(ex, this->shared_from_this()->reader(), net::detached);
+        net::co_spawn(ex, this->shared_from_this()->writer(), net::detached);
+        net::co_spawn(ex, this->shared_from_this()->watchdog(), net::detached);
+    }
+
+private:
+    // ------------------------------------------------------------------ deadlines
+    void set_read_deadline(core::time_point t)
+    {
+        read_deadline_ = t;
+        watchdog_.cancel();
+    }
+    void set_write_deadline(core::time_point t)
+    {
+        write_deadline_ = t;
+        watchdog_.cancel();
+    }
+
+    net::awaitable<void> watchdog()
+    {
+        auto self = this->shared_from_this();
+        while (!closed_) {
+            auto deadline = std::min(read_deadline_, write_deadline_);
+            watchdog_.expires_at(deadline);
+            co_await watchdog_.async_wait(as_tuple(use_awaitable));
+            if (closed_) {
+                co_return;
+            }
+            if (core::clock_type::now() >= std::min(read_deadline_, write_deadline_)) {
+                abort_pending();
+                close();
+                co_return;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ reading
+    net::awaitable<void> reader()
+    {
+        auto self = this->shared_from_this();
+        const auto& opt = ctx_->opt;
+        if constexpr (is_tls) {
+            set_read_deadline(core::clock_type::now() + opt.header_timeout);
+            auto [ec] = co_await stream_.async_handshake(net::ssl::stream_base::server,
+                                                         as_tuple(use_awaitable));
+            if (ec) {
+                close();
+                co_return;
+            }
+        }
+        for (;;) {
+            while (slots_.size() >= max_pipelined && !closed_) {
+                read_wake_.expires_at(never);
+                co_await read_wake_.async_wait(as_tuple(use_awaitable));
+            }
+            if (closed_) {
+                co_return;
+            }
+            if (buffer_.size() == 0) {
+                // Waiting for the next request: idle timeout only when nothing is held for
+                // this client; a client waiting for a held BOSH reply is not idle.
+                set_read_deadline(slots_.empty() ? core::clock_type::now() + opt.idle_timeout : never);
+                if constexpr (!is_tls) {
+                    auto [ec] = co_await beast::get_lowest_layer(stream_).async_wait(
+                        tcp::socket::wait_read, as_tuple(use_awaitable));
+                    if (ec || closed_) {
+                        on_read_failed(ec);
+                        co_return;
+                    }
+                }
+            }
+            if constexpr (!is_tls) {
+                // Bytes have arrived: the whole request must follow within header_timeout.
+                set_read_deadline(core::clock_type::now() + opt.header_timeout);
+            }
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+            parser.body_limit(opt.max_body_bytes);
+            auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+            set_read_deadline(never);
+            if (ec) {
+                if (parser.is_header_done() && ec == bhttp::error::body_limit) {
+                    reject_oversize(parser.get());
+                    co_return;
+                }
+                on_read_failed(ec);
+                co_return;
+            }
+            ++metrics::global().http_requests;
+            auto req = parser.release();
+            bool keep = req.keep_alive();
+            handle(std::move(req));
+            if (!keep) {
+                reading_done_ = true;
+                write_wake_.cancel();
+                co_return;
+            }
+        }
+    }
+
+    void on_read_failed(boost::system::error_code ec)
+    {
+        if (closed_) {
+            return;
+        }
+        if (ec == bhttp::error::end_of_stream) {
+            // Clean end between requests: finish what is queued, then close.
+            reading_done_ = true;
+            write_wake_.cancel();
+            return;
+        }
+        if (ec == bhttp::error::partial_message) {
+            abort_pending();
+            close();
+            return;
+        }
+        if (ec.category() == bhttp::make_error_code(bhttp::error::header_limit).category()) {
+            ++metrics::global().http_bad_requests;
+            unsigned status = ec == bhttp::error::header_limit ? 431 : 400;
+            auto s = std::make_shared<slot>();
+            s->close_after = true;
+            s->keep_alive = false;
+            s->res = plain_response(*s, static_cast<bhttp::status>(status),
+                                    ec == bhttp::error::header_limit ? "request header too large\n"
+                                                                     : "malformed HTTP request\n");
+            slots_.push_back(s);
+            reading_done_ = true;
+            write_wake_.cancel();
+            return;
+        }
+        // Reset, timeout (watchdog closed the socket), TLS failure: nothing more to say.
+        abort_pending();
+        close();
+    }
+
+    void reject_oversize(const bhttp::request<bhttp::string_body>& req)
+    {
+        ++metrics::global().http_bad_requests;
+        auto s = std::make_shared<slot>();
+        s->version = req.version();
+        s->keep_alive = false;
+        s->close_after = true;
+        s->cors = decide_origin(ctx_->opt, header(req, bhttp::field::origin));
+        if (target_path(req) == ctx_->opt.bosh_path && req.method() == bhttp::verb::post) {
+            // BOSH-COND-8: an oversized body is a policy violation. Legacy-ness is unknown
+            // without the body, so HTTP 200 (GAP-2).
+            s->res = bosh_response(*s, bosh::reply{200, ctx_->bosh_content_type,
+                                                   bosh::terminate_body(bosh::condition::policy_violation,
+                                                                        "XEP-0124 17.2: request body too large"),
+                                                   false});
+        } else {
+            s->res = plain_response(*s, bhttp::status::payload_too_large, "request body too large\n");
+        }
+        slots_.push_back(s);
+        reading_done_ = true;
+        write_wake_.cancel();
+    }
+
+    // ------------------------------------------------------------------ routing
+    static std::optional<std::string_view> header(const bhttp::request<bhttp::string_body>& req,
+                                                  bhttp::field f)
+    {
+        auto it = req.find(f);
+        if (it == req.end()) {
+            return std::nullopt;
+        }
+        return std::string_view(it->value().data(), it->value().size());
+    }
+
+    static std::string_view target_path(const bhttp::request<bhttp::string_body>& req)
+    {
+        std::string_view t(req.target().data(), req.target().size());
+        return t.substr(0, t.find('?'));
+    }
+
+    void handle(bhttp::request<bhttp::string_body>&& req)
+    {
+        const auto& opt = ctx_->opt;
+        auto s = std::make_shared<slot>();
+        s->version = req.version();
+        s->keep_alive = req.keep_alive();
+        slots_.push_back(s);
+        auto path = target_path(req);
+        auto origin = header(req, bhttp::field::origin);
+        s->cors = decide_origin(opt, origin);
+
+        if (path == opt.bosh_path) {
+            switch (req.method()) {
+            case bhttp::verb::options: {
+                // WEB-1: preflight. No session side effects.
+                if (!s->cors.allowed) {
+                    ++metrics::global().http_cors_refused;
+                    s->res = plain_response(*s, bhttp::status::forbidden, "origin not allowed\n");
+                    break;
+                }
+                response res{bhttp::status::no_content, s->version};
+                apply_cors(res, s->cors);
+                if (s->cors.allow_origin) {
+                    res.set(bhttp::field::access_control_allow_methods, "POST, GET, OPTIONS");
+                    res.set(bhttp::field::access_control_allow_headers,
+                            preflight_allow_headers(header(req, bhttp::field::access_control_request_headers)));
+                    res.set(bhttp::field::access_control_max_age, std::to_string(opt.cors_max_age.count()));
+                }
+                finish(*s, res);
+                s->res = std::move(res);
+                break;
+            }
+            case bhttp::verb::post:
+                if (!s->cors.allowed) {
+                    ++metrics::global().http_cors_refused;
+                    s->res = plain_response(*s, bhttp::status::forbidden, "origin not allowed\n");
+                    break;
+                }
+                dispatch_bosh(s, std::move(req.body()));
+                break;
+            case bhttp::verb::get:
+            case bhttp::verb::head: {
+                // BOSH-HTTP-2: GET never creates or touches a session.
+                s->res = text_response(*s, bhttp::status::ok, "text/html; charset=utf-8", info_page);
+                if (req.method() == bhttp::verb::head) {
+                    s->res->body().clear();
+                }
+                break;
+            }
+            default: {
+                auto res = plain_response(*s, bhttp::status::method_not_allowed, "method not allowed\n");
+                res.set(bhttp::field::allow, "GET, HEAD, POST, OPTIONS");
+                s->res = std::move(res);
+            }
+            }
+        } else if (path == "/healthz" && is_read(req.method())) {
+            s->res = plain_response(*s, bhttp::status::ok, "ok\n");
+        } else if (path == "/metrics" && is_read(req.method())) {
+            if (is_loopback(peer_)) {
+                s->res = text_response(*s, bhttp::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                                       metrics::exposition(metrics::global()));
+            } else {
+                s->res = plain_response(*s, bhttp::status::forbidden, "metrics are served to loopback only\n");
+            }
+        } else if (!opt.static_dir.empty() && is_read(req.method())) {
+            serve_static(*s, req);
+        } else {
+            s->res = plain_response(*s, bhttp::status::not_found, "not found\n");
+        }
+        if (s->res) {
+            write_wake_.cancel();
+        }
+    }
+
+    static bool is_read(bhttp::verb v) { return v == bhttp::verb::get || v == bhttp::verb::head; }
+
+    void serve_static(slot& s, const bhttp::request<bhttp::string_body>& req)
+    {
+        std::string_view target(req.target().data(), req.target().size());
+        auto path = static_path(ctx_->opt.static_dir, target);
+        std::ifstream in;
+        if (path) {
+            in.open(*path, std::ios::binary);
+        }
+        if (!path || !in) {
+            s.res = plain_response(s, bhttp::status::not_found, "not found\n");
+            return;
+        }
+        std::ostringstream data;
+        data << in.rdbuf();
+        s.res = text_response(s, bhttp::status::ok, mime_type(*path), data.str());
+        if (req.method() == bhttp::verb::head) {
+            s.res->body().clear();
+        }
+    }
+
+    void dispatch_bosh(const std::shared_ptr<slot>& s, std::string&& body_text)
+    {
+        auto weak = this->weak_from_this();
+        auto ex = stream_.get_executor();
+        s->abort = ctx_->bosh->handle(body_text, is_tls, [weak, s, ex](bosh::reply&& r) {
+            net::post(ex, [weak, s, r = std::move(r)]() mutable {
+                if (auto self = weak.lock()) {
+                    self->fill_bosh(s, std::move(r));
+                }
+            });
+        });
+    }
+
+    void fill_bosh(const std::shared_ptr<slot>& s, bosh::reply&& r)
+    {
+        s->abort = nullptr;
+        if (r.close_connection) {
+            s->drop = true;
+            s->res.emplace();
+        } else {
+            s->res = bosh_response(*s, std::move(r));
+        }
+        write_wake_.cancel();
+    }
+
+    // ------------------------------------------------------------------ responses
+    static void apply_cors(response& res, const origin_decision& d)
+    {
+        if (d.allow_origin) {
+            // WEB-4: exactly one Access-Control-Allow-Origin (set, not insert).
+            res.set(bhttp::field::access_control_allow_origin, *d.allow_origin);
+            if (d.vary_origin) {
+                res.set(bhttp::field::vary, "Origin");
+            }
+        }
+    }
+
+    static void finish(const slot& s, response& res)
+    {
+        res.set(bhttp::field::server, "boshgate");
+        res.keep_alive(s.keep_alive && !s.close_after);
+        res.prepare_payload(); // Content-Length, never chunked (BOSH-HTTP-4)
+    }
+
+    static response text_response(const slot& s, bhttp::status st, std::string_view type, std::string body)
+    {
+        response res{st, s.version};
+        res.set(bhttp::field::content_type, type);
+        res.body() = std::move(body);
+        apply_cors(res, s.cors);
+        finish(s, res);
+        return res;
+    }
+
+    static response plain_response(const slot& s, bhttp::status st, std::string_view text)
+    {
+        return text_response(s, st, "text/plain; charset=utf-8", std::string(text));
+    }
+
+    static response bosh_response(const slot& s, bosh::reply&& r)
+    {
+        response res{static_cast<bhttp::status>(r.status), s.version};
+        res.set(bhttp::field::content_type, r.content_type);   // BOSH-HTTP-10
+        res.set(bhttp::field::cache_control, "no-store");
+        res.body() = std::move(r.body);
+        apply_cors(res, s.cors);                                 // WEB-2: on every response
+        finish(s, res);
+        return res;
+    }
+
+    // ------------------------------------------------------------------ writing
+    net::awaitable<void> writer()
+    {
+        auto self = this->shared_from_this();
+        for (;;) {
+            while (!closed_ && !slots_.empty() && slots_.front()->res) {
+                auto s = slots_.front();
+                if (s->drop) {
+                    abort_pending();
+                    close();
+                    co_return;
+                }
+                set_write_deadline(core::clock_type::now() + write_timeout);
+                auto [ec, n] = co_await bhttp::async_write(stream_, *s->res, as_tuple(use_awaitable));
+                set_write_deadline(never);
+                if (!slots_.empty() && slots_.front() == s) {
+                    slots_.pop_front();
+                }
+                read_wake_.cancel();
+                if (ec) {
+                    abort_pending();
+                    close();
+                    co_return;
+                }
+                if (s->close_after || !s->res->keep_alive()) {
+                    co_await shutdown();
+                    co_return;
+                }
+            }
+            if (closed_) {
+                co_return;
+            }
+            if (reading_done_ && slots_.empty()) {
+                co_await shutdown();
+                co_return;
+            }
+            write_wake_.expires_at(never);
+            co_await write_wake_.async_wait(as_tuple(use_awaitable));
+        }
+    }
+
+    net::awaitable<void> shutdown()
+    {
+        if (closed_) {
+            co_return;
+        }
+        abort_pending();
+        if constexpr (is_tls) {
+            set_write_deadline(core::clock_type::now() + std::chrono::seconds(2));
+            co_await stream_.async_shutdown(as_tuple(use_awaitable));
+        } else {
+            boost::system::error_code ignored;
+            stream_.shutdown(tcp::socket::shutdown_send, ignored);
+        }
+        close();
+    }
+
+    void abort_pending()
+    {
+        for (auto& s : slots_) {
+            if (s->abort) {
+                auto f = std::move(s->abort);
+                s->abort = nullptr;
+                f();
+            }
+        }
+    }
+
+    void close()
+    {
+        if (closed_) {
+            return;
+        }
+        closed_ = true;
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(stream_).close(ignored);
+        watchdog_.cancel();
+        write_wake_.cancel();
+        read_wake_.cancel();
+    }
+
+    Stream stream_;
+    std::shared_ptr<const context> ctx_;
+    beast::flat_buffer buffer_;
+    net::steady_timer watchdog_;
+    net::steady_timer write_wake_;
+    net::steady_timer read_wake_;
+    std::deque<std::shared_ptr<slot>> slots_;
+    core::time_point read_deadline_ = never;
+    core::time_point write_deadline_ = never;
+    tcp::endpoint peer_;
+    bool reading_done_ = false;
+    bool closed_ = false;
+};
+
+} // namespace
+
+void run_connection(tcp::socket socket, std::shared_ptr<const context> ctx,
+                    std::shared_ptr<net::ssl::context> tls)
+{
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (tls) {
+        using tls_stream = net::ssl::stream<tcp::socket>;
+        std::make_shared<connection<tls_stream>>(tls_stream(std::move(socket), *tls), std::move(ctx))->start();
+    } else {
+        std::make_shared<connection<tcp::socket>>(std::move(socket), std::move(ctx))->start();
+    }
+}
+
+} // namespace boshgate::http

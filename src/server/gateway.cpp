@@ -1,0 +1,197 @@
+#include "boshgate/server/gateway.hpp"
+
+#include "boshgate/bosh/session_table.hpp"
+#include "boshgate/core/log.hpp"
+#include "boshgate/http/listener.hpp"
+#include "boshgate/upstream/stream.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace boshgate::server {
+
+namespace net = boost::asio;
+
+namespace {
+
+/// sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET ('@' = abstract namespace).
+void sd_notify(const char* state)
+{
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr || path[0] == '\0') {
+        return;
+    }
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return;
+    }
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::size_t len = std::strlen(path);
+    if (len >= sizeof(addr.sun_path)) {
+        ::close(fd);
+        return;
+    }
+    std::memcpy(addr.sun_path, path, len);
+    if (addr.sun_path[0] == '@') {
+        addr.sun_path[0] = '\0';
+    }
+    auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+    (void)::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), addr_len);
+    ::close(fd);
+}
+
+} // namespace
+
+struct gateway::impl {
+    impl(std::shared_ptr<const config::config> c, std::string path)
+        : cfg(std::move(c)), config_path(std::move(path)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc)
+    {
+    }
+
+    net::io_context ioc;
+    std::shared_ptr<const config::config> cfg;
+    std::string config_path;
+    core::steady_clock clock;
+    std::shared_ptr<upstream::shared_context> upstream_ctx;
+    std::shared_ptr<bosh::session_table> table;
+    std::vector<std::shared_ptr<http::listener>> listeners;
+    net::signal_set signals;
+    net::steady_timer grace;
+    bool stopping = false;
+
+    void wait_signal()
+    {
+        signals.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec) {
+                return;
+            }
+            if (sig == SIGHUP) {
+                reload();
+                wait_signal();
+                return;
+            }
+            core::log().info("signal {}: graceful shutdown", sig);
+            begin_stop();
+        });
+    }
+
+    void reload()
+    {
+        if (config_path.empty()) {
+            return;
+        }
+        sd_notify("RELOADING=1");
+        auto res = config::load_file(config_path);
+        if (auto* errs = std::get_if<std::vector<config::load_error>>(&res)) {
+            for (const auto& e : *errs) {
+                core::log().error("reload refused: {}: {}", e.where, e.message);
+            }
+        } else {
+            // Listener addresses are fixed for the process lifetime; everything a new
+            // session reads (bosh, upstream, xml limits) takes effect for new sessions.
+            auto next = std::make_shared<const config::config>(std::get<config::config>(std::move(res)));
+            table->set_config(next);
+            cfg = next;
+            core::log().info("configuration reloaded from {} (applies to new sessions)", config_path);
+        }
+        sd_notify("READY=1");
+    }
+
+    void begin_stop()
+    {
+        if (stopping) {
+            return;
+        }
+        stopping = true;
+        sd_notify("STOPPING=1");
+        for (auto& l : listeners) {
+            l->stop();
+        }
+        table->shutdown_all();
+        signals.cancel();
+        // Drain: give held BOSH requests their system-shutdown reply and upstream streams
+        // their closing handshake, then stop whatever is left.
+        grace.expires_after(cfg->server.shutdown_grace);
+        grace.async_wait([this](boost::system::error_code) { ioc.stop(); });
+        poll_drained();
+    }
+
+    void poll_drained()
+    {
+        auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(200));
+        t->async_wait([this, t](boost::system::error_code) {
+            if (table->size() == 0) {
+                // Let the last replies and closing tags reach the wire.
+                auto last = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(300));
+                last->async_wait([this, last](boost::system::error_code) { ioc.stop(); });
+                return;
+            }
+            poll_drained();
+        });
+    }
+};
+
+gateway::gateway(std::shared_ptr<const config::config> cfg, std::string config_path)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(config_path)))
+{
+}
+
+gateway::~gateway() = default;
+
+void gateway::start()
+{
+    auto& g = *impl_;
+    g.upstream_ctx = upstream::make_shared_context(g.cfg->upstream);
+    g.table = std::make_shared<bosh::session_table>(g.ioc.get_executor(), g.cfg, g.upstream_ctx, g.clock);
+    auto ctx = std::make_shared<http::context>();
+    ctx->opt = g.cfg->http;
+    ctx->bosh_content_type = g.cfg->bosh.default_content_type;
+    ctx->bosh = g.table;
+    for (const auto& lo : g.cfg->http.listen) {
+        g.listeners.push_back(std::make_shared<http::listener>(g.ioc, lo, ctx));
+    }
+    for (auto& l : g.listeners) {
+        l->start();
+    }
+    g.wait_signal();
+}
+
+int gateway::run()
+{
+    auto& g = *impl_;
+    unsigned n = g.cfg->server.threads != 0 ? g.cfg->server.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) {
+        threads.emplace_back([&g] { g.ioc.run(); });
+    }
+    core::log().info("boshgate ready ({} io threads)", n);
+    sd_notify("READY=1");
+    g.ioc.run();
+    for (auto& t : threads) {
+        t.join();
+    }
+    core::log().info("boshgate stopped");
+    return 0;
+}
+
+void gateway::stop()
+{
+    net::post(impl_->ioc, [this] { impl_->begin_stop(); });
+}
+
+std::uint16_t gateway::bound_port(std::size_t i) const
+{
+    return impl_->listeners.at(i)->port();
+}
+
+} // namespace boshgate::server
