@@ -1,0 +1,114 @@
+'use strict';
+// One test world per XMPP server: CA + certificate, the server, and (with
+// BOSHGATE_BIN set) dnsmasq + boshgate in front of it. Started once per test
+// file and shared by its scenarios.
+//
+// Modes:
+//   BOSHGATE_BIN=/path/to/boshgate  -> clients speak BOSH to boshgate, which
+//                                      resolves the domain via SRV (dnsmasq)
+//                                      and connects upstream (the real suite).
+//   INTEROP_DIRECT=1                -> development aid: clients use the
+//                                      server's own BOSH endpoint.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { makeWorkDir, tail } = require('./util');
+const { makeCerts } = require('./certs');
+const { startProsody } = require('./prosody');
+const { startEjabberd } = require('./ejabberd');
+const { startDnsmasq } = require('./dnsmasq');
+const { startBoshgate } = require('./boshgate');
+
+const USERS = [
+  { user: 'alice', password: 'alice-Pw-1' },
+  { user: 'bob', password: 'bob-Pw-2' },
+  { user: 'carol', password: 'carol-Pw-3' },
+];
+
+/** 'boshgate' or 'direct'; throws when neither is configured. */
+function mode() {
+  if (process.env.BOSHGATE_BIN) {
+    return 'boshgate';
+  }
+  if (process.env.INTEROP_DIRECT === '1') {
+    return 'direct';
+  }
+  throw new Error('set BOSHGATE_BIN=/path/to/boshgate (or INTEROP_DIRECT=1 to test the servers\' own BOSH)');
+}
+
+/**
+ * kind: 'prosody' | 'ejabberd'; upstream: 'starttls' (SRV _xmpp-client to the
+ * STARTTLS port) or 'direct_tls' (SRV _xmpps-client to the direct-TLS port,
+ * XEP-0368). Resolves with the world; call world.teardown() in after().
+ */
+async function startWorld({ kind, upstream }) {
+  const m = mode();
+  const domain = `${kind}.test`;
+  const dir = makeWorkDir(`boshgate-interop-${kind}`);
+  const world = { kind, mode: m, upstream, domain, dir, users: USERS, stops: [], logs: [] };
+  world.teardown = async (failed) => {
+    for (const stop of world.stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        process.stderr.write(`teardown: ${e.message}\n`);
+      }
+    }
+    if (failed || process.env.INTEROP_KEEP === '1') {
+      process.stderr.write(`interop work dir kept: ${dir}\n`);
+      for (const log of world.logs) {
+        process.stderr.write(`--- tail of ${log} ---\n${tail(log, 30)}\n`);
+      }
+    } else {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  try {
+    const certs = makeCerts(path.join(dir, 'certs'), [domain]);
+    world.caFile = certs.caFile;
+    const start = kind === 'prosody' ? startProsody : startEjabberd;
+    const server = await start({ dir, domain, cert: certs.domains[domain], users: USERS });
+    world.server = server;
+    world.stops.push(server.stop);
+    world.logs.push(...server.logs);
+    world.tcpService = `xmpp://127.0.0.1:${server.c2sPort}`;
+    if (m === 'direct') {
+      world.url = server.boshUrl;
+      return world;
+    }
+    const target = `xmpp-1.${domain}`;
+    const srvName = upstream === 'direct_tls' ? `_xmpps-client._tcp.${domain}` : `_xmpp-client._tcp.${domain}`;
+    const srvPort = upstream === 'direct_tls' ? server.directTlsPort : server.c2sPort;
+    const dnsmasq = await startDnsmasq({
+      dir,
+      zones: [domain],
+      srv: [{ name: srvName, target, port: srvPort, priority: 10, weight: 10 }],
+      a: [{ name: target, address: '127.0.0.1' }],
+    });
+    world.stops.push(dnsmasq.stop);
+    world.logs.push(...dnsmasq.logs);
+    world.dns = dnsmasq;
+    // Fail here, not deep inside a login, if DNS is not what boshgate will see.
+    const got = await dnsmasq.resolveSrv(srvName);
+    if (got.length !== 1 || got[0].name !== target || got[0].port !== srvPort) {
+      throw new Error(`dnsmasq answered ${JSON.stringify(got)} for ${srvName}`);
+    }
+    const gw = await startBoshgate({
+      bin: process.env.BOSHGATE_BIN,
+      dir,
+      caFile: certs.caFile,
+      dnsServer: dnsmasq.server,
+      domains: [{ name: domain }],
+    });
+    world.stops.push(gw.stop);
+    world.logs.push(...gw.logs);
+    world.gateway = gw;
+    world.url = gw.url;
+    return world;
+  } catch (e) {
+    await world.teardown(true);
+    throw e;
+  }
+}
+
+module.exports = { startWorld, mode, USERS };

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Interop suite entry point. With BOSHGATE_BIN=/path/to/boshgate (the real
+# target) every scenario goes through boshgate to private Prosody and ejabberd
+# instances started on loopback. INTEROP_DIRECT=1 instead points the clients
+# at the servers' own BOSH endpoints (development aid only).
+# Exit code = the test result; node's test summary is printed at the end.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$here"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "interop: run as root (the private ejabberd runs as the ejabberd user)" >&2
+  exit 2
+fi
+if [[ -n ${BOSHGATE_BIN:-} ]]; then
+  BOSHGATE_BIN=$(realpath "$BOSHGATE_BIN")
+  if [[ ! -x $BOSHGATE_BIN ]]; then
+    echo "interop: BOSHGATE_BIN=$BOSHGATE_BIN is not an executable" >&2
+    exit 2
+  fi
+  export BOSHGATE_BIN
+  echo "interop: all scenarios go through $BOSHGATE_BIN"
+elif [[ ${INTEROP_DIRECT:-} == 1 ]]; then
+  echo "interop: INTEROP_DIRECT=1: clients use the servers' own BOSH (development mode, not the gateway)"
+else
+  echo "interop: set BOSHGATE_BIN=/path/to/boshgate (or INTEROP_DIRECT=1 for the servers' own BOSH)" >&2
+  exit 2
+fi
+for tool in node prosody prosodyctl ejabberdctl dnsmasq openssl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "interop: $tool not found: run tests/bootstrap.sh" >&2
+    exit 2
+  fi
+done
+if [[ ! -d node_modules/strophe.js || ! -d node_modules/@xmpp/client ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+# The two files run as separate processes, each with its own server, dnsmasq
+# and gateway; one at a time keeps the 2-core machine responsive.
+flags=(--test --test-reporter=spec)
+if node --help | grep -q -- '--test-concurrency'; then
+  flags+=(--test-concurrency=1) # Node >= 20.10; Node 18 has no such flag
+fi
+set +e
+timeout --kill-after=10 420 node "${flags[@]}" test/prosody.test.js test/ejabberd.test.js 2>&1
+rc=$?
+set -e
+if [[ $rc -eq 124 ]]; then
+  echo "interop: suite exceeded its 420 s budget" >&2
+fi
+exit "$rc"

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Idempotent installer for a fresh Debian 12 machine (run as root): build
+# dependencies, interop test dependencies, then `npm ci` in interop/.
+# Fast path: does nothing with apt when every package is already installed.
+# Package service scripts are kept from starting system Prosody/ejabberd, and
+# any instance the packages started anyway is stopped, so nothing occupies
+# 5222/5280/5443 (the interop suite uses private instances on free ports).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bootstrap: run as root" >&2
+  exit 1
+fi
+
+build_deps=(build-essential cmake ninja-build pkg-config libboost1.81-dev libboost-program-options1.81-dev
+  libexpat1-dev libssl-dev libc-ares-dev libgtest-dev libgmock-dev libtoml11-dev libspdlog-dev libfmt-dev)
+test_deps=(prosody ejabberd dnsmasq-base openssl procps iproute2 ca-certificates)
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+missing=()
+for p in "${build_deps[@]}" "${test_deps[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+# Node: Debian's nodejs (18) or a newer one already present; npm may come with it.
+node_major=0
+if command -v node >/dev/null 2>&1; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+fi
+if (( node_major < 18 )); then
+  missing+=(nodejs)
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+
+if (( ${#missing[@]} > 0 )); then
+  echo "bootstrap: installing ${missing[*]}"
+  # Keep package scripts from starting services (no systemd on CI; invoke-rc.d honours this).
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    made_policy=1
+  fi
+  trap 'if [[ $made_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+else
+  echo "bootstrap: all Debian packages present"
+fi
+
+# Stop system instances if a package (or an earlier boot) started them.
+if [[ -f /run/prosody/prosody.pid ]] && kill -0 "$(cat /run/prosody/prosody.pid)" 2>/dev/null; then
+  echo "bootstrap: stopping the system Prosody"
+  kill "$(cat /run/prosody/prosody.pid)" || true
+fi
+if [[ -f /run/ejabberd/ejabberd.pid ]] && kill -0 "$(cat /run/ejabberd/ejabberd.pid)" 2>/dev/null; then
+  echo "bootstrap: stopping the system ejabberd"
+  ejabberdctl stop >/dev/null 2>&1 || kill "$(cat /run/ejabberd/ejabberd.pid)" || true
+fi
+for port in 5222 5280 5443; do
+  if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    echo "bootstrap: warning: something still listens on port $port:" >&2
+    ss -Hltnp "sport = :$port" >&2 || true
+  fi
+done
+
+# Node packages for the interop clients (strophe.js and friends), pinned by package-lock.json.
+stamp="$root/interop/node_modules/.bootstrap-lock.json"
+if [[ -f $stamp ]] && cmp -s "$stamp" "$root/interop/package-lock.json"; then
+  echo "bootstrap: interop/node_modules up to date"
+else
+  (cd "$root/interop" && npm ci --no-audit --no-fund)
+  cp "$root/interop/package-lock.json" "$stamp"
+fi
+echo "bootstrap: done"
