@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build with sanitizers, run the unit and
+# in-process integration tests (ctest), then the interop suite against a real Prosody and a
+# real ejabberd with real clients. Exit code = result. Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build="$root/build/test"
+jobs=$(nproc)
+
+echo "== bootstrap (packages, npm)"
+bash tests/bootstrap.sh
+
+echo "== configure + build ($build, ASan+UBSan)"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DBOSHGATE_SANITIZE=address,undefined -DBOSHGATE_WERROR=ON >/dev/null
+cmake --build "$build" -j "$jobs"
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== unit + integration tests (ctest)"
+ctest --test-dir "$build" --output-on-failure -j "$jobs"
+
+echo "== interop: real Prosody + ejabberd, strophe.js and @xmpp/client through boshgate"
+BOSHGATE_BIN="$build/boshgate" bash interop/run.sh
