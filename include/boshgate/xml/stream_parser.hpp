@@ -27,7 +27,8 @@ enum class errc {
 const boost::system::error_category& error_category() noexcept;
 boost::system::error_code make_error_code(errc e) noexcept;
 
-/// Human-readable reason for an errc, citing the spec section (convention 7).
+/// Human-readable reason for an errc, citing the spec section (convention 7). Also the
+/// error_category message.
 std::string_view reason(errc e) noexcept;
 
 /// Limits, from typed config (convention 5).
@@ -37,9 +38,14 @@ struct limits {
 };
 
 /// One attribute exactly as written: qualified name (prefix:local or local) and unescaped value.
+/// Namespace declarations appear as attributes named "xmlns" / "xmlns:p" whose value is the URI.
 struct attribute {
     std::string qname;
     std::string value;
+    /// Resolved namespace URI of a prefixed attribute ("p:local"); empty for unprefixed
+    /// attributes and for namespace declarations. Filled by the parsers; may be left empty
+    /// when building by hand (root_open::attr_ns then resolves the prefix itself).
+    std::string ns = {};
 };
 
 /// The root element's start tag (stream header or <body>).
@@ -47,7 +53,10 @@ struct root_open {
     std::string qname;          ///< as written, e.g. "stream:stream" or "body"
     std::string ns;             ///< resolved namespace URI of the root element
     std::string local;          ///< local name
-    std::vector<attribute> attrs; ///< all attributes including xmlns / xmlns:p declarations
+    /// All attributes including xmlns / xmlns:p declarations. expat reports declarations
+    /// separately, so the declarations come first (in document order), then the other
+    /// attributes (in document order).
+    std::vector<attribute> attrs;
     /// Attribute value by qualified name as written ("to", "xml:lang", "xmpp:version").
     std::optional<std::string_view> attr(std::string_view qname) const;
     /// Attribute value by namespace URI + local name ("" for unqualified attributes);
@@ -74,8 +83,10 @@ struct options {
     bool redeclare_default_ns = true;
 };
 
-/// Receives framer events. Callbacks may call stream_parser::request_reset(); they must not
-/// destroy the parser or call feed() re-entrantly.
+/// Receives framer events. Callbacks run synchronously inside stream_parser::feed() (or
+/// parse_document()). They may call stream_parser::request_reset(); they must not destroy the
+/// parser, call feed() or reset() re-entrantly. An exception thrown by a callback stops the
+/// parse, leaves the parser reset to a fresh document, and propagates out of feed().
 class handler {
 public:
     virtual ~handler() = default;
@@ -84,8 +95,16 @@ public:
     virtual void on_close() = 0;
 };
 
-/// Incremental framer over a byte stream.
-/// Thread-safety: none; one owner. Lifetime: the handler must outlive the parser.
+/// Incremental framer over a byte stream (RFC 6120 §4 stream, or one XEP-0124 body).
+///
+/// Events: handler::on_open for the root start tag, handler::on_element for each complete
+/// child of the root (depth 1) with its exact bytes, handler::on_close at the root end tag.
+/// Whitespace between children is dropped (RFC 6120 §11.7); other text there is an error.
+/// Restricted XML (RFC 6120 §11.1) and non-UTF-8 input (§11.6) are errors. Work is linear in
+/// the input; memory is bounded by about limits::max_element_bytes plus one internal slice
+/// (32 KiB), because only the bytes of the element in progress are kept.
+/// Thread-safety: none; one owner (the owning session's strand). Lifetime: the handler must
+/// outlive the parser.
 class stream_parser {
 public:
     stream_parser(handler& h, limits lim, options opt = {});
@@ -96,21 +115,36 @@ public:
     /// Feed bytes. Returns how many bytes were consumed. Consumption stops early only when a
     /// callback called request_reset(): the reset is applied after the callback returns and
     /// the unconsumed remainder is left to the caller (discard it after <proceed/>, re-feed
-    /// it otherwise). On error `ec` is set and the parser accepts no more input until reset().
+    /// it otherwise). On error `ec` is set, the call that found it returns bytes.size() (the
+    /// stream is dead), and every later call returns 0 with the same error until reset().
     std::size_t feed(std::string_view bytes, boost::system::error_code& ec);
 
-    /// From inside a callback: stop after the current event and start a new document.
+    /// From inside a callback: stop after the current event and start a new document (an
+    /// XML declaration is accepted again). Called outside a callback it is reset().
     void request_reset();
     /// Outside a callback: start a new document now (stream restart, RFC 6120 §4.3.3).
+    /// Also clears a sticky error.
     void reset();
+
+    /// Spec-citing reason for the last error, more specific than reason(errc) where the
+    /// parser knows more (e.g. "RFC 6120 §11.1: comments are not allowed"); empty if none.
+    std::string_view error_reason() const noexcept;
+
+    /// Bytes currently held by the framer for the element in progress (diagnostics and
+    /// tests of the memory bound; expat's own buffer is bounded the same way).
+    std::size_t buffered_bytes() const noexcept;
 
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
+
+    friend boost::system::error_code parse_document(std::string_view doc, handler& h,
+                                                    limits lim, options opt);
 };
 
 /// Document mode: parse one complete document (a BOSH request body) and deliver its events.
-/// Fails with incomplete_document / trailing_content besides the stream errors.
+/// Fails with incomplete_document / trailing_content besides the stream errors. Events
+/// delivered before an error stand; callers must discard them when an error is returned.
 boost::system::error_code parse_document(std::string_view doc, handler& h, limits lim,
                                          options opt = {});
 

@@ -1,0 +1,270 @@
+#include "expat_support.hpp"
+
+#include <cstring>
+#include <new>
+
+namespace boshgate::xml::detail {
+
+namespace {
+
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept
+{
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        if (x >= 'A' && x <= 'Z') {
+            x = static_cast<char>(x - 'A' + 'a');
+        }
+        if (y >= 'A' && y <= 'Z') {
+            y = static_cast<char>(y - 'A' + 'a');
+        }
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// True if `s` (n bytes available) starts with one well-formed UTF-8 scalar value
+/// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
+bool starts_with_valid_utf8(const unsigned char* s, std::size_t n) noexcept
+{
+    if (n == 0) {
+        return false;
+    }
+    unsigned char c = s[0];
+    if (c < 0x80) {
+        return true;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c == 0xE0) {
+        len = 3;
+        lo = 0xA0;
+    } else if (c == 0xED) {
+        len = 3;
+        hi = 0x9F;
+    } else if (c >= 0xE1 && c <= 0xEF) {
+        len = 3;
+    } else if (c == 0xF0) {
+        len = 4;
+        lo = 0x90;
+    } else if (c == 0xF4) {
+        len = 4;
+        hi = 0x8F;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+        len = 4;
+    } else {
+        return false; // continuation byte, C0/C1 overlong lead, or F5..FF
+    }
+    if (n < len) {
+        return false; // truncated: expat only reports this at the end of a document
+    }
+    if (s[1] < lo || s[1] > hi) {
+        return false;
+    }
+    for (std::size_t i = 2; i < len; ++i) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// ---- restriction handlers (RFC 6120 §11.1). Each stops the parse at once.
+
+void XMLCALL on_comment(void* ud, const XML_Char*)
+{
+    expat_base::from(ud).fail(errc::restricted_xml, why::comment);
+}
+
+void XMLCALL on_pi(void* ud, const XML_Char*, const XML_Char*)
+{
+    expat_base::from(ud).fail(errc::restricted_xml, why::pi);
+}
+
+// Called at "<!DOCTYPE name", before any of the internal subset is read, so no entity of a
+// billion-laughs DTD is ever declared, let alone expanded (BOSH-XML-4).
+void XMLCALL on_doctype(void* ud, const XML_Char*, const XML_Char*, const XML_Char*, int)
+{
+    expat_base::from(ud).fail(errc::restricted_xml, why::doctype);
+}
+
+void XMLCALL on_entity_decl(void* ud, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
+                            const XML_Char*, const XML_Char*, const XML_Char*)
+{
+    expat_base::from(ud).fail(errc::restricted_xml, why::entity_decl);
+}
+
+void XMLCALL on_skipped_entity(void* ud, const XML_Char*, int)
+{
+    expat_base::from(ud).fail(errc::restricted_xml, why::entity_ref);
+}
+
+// The XML declaration itself is allowed (RFC 6120 §11.5), but only with UTF-8 (§11.6). The
+// parser is created with UTF-8 forced, so a different declared encoding is otherwise ignored.
+void XMLCALL on_xml_decl(void* ud, const XML_Char*, const XML_Char* encoding, int)
+{
+    if (encoding != nullptr && !ascii_iequals(encoding, "UTF-8")) {
+        expat_base::from(ud).fail(errc::invalid_utf8, why::encoding);
+    }
+}
+
+} // namespace
+
+std::string name_parts::qname() const
+{
+    std::string out;
+    out.reserve(qname_size());
+    if (!prefix.empty()) {
+        out.append(prefix);
+        out.push_back(':');
+    }
+    out.append(local);
+    return out;
+}
+
+name_parts split_name(const XML_Char* name) noexcept
+{
+    std::string_view s(name);
+    name_parts parts;
+    std::size_t first = s.find(ns_separator);
+    if (first == std::string_view::npos) {
+        parts.local = s;
+        return parts;
+    }
+    parts.ns = s.substr(0, first);
+    std::string_view rest = s.substr(first + 1);
+    std::size_t second = rest.find(ns_separator);
+    if (second == std::string_view::npos) {
+        parts.local = rest;
+    } else {
+        parts.local = rest.substr(0, second);
+        parts.prefix = rest.substr(second + 1);
+    }
+    return parts;
+}
+
+expat_base::expat_base()
+{
+    // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
+    parser = XML_ParserCreateNS("UTF-8", ns_separator);
+    if (parser == nullptr) {
+        throw std::bad_alloc();
+    }
+}
+
+expat_base::~expat_base()
+{
+    XML_ParserFree(parser);
+}
+
+void expat_base::fail(errc e, std::string_view why_text)
+{
+    if (failed()) {
+        return;
+    }
+    error = e;
+    detail.assign(why_text);
+    XML_StopParser(parser, XML_FALSE);
+}
+
+void expat_base::reset_parser()
+{
+    // Only fails for external-entity child parsers, which we never create.
+    XML_ParserReset(parser, "UTF-8");
+    error = errc{};
+    detail.clear();
+}
+
+void expat_base::install_restrictions()
+{
+    XML_SetUserData(parser, this);
+    XML_SetReturnNSTriplet(parser, 1);
+    XML_SetParamEntityParsing(parser, XML_PARAM_ENTITY_PARSING_NEVER);
+    XML_SetCommentHandler(parser, on_comment);
+    XML_SetProcessingInstructionHandler(parser, on_pi);
+    XML_SetStartDoctypeDeclHandler(parser, on_doctype);
+    XML_SetEntityDeclHandler(parser, on_entity_decl);
+    XML_SetSkippedEntityHandler(parser, on_skipped_entity);
+    XML_SetXmlDeclHandler(parser, on_xml_decl);
+}
+
+void expat_base::take_expat_error(bool document)
+{
+    if (failed()) {
+        return;
+    }
+    XML_Error code = XML_GetErrorCode(parser);
+    auto set = [this](errc e, std::string_view text) {
+        error = e;
+        detail.assign(text);
+    };
+    switch (code) {
+    case XML_ERROR_INVALID_TOKEN: {
+        // expat points at the offending byte. Bad UTF-8 there is §11.6; a valid character
+        // that XML forbids (a control character, U+FFFE) or misplaced markup is §11.3.
+        int offset = 0;
+        int size = 0;
+        const char* ctx = XML_GetInputContext(parser, &offset, &size);
+        if (ctx != nullptr && offset >= 0 && offset < size &&
+            !starts_with_valid_utf8(reinterpret_cast<const unsigned char*>(ctx) + offset,
+                                    static_cast<std::size_t>(size - offset))) {
+            set(errc::invalid_utf8, "RFC 6120 §11.6: input is not valid UTF-8");
+            return;
+        }
+        break;
+    }
+    case XML_ERROR_PARTIAL_CHAR:
+        set(errc::invalid_utf8, "RFC 6120 §11.6: input ends inside a UTF-8 sequence");
+        return;
+    case XML_ERROR_UNKNOWN_ENCODING:
+    case XML_ERROR_INCORRECT_ENCODING:
+        set(errc::invalid_utf8, why::encoding);
+        return;
+    case XML_ERROR_UNDEFINED_ENTITY:
+    case XML_ERROR_RECURSIVE_ENTITY_REF:
+    case XML_ERROR_PARAM_ENTITY_REF:
+    case XML_ERROR_BINARY_ENTITY_REF:
+    case XML_ERROR_ATTRIBUTE_EXTERNAL_ENTITY_REF:
+    case XML_ERROR_EXTERNAL_ENTITY_HANDLING:
+    case XML_ERROR_ENTITY_DECLARED_IN_PE:
+    case XML_ERROR_AMPLIFICATION_LIMIT_BREACH:
+        set(errc::restricted_xml, why::entity_ref);
+        return;
+    case XML_ERROR_NO_ELEMENTS:
+    case XML_ERROR_UNCLOSED_TOKEN:
+    case XML_ERROR_UNCLOSED_CDATA_SECTION:
+        if (document) {
+            set(errc::incomplete_document,
+                "XEP-0124 §6: the body is not a complete XML document");
+            return;
+        }
+        break;
+    case XML_ERROR_JUNK_AFTER_DOC_ELEMENT:
+        if (document) {
+            set(errc::trailing_content,
+                "XEP-0124 §6: content follows the end of the root element");
+            return;
+        }
+        break;
+    case XML_ERROR_UNBOUND_PREFIX:
+        set(errc::not_well_formed,
+            "RFC 6120 §11.2, §4.9.3.2: element or attribute uses an undeclared namespace prefix");
+        return;
+    default:
+        break;
+    }
+    std::string text = "RFC 6120 §11.3: not well-formed XML (";
+    text += XML_ErrorString(code);
+    text += ')';
+    set(errc::not_well_formed, text);
+}
+
+} // namespace boshgate::xml::detail

@@ -1,0 +1,84 @@
+#pragma once
+// Internal to the xml module: expat set-up and the RFC 6120 §11 restriction checks shared by
+// stream_parser and parse_tree. Not a public header.
+#include "boshgate/xml/stream_parser.hpp"
+
+#include <expat.h>
+
+#include <string>
+#include <string_view>
+
+namespace boshgate::xml::detail {
+
+static_assert(sizeof(XML_Char) == 1, "boshgate needs expat built with UTF-8 XML_Char");
+
+/// Separator between namespace URI, local name and prefix in names expat reports.
+/// U+0001 cannot occur in XML 1.0 names or namespace URIs (it is not a Char), and expat
+/// rejects a declared URI containing the separator.
+inline constexpr XML_Char ns_separator = '\x01';
+
+/// A name as reported by expat with namespace triplets on:
+/// "uri<sep>local<sep>prefix", "uri<sep>local" or "local".
+struct name_parts {
+    std::string_view ns;
+    std::string_view local;
+    std::string_view prefix;
+
+    /// Length of the name as written: "prefix:local" or "local".
+    std::size_t qname_size() const noexcept
+    {
+        return prefix.empty() ? local.size() : prefix.size() + 1 + local.size();
+    }
+    std::string qname() const;
+};
+name_parts split_name(const XML_Char* name) noexcept;
+
+/// Error bookkeeping and the restriction handlers, shared by the parse states that own an
+/// expat parser. The expat user data of such a parser must be a pointer to this base.
+struct expat_base {
+    XML_Parser parser = nullptr;
+    errc error{};       ///< errc{} means no error
+    std::string detail; ///< spec-citing text for `error`
+
+    expat_base();
+    ~expat_base();
+    expat_base(const expat_base&) = delete;
+    expat_base& operator=(const expat_base&) = delete;
+
+    bool failed() const noexcept { return error != errc{}; }
+    /// Record the first error and stop expat. Safe to call from inside any expat handler.
+    void fail(errc e, std::string_view why);
+    /// After XML_ParserReset: fresh expat state with our user data and restriction handlers.
+    /// Clears the recorded error.
+    void reset_parser();
+    /// Registers the user data (this), namespace triplets and the restriction handlers.
+    void install_restrictions();
+    /// Record the error expat reported after XML_Parse failed without our asking.
+    /// `document` maps end-of-input errors to incomplete_document / trailing_content.
+    void take_expat_error(bool document);
+
+    static expat_base& from(void* user_data) noexcept
+    {
+        return *static_cast<expat_base*>(user_data);
+    }
+};
+
+/// Spec-citing detail strings for the specific restriction violations (convention 7).
+namespace why {
+inline constexpr std::string_view comment = "RFC 6120 §11.1: comments are not allowed";
+inline constexpr std::string_view pi = "RFC 6120 §11.1: processing instructions are not allowed";
+inline constexpr std::string_view doctype =
+    "RFC 6120 §11.1: DTDs (<!DOCTYPE>) are not allowed";
+inline constexpr std::string_view entity_decl =
+    "RFC 6120 §11.1: entity declarations are not allowed";
+inline constexpr std::string_view entity_ref =
+    "RFC 6120 §11.1: entity references other than the five predefined ones are not allowed";
+inline constexpr std::string_view encoding =
+    "RFC 6120 §11.6: the XML declaration names an encoding other than UTF-8";
+inline constexpr std::string_view too_deep =
+    "RFC 6120 §13.12: element nesting exceeds the configured depth limit";
+inline constexpr std::string_view too_large =
+    "RFC 6120 §13.12: element exceeds the configured size limit";
+} // namespace why
+
+} // namespace boshgate::xml::detail
