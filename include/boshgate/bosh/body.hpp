@@ -17,6 +17,10 @@ inline constexpr std::string_view ns_stream = "http://etherx.jabber.org/streams"
 inline constexpr std::string_view ns_client = "jabber:client";
 inline constexpr std::uint64_t max_rid = 9007199254740991ULL; // 2^53 - 1 (BOSH-REQ-10)
 
+/// Attributes are stored as received (unescaped); absent attributes are nullopt. `lang` is
+/// xml:lang; `content` holds printable ASCII only (it becomes a header, BOSH-HTTP-10).
+/// Ignored on input: key/newkey (BOSH-KEY-4), stream (BOSH-MULTI-2), secure (BOSH-REQ-11),
+/// charsets, accept and unknown attributes (SCHEMA-3); type values other than 'terminate'.
 struct body {
     std::uint64_t rid = 0;                 ///< required, 1..2^53-1
     std::optional<std::string> sid;
@@ -26,17 +30,24 @@ struct body {
     bool terminate = false;                ///< type='terminate'
     bool restart = false;                  ///< xmpp:restart true/1 (XBOSH-4, SCHEMA-5)
     std::optional<std::string> xmpp_version;
-    std::vector<xml::element> payloads;    ///< children in order, namespace-complete
-    std::size_t payload_bytes = 0;
+    /// Children in document order, namespace-complete, unqualified ones left unqualified
+    /// (BOSH-XML-11); inter-element whitespace is not kept (BOSH-XML-15).
+    std::vector<xml::element> payloads;
+    std::size_t payload_bytes = 0;         ///< sum of payloads[i].xml.size()
 };
 
 /// Why a body was refused; always maps to condition bad-request (BOSH-COND-1).
 struct body_error {
     std::string reason; ///< names the rule, e.g. "XEP-0124 §14.1: rid out of range"
+    /// The body's `sid` when the document got far enough to have one (well-formed httpbind
+    /// root): the table can then end that session with engine::on_request_error().
+    std::optional<std::string> sid = {};
 };
 
-/// Parse and validate one request body. `lim` bounds the whole document.
-/// Returns the body or the bad-request reason.
+/// Parse and validate one request body with xml::parse_document (restricted XML of
+/// RFC 6120 §11.1, UTF-8 only). `lim` bounds each child element and the depth; the adapter
+/// bounds the whole HTTP body. Returns the body or the bad-request reason; the caller feeds
+/// a refusal for an existing session to engine::on_request_error().
 std::variant<body, body_error> parse_body(std::string_view doc, const xml::limits& lim);
 
 } // namespace boshgate::bosh

@@ -60,16 +60,19 @@ struct send_upstream {
 };
 /// XEP-0206 §5: restart the upstream stream on the same connection (new header, no close).
 struct restart_upstream {};
-/// Close upstream. clean: send </stream:stream> and close politely (client terminate);
-/// otherwise drop TCP without a closing tag (inactivity: lets the server keep a
-/// XEP-0198 session, SM-3).
+/// Close upstream. clean: send </stream:stream> and close politely (client terminate, error
+/// ends, reciprocating a server close or stream error); otherwise drop TCP without a closing
+/// tag (inactivity: lets the server keep a XEP-0198 session, SM-3; upstream failures).
+/// Emitted at most once per session; the upstream may already be gone when it arrives.
 struct close_upstream {
     bool clean;
 };
 /// The session is over; the adapter removes it from the session table once the actions
-/// before this one are executed.
+/// before this one are executed. `why` is condition::none for a client terminate, a clean
+/// server close and a silent inactivity end; `reason` is a log line citing the spec section.
 struct session_ended {
     condition why;
+    std::string reason = {};
 };
 } // namespace action
 
@@ -86,26 +89,46 @@ struct upstream_header {
 
 /// One BOSH session.
 /// Thread-safety: none; the adapter calls it from the session's strand only.
+/// Lifetime: owns copies of everything it needs (the options are copied at construction,
+/// so a config reload never changes a running session).
+/// Usage: after every input call, execute take_actions() in order, then re-arm the one
+/// timer at next_deadline(). Once a session_ended action has been produced the engine
+/// ignores upstream input; a later on_request() is answered item-not-found.
 class engine {
 public:
     /// `sid` comes from core::random_sid(). The first input must be on_create().
     engine(std::string sid, const options& opt);
+    ~engine();
+    engine(engine&&) noexcept;
+    engine& operator=(engine&&) noexcept;
 
-    /// The session-creation request (a body without sid).
+    /// The session-creation request (a body without sid). Emits open_upstream (or, with no
+    /// `to`, improper-addressing and session_ended). The request is then held until the
+    /// first upstream element (the server's <stream:features/>) or `wait`; a polling session
+    /// (hold=0 or wait=0) answers it at once. Creation payloads are ignored.
     void on_create(request_id id, body&& req, core::time_point now);
-    /// Any later request for this sid.
+    /// Any later request for this sid (validated by parse_body; the sid is not re-checked).
+    /// Processed in rid order: retransmissions are replayed from the cache, early rids wait.
     void on_request(request_id id, body&& req, core::time_point now);
-    /// The HTTP connection of a held request went away; forget the request.
+    /// A later request for this sid whose body parse_body() refused: the session ends with
+    /// bad-request (BOSH-COND-1), answered on `id` with this session's legacy status.
+    void on_request_error(request_id id, const body_error& err, core::time_point now);
+    /// The HTTP connection of a held request went away; forget the request. Its rid counts
+    /// as answered with an empty body (that body is cached, so a resend replays it).
     void on_request_aborted(request_id id, core::time_point now);
 
     /// Upstream events (from the negotiator, after STARTTLS handling and feature filtering).
+    /// Elements go to the lowest held request at once, else they are queued (bounded by
+    /// options::max_queued_bytes). Terminal upstream events that find no open request are
+    /// parked and answered on the next request (or dropped silently after inactivity).
     void on_upstream_header(const upstream_header& h, core::time_point now);
     void on_upstream_element(xml::element&& el, core::time_point now);
     /// The server sent <stream:error/>: `error_xml` is the whole element, namespace-complete.
     void on_upstream_stream_error(std::string error_xml, core::time_point now);
     /// The server closed its stream cleanly (</stream:stream>) or the TCP link ended.
     void on_upstream_closed(bool clean, core::time_point now);
-    /// Could not reach or secure the server, or policy refused the target.
+    /// Could not reach or secure the server, or policy refused the target. `detail` goes to
+    /// session_ended::reason only, except for see_other_uri where it is the <uri/> text.
     void on_upstream_failed(condition c, std::string_view detail, core::time_point now);
 
     /// The gateway is shutting down (BOSH-COND-12).
@@ -119,15 +142,16 @@ public:
     /// Drain actions produced by the calls above, in order.
     std::vector<action_t> take_actions();
 
-    const std::string& sid() const noexcept { return sid_; }
+    const std::string& sid() const noexcept;
     /// Content-Type of every response (BOSH-HTTP-10).
     const std::string& content_type() const noexcept;
     bool ended() const noexcept;
+    /// The creation request carried no `ver` (XEP-0124 §17.1 legacy status codes).
+    bool legacy() const noexcept;
 
 private:
     struct state;
-    std::string sid_;
-    std::shared_ptr<state> st_;
+    std::unique_ptr<state> st_;
 };
 
 /// Body for a request whose sid is unknown (or other table-level refusals): a terminate
