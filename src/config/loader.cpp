@@ -1,0 +1,921 @@
+// TOML -> config::config. One pass maps every key of the schema (conf/boshgate.toml) into the
+// typed structs and records every problem; cross-field checks run afterwards with the
+// locations remembered from that pass. Nothing here throws past load_file/load_string.
+#include "boshgate/config/config.hpp"
+#include "boshgate/config/values.hpp"
+
+#include <toml.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string_view>
+#include <utility>
+
+namespace boshgate::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+/// std::map keeps keys sorted, so unknown-key errors come out in a stable order.
+using tvalue = toml::basic_value<toml::discard_comments, std::map, std::vector>;
+
+std::string type_name(const tvalue& v)
+{
+    switch (v.type()) {
+    case toml::value_t::boolean: return "a boolean";
+    case toml::value_t::integer: return "an integer";
+    case toml::value_t::floating: return "a float";
+    case toml::value_t::string: return "a string";
+    case toml::value_t::offset_datetime:
+    case toml::value_t::local_datetime:
+    case toml::value_t::local_date:
+    case toml::value_t::local_time: return "a date/time";
+    case toml::value_t::array: return "an array";
+    case toml::value_t::table: return "a table";
+    case toml::value_t::empty: return "nothing";
+    }
+    return "an unknown type";
+}
+
+std::string in_quotes(std::string_view s)
+{
+    return "\"" + std::string(s) + "\"";
+}
+
+std::string lower_ascii(std::string_view s)
+{
+    std::string out(s);
+    for (auto& c : out) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+}
+
+enum class path_kind { file, directory };
+
+/// Collects errors with their line, remembers where each key was, resolves paths.
+class context {
+public:
+    context(std::string file, fs::path base_dir, load_options opt)
+        : file_(std::move(file)), base_dir_(std::move(base_dir)), opt_(opt)
+    {
+    }
+
+    /// Error at a value's line; `at == nullptr` means the whole file.
+    void error(const tvalue* at, std::string message)
+    {
+        std::uint_least32_t line = 0;
+        if (at != nullptr) {
+            line = at->location().line();
+        }
+        errors_.push_back({line, std::move(message)});
+    }
+
+    void error_at_line(std::uint_least32_t line, std::string message)
+    {
+        errors_.push_back({line, std::move(message)});
+    }
+
+    void remember(const std::string& key, const tvalue* v) { seen_[key] = v; }
+
+    /// Where `key` ("bosh.max_wait") was written, or nullptr when it was not.
+    const tvalue* where(const std::string& key) const
+    {
+        const auto it = seen_.find(key);
+        return it == seen_.end() ? nullptr : it->second;
+    }
+
+    /// The first of `keys` that was written (a cross-check blames the most specific one).
+    const tvalue* where_any(std::initializer_list<std::string> keys) const
+    {
+        for (const auto& k : keys) {
+            if (const auto* v = where(k)) {
+                return v;
+            }
+        }
+        return nullptr;
+    }
+
+    std::string resolve(const std::string& p) const
+    {
+        const fs::path path(p);
+        if (path.is_absolute() || base_dir_.empty()) {
+            return path.lexically_normal().string();
+        }
+        return (base_dir_ / path).lexically_normal().string();
+    }
+
+    bool check_files() const { return opt_.check_files; }
+
+    std::vector<load_error> take_errors()
+    {
+        std::stable_sort(errors_.begin(), errors_.end(),
+                         [](const located& a, const located& b) { return a.line < b.line; });
+        std::vector<load_error> out;
+        out.reserve(errors_.size());
+        for (auto& e : errors_) {
+            out.push_back({e.line == 0 ? file_ : file_ + ":" + std::to_string(e.line), std::move(e.message)});
+        }
+        errors_.clear();
+        return out;
+    }
+
+    bool ok() const { return errors_.empty(); }
+
+private:
+    struct located {
+        std::uint_least32_t line;
+        std::string message;
+    };
+    std::string file_;
+    fs::path base_dir_;
+    load_options opt_;
+    std::vector<located> errors_;
+    std::map<std::string, const tvalue*> seen_;
+};
+
+/// Reads the keys of one table. Each getter marks its key as known, reports wrong types and
+/// out-of-range values, and leaves `out` untouched unless the value is valid (returns true
+/// then). finish() reports every key no getter asked for.
+class table_reader {
+public:
+    /// `t` must be a table and outlive the reader. `name` is the dotted path ("http.listen[0]").
+    table_reader(context& ctx, const tvalue& t, std::string name) : ctx_(ctx), table_(t), name_(std::move(name)) {}
+
+    table_reader(const table_reader&) = delete;
+    table_reader& operator=(const table_reader&) = delete;
+
+    const tvalue& table() const { return table_; }
+    const std::string& name() const { return name_; }
+
+    /// The value at `key` or nullptr; marks the key known.
+    const tvalue* find(const std::string& key)
+    {
+        known_.insert(key);
+        const auto& tbl = table_.as_table();
+        const auto it = tbl.find(key);
+        if (it == tbl.end()) {
+            return nullptr;
+        }
+        ctx_.remember(qualified(key), &it->second);
+        return &it->second;
+    }
+
+    std::string qualified(const std::string& key) const { return name_.empty() ? key : name_ + "." + key; }
+
+    void error(const tvalue* at, const std::string& key, const std::string& message)
+    {
+        ctx_.error(at, qualified(key) + ": " + message);
+    }
+
+    bool get_bool(const std::string& key, bool& out)
+    {
+        const auto* v = typed(key, toml::value_t::boolean, "a boolean (true or false)");
+        if (v == nullptr) {
+            return false;
+        }
+        out = v->as_boolean();
+        return true;
+    }
+
+    template <class T>
+    bool get_int(const std::string& key, T& out, std::int64_t min, std::int64_t max)
+    {
+        const auto* v = typed(key, toml::value_t::integer, "an integer");
+        if (v == nullptr) {
+            return false;
+        }
+        const std::int64_t n = v->as_integer();
+        if (n < min || n > max) {
+            error(v, key, "must be between " + std::to_string(min) + " and " + std::to_string(max) + " (got " +
+                              std::to_string(n) + ")");
+            return false;
+        }
+        out = static_cast<T>(n);
+        return true;
+    }
+
+    bool get_string(const std::string& key, std::string& out)
+    {
+        const auto* v = typed(key, toml::value_t::string, "a string");
+        if (v == nullptr) {
+            return false;
+        }
+        out = v->as_string().str;
+        return true;
+    }
+
+    /// A string that must be one of `allowed`.
+    bool get_choice(const std::string& key, std::string& out, std::initializer_list<std::string_view> allowed)
+    {
+        std::string s;
+        if (!get_string(key, s)) {
+            return false;
+        }
+        for (const auto a : allowed) {
+            if (s == a) {
+                out = s;
+                return true;
+            }
+        }
+        std::string list;
+        for (const auto a : allowed) {
+            list += (list.empty() ? "" : ", ") + in_quotes(a);
+        }
+        error(find(key), key, "must be one of " + list + " (got " + in_quotes(s) + ")");
+        return false;
+    }
+
+    bool get_duration(const std::string& key, milliseconds& out, milliseconds min, milliseconds max)
+    {
+        const auto* v = find(key);
+        if (v == nullptr) {
+            return false;
+        }
+        if (!v->is_string()) {
+            error(v, key, "expected a duration string such as \"5s\" (units ms, s, m, h, d), got " + type_name(*v));
+            return false;
+        }
+        auto d = parse_duration(v->as_string().str);
+        if (!d) {
+            error(v, key, d.error().message);
+            return false;
+        }
+        if (*d < min || *d > max) {
+            error(v, key, "must be between " + format_duration(min) + " and " + format_duration(max) + " (got " +
+                              v->as_string().str + ")");
+            return false;
+        }
+        out = *d;
+        return true;
+    }
+
+    /// A duration held in whole seconds: "1500ms" is refused rather than silently truncated.
+    bool get_seconds(const std::string& key, seconds& out, seconds min, seconds max)
+    {
+        milliseconds ms{};
+        if (!get_duration(key, ms, min, max)) {
+            return false;
+        }
+        if (ms.count() % 1000 != 0) {
+            error(find(key), key, "must be a whole number of seconds (got " + find(key)->as_string().str + ")");
+            return false;
+        }
+        out = std::chrono::duration_cast<seconds>(ms);
+        return true;
+    }
+
+    bool get_string_array(const std::string& key, std::vector<std::string>& out)
+    {
+        const auto* v = typed(key, toml::value_t::array, "an array of strings");
+        if (v == nullptr) {
+            return false;
+        }
+        std::vector<std::string> items;
+        bool ok = true;
+        for (const auto& item : v->as_array()) {
+            if (!item.is_string()) {
+                error(&item, key, "expected an array of strings, found " + type_name(item));
+                ok = false;
+                continue;
+            }
+            items.push_back(item.as_string().str);
+        }
+        if (ok) {
+            out = std::move(items);
+        }
+        return ok;
+    }
+
+    /// A file or directory name, resolved against the config file's folder. An empty string
+    /// is refused ("omit the key instead") unless `empty_ok`, in which case it is kept empty.
+    bool get_path(const std::string& key, std::string& out, path_kind kind, bool empty_ok = false)
+    {
+        std::string s;
+        if (!get_string(key, s)) {
+            return false;
+        }
+        if (s.empty()) {
+            if (empty_ok) {
+                out.clear();
+                return true;
+            }
+            error(find(key), key, "must not be empty (remove the key to use the default)");
+            return false;
+        }
+        const std::string resolved = ctx_.resolve(s);
+        if (ctx_.check_files()) {
+            std::error_code ec;
+            if (kind == path_kind::directory) {
+                if (!fs::is_directory(resolved, ec)) {
+                    error(find(key), key, in_quotes(resolved) + " is not a directory");
+                    return false;
+                }
+            } else {
+                const bool regular = fs::is_regular_file(resolved, ec);
+                if (!regular || !std::ifstream(resolved).is_open()) {
+                    error(find(key), key,
+                          in_quotes(resolved) + (regular ? " cannot be opened for reading" : " is not a readable file"));
+                    return false;
+                }
+            }
+        }
+        out = resolved;
+        return true;
+    }
+
+    void get_path(const std::string& key, std::optional<std::string>& out, path_kind kind)
+    {
+        std::string s;
+        if (get_path(key, s, kind)) {
+            out = std::move(s);
+        }
+    }
+
+    /// A sub-table; reports a type error and returns nullptr when the key holds something else.
+    const tvalue* get_table(const std::string& key)
+    {
+        return typed(key, toml::value_t::table, "a table ([" + qualified(key) + "])");
+    }
+
+    /// An array of tables ([[key]]); nullptr when absent or wrong (reported).
+    const tvalue* get_table_array(const std::string& key)
+    {
+        const auto* v = typed(key, toml::value_t::array, "an array of tables ([[" + qualified(key) + "]])");
+        if (v == nullptr) {
+            return nullptr;
+        }
+        bool ok = true;
+        for (const auto& item : v->as_array()) {
+            if (!item.is_table()) {
+                error(&item, key, "expected an array of tables ([[" + qualified(key) + "]]), found " + type_name(item));
+                ok = false;
+            }
+        }
+        return ok ? v : nullptr;
+    }
+
+    /// Report every key that no getter asked for: a typo must never be silent.
+    void finish()
+    {
+        for (const auto& [key, value] : table_.as_table()) {
+            if (known_.count(key) == 0) {
+                std::string msg = "unknown key " + in_quotes(key);
+                if (!name_.empty()) {
+                    msg += " in [" + section_name() + "]";
+                }
+                if (const auto hint = closest_known(key); !hint.empty()) {
+                    msg += " (did you mean " + in_quotes(hint) + "?)";
+                }
+                ctx_.error(&value, qualified(key) + ": " + msg);
+            }
+        }
+    }
+
+private:
+    const tvalue* typed(const std::string& key, toml::value_t type, const std::string& expected)
+    {
+        const auto* v = find(key);
+        if (v == nullptr) {
+            return nullptr;
+        }
+        if (v->type() != type) {
+            error(v, key, "expected " + expected + ", got " + type_name(*v));
+            return nullptr;
+        }
+        return v;
+    }
+
+    /// The known key within edit distance 2 of `key` (a typo), or "".
+    std::string closest_known(const std::string& key) const
+    {
+        std::string best;
+        std::size_t best_distance = 3;
+        for (const auto& k : known_) {
+            const auto d = edit_distance(key, k);
+            if (d < best_distance) {
+                best_distance = d;
+                best = k;
+            }
+        }
+        return best;
+    }
+
+    /// Levenshtein distance with adjacent transpositions counted once ("wiat" -> "wait").
+    static std::size_t edit_distance(std::string_view a, std::string_view b)
+    {
+        std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+        for (std::size_t i = 0; i <= a.size(); ++i) {
+            d[i][0] = i;
+        }
+        for (std::size_t j = 0; j <= b.size(); ++j) {
+            d[0][j] = j;
+        }
+        for (std::size_t i = 1; i <= a.size(); ++i) {
+            for (std::size_t j = 1; j <= b.size(); ++j) {
+                const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                    d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        return d[a.size()][b.size()];
+    }
+
+    /// "http.listen[1]" -> "[http.listen]" style name without the index.
+    std::string section_name() const
+    {
+        std::string s = name_;
+        const auto bracket = s.find('[');
+        if (bracket != std::string::npos) {
+            s.erase(bracket);
+        }
+        return s;
+    }
+
+    context& ctx_;
+    const tvalue& table_;
+    std::string name_;
+    std::set<std::string> known_;
+};
+
+// ------------------------------------------------------------------------------- sections
+
+void read_server(context& ctx, const tvalue& t, server_options& out)
+{
+    table_reader r(ctx, t, "server");
+    r.get_int("threads", out.threads, 0, 1024);
+    r.get_int("nofile", out.nofile, 64, std::int64_t{1} << 30);
+    r.get_choice("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+    r.get_seconds("shutdown_grace", out.shutdown_grace, seconds(0), seconds(3600));
+    r.finish();
+}
+
+/// Origins as browsers send them: "scheme://host[:port]", no path; or "*".
+bool valid_origin(std::string_view o)
+{
+    if (o == "*") {
+        return true;
+    }
+    std::string_view rest;
+    if (o.starts_with("https://")) {
+        rest = o.substr(8);
+    } else if (o.starts_with("http://")) {
+        rest = o.substr(7);
+    } else {
+        return false;
+    }
+    if (rest.empty() || rest.find('/') != std::string_view::npos) {
+        return false;
+    }
+    if (rest.front() == '[' || rest.find(':') != std::string_view::npos) {
+        return parse_host_port(rest, host_kind::name_or_ip).has_value() ||
+               (rest.front() == '[' && rest.back() == ']' && is_ipv6_literal(rest.substr(1, rest.size() - 2)));
+    }
+    return is_host_name(rest) || is_ip_literal(rest);
+}
+
+/// An absolute request path for a route: "/..." without query, fragment or spaces.
+bool valid_url_path(std::string_view p)
+{
+    if (p.empty() || p.front() != '/') {
+        return false;
+    }
+    return std::none_of(p.begin(), p.end(), [](char c) {
+        return c == '?' || c == '#' || static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+    });
+}
+
+void read_listener(context& ctx, const tvalue& t, const std::string& name, http::listen_options& out)
+{
+    table_reader r(ctx, t, name);
+    std::string address;
+    if (r.get_string("address", address)) {
+        if (is_ip_literal(address)) {
+            out.address = address;
+        } else {
+            r.error(r.find("address"), "address",
+                    in_quotes(address) + " is not a numeric IP address (use e.g. \"127.0.0.1\", \"0.0.0.0\" or \"::\")");
+        }
+    }
+    r.get_int("port", out.port, 0, 65535);
+    r.get_int("backlog", out.backlog, 1, 65535);
+    r.get_path("tls_cert", out.tls_cert_file, path_kind::file);
+    r.get_path("tls_key", out.tls_key_file, path_kind::file);
+    const auto* cert = r.find("tls_cert");
+    const auto* key = r.find("tls_key");
+    if ((cert == nullptr) != (key == nullptr)) {
+        // Report at the key that is present.
+        r.error(cert != nullptr ? cert : key, cert != nullptr ? "tls_cert" : "tls_key",
+                "HTTPS needs both tls_cert and tls_key on the same listener");
+    }
+    r.finish();
+}
+
+void read_http(context& ctx, const tvalue& t, http::options& out)
+{
+    table_reader r(ctx, t, "http");
+    if (const auto* listen = r.get_table_array("listen")) {
+        const auto& arr = listen->as_array();
+        if (arr.empty()) {
+            r.error(listen, "listen", "at least one [[http.listen]] is needed");
+        } else {
+            std::vector<http::listen_options> listeners;
+            std::map<std::string, std::uint_least32_t> bound;
+            for (std::size_t i = 0; i < arr.size(); ++i) {
+                http::listen_options l;
+                read_listener(ctx, arr[i], "http.listen[" + std::to_string(i) + "]", l);
+                const auto key = format_host_port(l.address, l.port);
+                const auto line = arr[i].location().line();
+                if (l.port != 0) {
+                    if (const auto it = bound.find(key); it != bound.end()) {
+                        ctx.error_at_line(line, "http.listen[" + std::to_string(i) + "]: " + key +
+                                                    " is already a listener (line " + std::to_string(it->second) +
+                                                    ")");
+                    } else {
+                        bound.emplace(key, line);
+                    }
+                }
+                listeners.push_back(std::move(l));
+            }
+            out.listen = std::move(listeners);
+        }
+    }
+    std::string p;
+    if (r.get_string("bosh_path", p)) {
+        if (valid_url_path(p)) {
+            out.bosh_path = p;
+        } else {
+            r.error(r.find("bosh_path"), "bosh_path", "must be an absolute path such as \"/http-bind\" (got " +
+                                                          in_quotes(p) + ")");
+        }
+    }
+    if (r.get_string("websocket_path", p)) {
+        if (valid_url_path(p)) {
+            out.websocket_path = p;
+        } else {
+            r.error(r.find("websocket_path"), "websocket_path",
+                    "must be an absolute path such as \"/xmpp-websocket\" (got " + in_quotes(p) + ")");
+        }
+    }
+    if (out.bosh_path == out.websocket_path) {
+        const auto* at = ctx.where_any({"http.websocket_path", "http.bosh_path"});
+        ctx.error(at, "http.websocket_path: must differ from http.bosh_path (both are " + in_quotes(out.bosh_path) + ")");
+    }
+    r.get_path("static_dir", out.static_dir, path_kind::directory, /*empty_ok=*/true);
+    std::vector<std::string> origins;
+    if (r.get_string_array("cors_origins", origins)) {
+        bool ok = true;
+        for (std::size_t i = 0; i < origins.size(); ++i) {
+            if (!valid_origin(origins[i])) {
+                r.error(&r.find("cors_origins")->as_array()[i], "cors_origins",
+                        in_quotes(origins[i]) + " is not \"*\" or an origin such as \"https://example.com\" "
+                                             "(scheme://host[:port], no path or trailing slash)");
+                ok = false;
+            }
+        }
+        if (ok) {
+            out.cors_origins = std::move(origins);
+        }
+    }
+    r.get_seconds("cors_max_age", out.cors_max_age, seconds(0), seconds(7 * 86400));
+    r.get_int("max_body_bytes", out.max_body_bytes, 1024, std::int64_t{64} << 20);
+    r.get_int("max_header_bytes", out.max_header_bytes, 1024, std::int64_t{1} << 20);
+    r.get_seconds("header_timeout", out.header_timeout, seconds(1), seconds(3600));
+    r.get_seconds("idle_timeout", out.idle_timeout, seconds(1), seconds(3600));
+    r.get_int("max_connections", out.max_connections, 1, 10'000'000);
+    r.finish();
+}
+
+void read_bosh(context& ctx, const tvalue& t, bosh::options& out)
+{
+    table_reader r(ctx, t, "bosh");
+    // wait/inactivity/polling/maxpause travel as XEP-0124 §22 unsignedShort seconds.
+    constexpr seconds wire_max(65535);
+    r.get_seconds("max_wait", out.max_wait, seconds(1), seconds(3600));
+    r.get_seconds("default_wait", out.default_wait, seconds(1), seconds(3600));
+    r.get_int("max_hold", out.max_hold, 1, 16);
+    r.get_seconds("inactivity", out.inactivity, seconds(5), wire_max);
+    r.get_seconds("polling", out.polling, seconds(0), wire_max);
+    r.get_seconds("polling_inactivity", out.polling_inactivity, seconds(5), wire_max);
+    r.get_seconds("max_pause", out.max_pause, seconds(0), wire_max);
+    r.get_bool("enforce_overactivity", out.enforce_overactivity);
+    r.get_bool("enforce_polling", out.enforce_polling);
+    r.get_bool("server_acks", out.server_acks);
+    r.get_int("max_rid_repeats", out.max_rid_repeats, 1, 1000);
+    r.get_int("max_queued_bytes", out.max_queued_bytes, 1024, std::int64_t{1} << 30);
+    r.get_int("max_cached_responses", out.max_cached_responses, 1, 1024);
+    r.get_bool("legacy_404_for_unknown_sid", out.legacy_404_for_unknown_sid);
+    std::string ct;
+    if (r.get_string("default_content_type", ct)) {
+        const bool printable = !ct.empty() && std::all_of(ct.begin(), ct.end(), [](char c) {
+            return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+        });
+        if (printable) {
+            out.default_content_type = ct;
+        } else {
+            r.error(r.find("default_content_type"), "default_content_type",
+                    "must be a non-empty header value without control characters");
+        }
+    }
+    r.finish();
+}
+
+void read_xml(context& ctx, const tvalue& t, xml::limits& out)
+{
+    table_reader r(ctx, t, "xml");
+    r.get_int("max_stanza_bytes", out.max_element_bytes, 1024, std::int64_t{64} << 20);
+    r.get_int("max_depth", out.max_depth, 4, 1024);
+    r.finish();
+}
+
+void read_domain(context& ctx, const tvalue& t, const std::string& name, upstream::domain_options& out)
+{
+    table_reader r(ctx, t, name);
+    const auto* name_v = r.find("name");
+    if (name_v == nullptr) {
+        ctx.error(&t, name + ": missing required key \"name\" (the XMPP domain)");
+    } else {
+        std::string n;
+        if (r.get_string("name", n)) {
+            if (is_host_name(n) && n.back() != '.') {
+                out.name = n;
+            } else {
+                r.error(name_v, "name", in_quotes(n) + " is not a valid XMPP domain name");
+            }
+        }
+    }
+    bool direct_tls = false;
+    const bool has_direct = r.get_bool("direct_tls", direct_tls);
+    std::string address;
+    if (r.get_string("address", address)) {
+        auto hp = parse_host_port(address, host_kind::name_or_ip);
+        if (hp) {
+            out.target = upstream::static_target{hp->host, hp->port, direct_tls};
+        } else {
+            r.error(r.find("address"), "address", hp.error().message);
+        }
+    } else if (has_direct && direct_tls && r.find("address") == nullptr) {
+        r.error(r.find("direct_tls"), "direct_tls",
+                "needs a static address; without one, direct TLS comes from _xmpps-client SRV records (XEP-0368)");
+    }
+    std::string tls;
+    if (r.get_choice("tls", tls, {"required", "plaintext"})) {
+        out.tls = tls == "plaintext" ? upstream::tls_mode::plaintext : upstream::tls_mode::required;
+        if (out.tls == upstream::tls_mode::plaintext && direct_tls) {
+            r.error(r.find("tls"), "tls", "\"plaintext\" contradicts direct_tls = true");
+        }
+    }
+    r.get_bool("tls_verify", out.tls_verify);
+    r.get_path("ca_file", out.ca_file, path_kind::file);
+    r.finish();
+}
+
+void read_route(context& ctx, const tvalue& t, const std::string& name, upstream::route_rule& out)
+{
+    table_reader r(ctx, t, name);
+    const auto* host_v = r.find("host");
+    if (host_v == nullptr) {
+        ctx.error(&t, name + ": missing required key \"host\"");
+    } else {
+        std::string h;
+        if (r.get_string("host", h)) {
+            if (is_host_name(h) || is_ip_literal(h)) {
+                out.host = h;
+            } else {
+                r.error(host_v, "host", in_quotes(h) + " is not a host name or IP address (no brackets, no port)");
+            }
+        }
+    }
+    r.get_int("port", out.port, 1, 65535);
+    r.get_bool("direct_tls", out.direct_tls);
+    r.finish();
+}
+
+void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
+{
+    table_reader r(ctx, t, "upstream");
+    r.get_bool("allow_any_domain", out.allow_any_domain);
+    r.get_bool("allow_private_addresses", out.allow_private_addresses);
+    r.get_path("ca_file", out.ca_file, path_kind::file);
+    constexpr milliseconds hour(3600 * 1000);
+    r.get_duration("connect_timeout", out.connect_timeout, milliseconds(100), hour);
+    r.get_duration("negotiate_timeout", out.negotiate_timeout, milliseconds(100), hour);
+    r.get_duration("close_timeout", out.close_timeout, milliseconds(0), hour);
+    r.get_duration("dns_timeout", out.dns_timeout, milliseconds(100), hour);
+    std::string dns;
+    if (r.get_string("dns_server", dns)) {
+        auto hp = parse_host_port(dns, host_kind::ip_only);
+        if (hp) {
+            out.dns_server = format_host_port(hp->host, hp->port);
+        } else {
+            r.error(r.find("dns_server"), "dns_server", hp.error().message);
+        }
+    }
+    r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600));
+
+    if (const auto* domains = r.get_table_array("domain")) {
+        std::map<std::string, std::uint_least32_t> names; // lower-case name -> line
+        const auto& arr = domains->as_array();
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            const std::string name = "upstream.domain[" + std::to_string(i) + "]";
+            upstream::domain_options d;
+            read_domain(ctx, arr[i], name, d);
+            if (d.name.empty()) {
+                continue; // already reported
+            }
+            // XMPP domains compare case-insensitively (RFC 7622 §3.2).
+            const auto key = lower_ascii(d.name);
+            const auto* at = ctx.where(name + ".name");
+            if (const auto it = names.find(key); it != names.end()) {
+                ctx.error(at, name + ".name: duplicate domain " + in_quotes(d.name) + " (first defined at line " +
+                                  std::to_string(it->second) + ")");
+                continue;
+            }
+            names.emplace(key, at != nullptr ? at->location().line() : 0);
+            out.domains.push_back(std::move(d));
+        }
+    }
+    if (const auto* routes = r.get_table_array("route")) {
+        std::map<std::pair<std::string, std::uint16_t>, std::uint_least32_t> seen;
+        const auto& arr = routes->as_array();
+        for (std::size_t i = 0; i < arr.size(); ++i) {
+            const std::string name = "upstream.route[" + std::to_string(i) + "]";
+            upstream::route_rule rule;
+            read_route(ctx, arr[i], name, rule);
+            if (rule.host.empty()) {
+                continue;
+            }
+            const auto line = arr[i].location().line();
+            const auto key = std::make_pair(lower_ascii(rule.host), rule.port);
+            if (const auto it = seen.find(key); it != seen.end()) {
+                ctx.error_at_line(line, name + ": duplicate route " + format_host_port(rule.host, rule.port) +
+                                            " (first defined at line " + std::to_string(it->second) + ")");
+                continue;
+            }
+            seen.emplace(key, line);
+            out.route_allow.push_back(std::move(rule));
+        }
+    }
+    r.finish();
+}
+
+/// Relations between keys, checked once every key has its final value. Each error is
+/// reported at the key most likely to be wrong, falling back to its partner, then the file.
+void cross_check(context& ctx, const config& c)
+{
+    if (c.bosh.default_wait > c.bosh.max_wait) {
+        ctx.error(ctx.where_any({"bosh.default_wait", "bosh.max_wait"}),
+                  "bosh.default_wait: " + format_duration(c.bosh.default_wait) + " exceeds bosh.max_wait " +
+                      format_duration(c.bosh.max_wait) + " (XEP-0124 §7.2: wait is capped by max_wait)");
+    }
+    // XEP-0124 §12 / BOSH-POLL-1: polling sessions get a longer inactivity than both
+    // `polling` and the normal inactivity.
+    if (c.bosh.polling_inactivity <= c.bosh.polling) {
+        ctx.error(ctx.where_any({"bosh.polling_inactivity", "bosh.polling"}),
+                  "bosh.polling_inactivity: must be greater than bosh.polling (XEP-0124 §12)");
+    }
+    if (c.bosh.polling_inactivity < c.bosh.inactivity) {
+        ctx.error(ctx.where_any({"bosh.polling_inactivity", "bosh.inactivity"}),
+                  "bosh.polling_inactivity: must be at least bosh.inactivity (XEP-0124 §12: polling sessions "
+                  "get a longer inactivity)");
+    }
+    // The client may have `requests` = hold + 1 responses in flight (BOSH-RESP-4, GAP-5), each
+    // of which it may ask to have retransmitted (XEP-0124 §14.3).
+    if (c.bosh.max_cached_responses < static_cast<std::size_t>(c.bosh.max_hold) + 1) {
+        ctx.error(ctx.where_any({"bosh.max_cached_responses", "bosh.max_hold"}),
+                  "bosh.max_cached_responses: must be at least bosh.max_hold + 1 (" +
+                      std::to_string(c.bosh.max_hold + 1) + "), the number of requests a client may have open");
+    }
+    // One maximal stanza from the server must fit in a session's queue, or it could never be
+    // delivered.
+    if (c.bosh.max_queued_bytes < c.xml.max_element_bytes) {
+        ctx.error(ctx.where_any({"bosh.max_queued_bytes", "xml.max_stanza_bytes"}),
+                  "bosh.max_queued_bytes: must be at least xml.max_stanza_bytes (" +
+                      std::to_string(c.xml.max_element_bytes) + ")");
+    }
+    // Only when no domain was written at all (or `domain = []`): a domain that failed
+    // validation has its own error already.
+    const auto* domain_array = ctx.where("upstream.domain");
+    const bool none_written =
+        domain_array == nullptr || !domain_array->is_array() || domain_array->as_array().empty();
+    if (c.upstream.domains.empty() && !c.upstream.allow_any_domain && none_written) {
+        const auto* at = ctx.where_any({"upstream.domain", "upstream.allow_any_domain"});
+        ctx.error(at, "upstream: no [[upstream.domain]] and allow_any_domain = false: every session would be "
+                      "refused; add a domain");
+    }
+}
+
+/// toml11's messages start "[error] toml::parse_xxx: "; keep what follows.
+std::string syntax_message(const toml::syntax_error& e)
+{
+    std::string first(e.what());
+    first = first.substr(0, first.find('\n'));
+    if (first.starts_with("[error] ")) {
+        first.erase(0, 8);
+    }
+    if (first.starts_with("toml::")) {
+        if (const auto colon = first.find(": "); colon != std::string::npos) {
+            first.erase(0, colon + 2);
+        }
+    }
+    std::string msg = "TOML syntax error: " + first;
+    if (first.find("table (") != std::string::npos && first.find("already exists") != std::string::npos) {
+        // toml11 3.7 refuses [http] after [[http.listen]] although TOML 1.0 allows it.
+        msg += " (write a [section] before its [[section.sub]] arrays)";
+    }
+    return msg;
+}
+
+load_result load_stream(std::istream& in, const std::string& name, fs::path base_dir, const load_options& opt)
+{
+    context ctx(name, std::move(base_dir), opt);
+    tvalue root;
+    try {
+        root = toml::parse<toml::discard_comments, std::map, std::vector>(in, name);
+    } catch (const toml::syntax_error& e) {
+        ctx.error_at_line(e.location().line(), syntax_message(e));
+        return ctx.take_errors();
+    } catch (const std::exception& e) {
+        ctx.error(nullptr, std::string("cannot parse: ") + e.what());
+        return ctx.take_errors();
+    }
+
+    config c;
+    try {
+        table_reader top(ctx, root, "");
+        if (const auto* t = top.get_table("server")) {
+            read_server(ctx, *t, c.server);
+        }
+        if (const auto* t = top.get_table("http")) {
+            read_http(ctx, *t, c.http);
+        }
+        if (const auto* t = top.get_table("bosh")) {
+            read_bosh(ctx, *t, c.bosh);
+        }
+        if (const auto* t = top.get_table("xml")) {
+            read_xml(ctx, *t, c.xml);
+        }
+        if (const auto* t = top.get_table("upstream")) {
+            read_upstream(ctx, *t, c.upstream);
+        }
+        top.finish();
+        cross_check(ctx, c);
+    } catch (const std::exception& e) {
+        // Defensive: toml11 accessors throw on type mismatches we failed to guard.
+        ctx.error(nullptr, std::string("internal error while reading the configuration: ") + e.what());
+    }
+    if (!ctx.ok()) {
+        return ctx.take_errors();
+    }
+    return c;
+}
+
+} // namespace
+
+load_result load_file(const std::string& path, const load_options& opt)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in.is_open()) {
+        std::error_code ec;
+        const bool exists = fs::exists(path, ec);
+        return std::vector<load_error>{
+            {path, exists ? "cannot open the configuration file for reading" : "configuration file not found"}};
+    }
+    std::error_code ec;
+    const auto abs = fs::absolute(path, ec);
+    fs::path base = ec ? fs::path(path).parent_path() : abs.parent_path();
+    return load_stream(in, path, std::move(base), opt);
+}
+
+load_result load_string(const std::string& text, const std::string& name, const load_options& opt)
+{
+    std::istringstream in(text);
+    return load_stream(in, name, fs::path(name).parent_path(), opt);
+}
+
+load_result load(const std::string& path, const overrides& ov, const load_options& opt)
+{
+    auto r = load_file(path, opt);
+    if (auto* c = std::get_if<config>(&r)) {
+        auto errors = apply_overrides(*c, ov);
+        if (!errors.empty()) {
+            return errors;
+        }
+    }
+    return r;
+}
+
+} // namespace boshgate::config
