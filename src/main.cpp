@@ -133,7 +133,7 @@ int main(int argc, char** argv)
         // SIGHUP re-reads this path; make it independent of the working directory.
         std::error_code ec;
         auto abs = std::filesystem::absolute(config_path, ec);
-        boshgate::server::gateway gw(cfg, ec ? config_path : abs.string());
+        boshgate::server::gateway gw(cfg, ec ? config_path : abs.string(), ov);
         try {
             gw.start();
         } catch (const std::exception& e) {

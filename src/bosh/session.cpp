@@ -97,6 +97,16 @@ void session::post_request(request_id id, body&& b, bool secure, responder r)
     });
 }
 
+void session::post_request_error(request_id id, body_error&& err, responder r)
+{
+    net::post(strand_, [self = shared_from_this(), id, err = std::move(err), r = std::move(r)]() mutable {
+        core::log().info("{} bad request body: {}", self->tag_, err.reason);
+        self->pending_.emplace(id, std::move(r));
+        self->engine_.on_request_error(id, err, self->clock_.now());
+        self->run_actions();
+    });
+}
+
 void session::post_abort(request_id id)
 {
     net::post(strand_, [self = shared_from_this(), id] {

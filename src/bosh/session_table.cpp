@@ -28,10 +28,29 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
 
     auto parsed = parse_body(body_text, cfg->xml);
     if (auto* err = std::get_if<body_error>(&parsed)) {
-        // The body cannot be trusted to name a session, so no session is touched; the reply
-        // is the terminal condition (BOSH-COND-1) with HTTP 200 since legacy-ness is unknown
-        // (GAP-2).
         ++m.bosh_bad_request;
+        if (err->sid) {
+            // A well-formed httpbind body naming a live session: that session ends with
+            // bad-request and its legacy status code (BOSH-COND-1, BOSH-STATUS-3).
+            std::shared_ptr<session> s;
+            {
+                std::lock_guard lock(mutex_);
+                if (auto it = sessions_.find(*err->sid); it != sessions_.end()) {
+                    s = it->second;
+                }
+            }
+            if (s) {
+                request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
+                s->post_request_error(id, std::move(*err), std::move(r));
+                return [w = std::weak_ptr<session>(s), id] {
+                    if (auto p = w.lock()) {
+                        p->post_abort(id);
+                    }
+                };
+            }
+        }
+        // No session can be trusted from this body: the reply is the terminal condition
+        // (BOSH-COND-1) with HTTP 200, since legacy-ness is unknown (GAP-2).
         core::log().info("bad BOSH body refused: {}", err->reason);
         r(reply{200, opt.default_content_type, terminate_body(condition::bad_request, err->reason), false});
         return [] {};

@@ -53,14 +53,15 @@ void sd_notify(const char* state)
 } // namespace
 
 struct gateway::impl {
-    impl(std::shared_ptr<const config::config> c, std::string path)
-        : cfg(std::move(c)), config_path(std::move(path)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc)
+    impl(std::shared_ptr<const config::config> c, std::string path, config::overrides o)
+        : cfg(std::move(c)), config_path(std::move(path)), ov(std::move(o)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc)
     {
     }
 
     net::io_context ioc;
     std::shared_ptr<const config::config> cfg;
     std::string config_path;
+    config::overrides ov;
     core::steady_clock clock;
     std::shared_ptr<upstream::shared_context> upstream_ctx;
     std::shared_ptr<bosh::session_table> table;
@@ -91,7 +92,7 @@ struct gateway::impl {
             return;
         }
         sd_notify("RELOADING=1");
-        auto res = config::load_file(config_path);
+        auto res = config::load(config_path, ov);
         if (auto* errs = std::get_if<std::vector<config::load_error>>(&res)) {
             for (const auto& e : *errs) {
                 core::log().error("reload refused: {}: {}", e.where, e.message);
@@ -141,8 +142,8 @@ struct gateway::impl {
     }
 };
 
-gateway::gateway(std::shared_ptr<const config::config> cfg, std::string config_path)
-    : impl_(std::make_unique<impl>(std::move(cfg), std::move(config_path)))
+gateway::gateway(std::shared_ptr<const config::config> cfg, std::string config_path, config::overrides ov)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(config_path), std::move(ov)))
 {
 }
 

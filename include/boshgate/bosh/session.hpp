@@ -47,6 +47,9 @@ public:
     /// The creation request (no sid) or a later one. `secure`: it arrived over TLS.
     void post_create(request_id id, body&& b, responder r);
     void post_request(request_id id, body&& b, bool secure, responder r);
+    /// A body for this session that failed validation: the engine ends the session with
+    /// bad-request (BOSH-COND-1, BOSH-STATUS-3).
+    void post_request_error(request_id id, body_error&& err, responder r);
     /// The HTTP connection of request `id` is gone.
     void post_abort(request_id id);
     /// Graceful gateway shutdown: system-shutdown to the client, clean upstream close.

@@ -10,7 +10,9 @@ namespace boshgate::server {
 /// clients; SIGHUP: reload config for new sessions), sd_notify readiness.
 class gateway {
 public:
-    explicit gateway(std::shared_ptr<const config::config> cfg, std::string config_path = {});
+    /// `ov`: the command-line overrides, re-applied on every SIGHUP reload.
+    explicit gateway(std::shared_ptr<const config::config> cfg, std::string config_path = {},
+                     config::overrides ov = {});
     ~gateway();
     /// Bind listeners; throws std::system_error on failure (start-up only).
     void start();
