@@ -14,7 +14,7 @@ function tomlString(s) {
 /**
  * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT';
  * domains: [{ name }] resolved through DNS SRV. Resolves with
- * { url, port, configFile, logs, stop() }.
+ * { pid, url, port, configFile, logs, stop() }.
  */
 async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug' }) {
   if (!fs.existsSync(bin)) {
@@ -63,6 +63,7 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     throw failWithLogs(`boshgate failed to start: ${e.message}`, [logFile]);
   }
   return {
+    pid: proc.child.pid,
     url: `http://127.0.0.1:${port}/http-bind`,
     port,
     configFile,

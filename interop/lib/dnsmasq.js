@@ -8,7 +8,7 @@ const { freePort, startProcess, waitForPort, failWithLogs, withTimeout, BOOT_MS,
 
 /**
  * zones: domains answered locally only; records: { srv: [{ name, target, port, priority, weight }], a: [{ name, address }] }.
- * Resolves with { port, server: '127.0.0.1:PORT', resolveSrv(name), stop() }.
+ * Resolves with { pid, port, server: '127.0.0.1:PORT', resolveSrv(name), stop() }.
  */
 async function startDnsmasq({ dir, zones = [], srv = [], a = [] }) {
   const port = await freePort();
@@ -37,6 +37,7 @@ async function startDnsmasq({ dir, zones = [], srv = [], a = [] }) {
   const resolver = new dns.promises.Resolver({ timeout: 2000, tries: 2 });
   resolver.setServers([`127.0.0.1:${port}`]);
   return {
+    pid: proc.child.pid,
     port,
     server: `127.0.0.1:${port}`,
     logs: [proc.logFile],

@@ -13,11 +13,11 @@ function luaString(s) {
 
 /**
  * Starts Prosody for `domain` with `users` ([{user, password}]) and the
- * certificate { cert, key }. Resolves with
- * { domain, c2sPort, directTlsPort, httpPort, boshUrl, log, stop() }.
+ * certificate { cert, key }; logLevel is Prosody's minimum log level. Resolves with
+ * { pid, configFile, domain, c2sPort, directTlsPort, httpPort, boshUrl, logs, stop() }.
  * Rejects (with the log tail) if Prosody does not come up.
  */
-async function startProsody({ dir, domain, cert, users }) {
+async function startProsody({ dir, domain, cert, users, logLevel = 'debug' }) {
   const [c2sPort, directTlsPort, httpPort] = await freePorts(3);
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -28,7 +28,7 @@ async function startProsody({ dir, domain, cert, users }) {
 run_as_root = true
 pidfile = ${luaString(path.join(dir, 'prosody.pid'))}
 data_path = ${luaString(dataDir)}
-log = { { levels = { min = "debug" }, to = "file", filename = ${luaString(logFile)} } }
+log = { { levels = { min = ${luaString(logLevel)} }, to = "file", filename = ${luaString(logFile)} } }
 interfaces = { "127.0.0.1" }
 local_interfaces = { "127.0.0.1" }
 c2s_ports = { ${c2sPort} }
@@ -68,6 +68,8 @@ VirtualHost ${luaString(domain)}
   }
   return {
     kind: 'prosody',
+    pid: proc.child.pid,
+    configFile: cfgFile,
     domain,
     c2sPort,
     directTlsPort,

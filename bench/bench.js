@@ -1,0 +1,623 @@
+'use strict';
+// The benchmark: one private Prosody data set (per-run CA, N registered users),
+// then for each connection manager in turn a freshly started Prosody, the
+// manager, N authenticated idle BOSH sessions, RSS readings and message
+// latency, and a comparison table at the end. Started by bench/run.sh.
+//
+// Reuses the interop harness (interop/lib) for certificates, Prosody, dnsmasq,
+// boshgate and process handling. Everything binds to 127.0.0.1; every wait has
+// a deadline; every process started here is stopped in `finally` (and listed
+// in $BENCH_PIDFILE so run.sh can kill its group if this process is killed).
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { performance } = require('node:perf_hooks');
+
+const interop = path.join(__dirname, '..', 'interop', 'lib');
+const { makeWorkDir, freePort, startProcess, waitForPort, tail, run } = require(path.join(interop, 'util'));
+const { makeCerts } = require(path.join(interop, 'certs'));
+const { startProsody } = require(path.join(interop, 'prosody'));
+const { startDnsmasq } = require(path.join(interop, 'dnsmasq'));
+const { startBoshgate } = require(path.join(interop, 'boshgate'));
+
+const { BoshSession } = require('./bosh_load');
+const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
+const { printReport } = require('./report');
+
+const DOMAIN = 'bench.test';
+const MANAGERS = ['boshgate', 'prosody', 'nxb'];
+const LABELS = {
+  prosody: 'Prosody mod_bosh (in-process)',
+  boshgate: 'boshgate -> Prosody c2s',
+  nxb: 'node-xmpp-bosh 0.7.10 -> Prosody c2s',
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function usage() {
+  return `usage: bench/run.sh [options]
+  --sessions N          idle BOSH sessions per manager (default 200)
+  --messages M          A->B messages timed per manager (default 50)
+  --ramp-batch K        sessions started per ramp step (default 20)
+  --ramp-interval MS    ms between ramp steps (default 200)
+  --wait S              BOSH wait attribute (default 20)
+  --only LIST           comma list of: ${MANAGERS.join(',')} (default: all, in that order)
+  --keep                keep the work dir (always kept when something failed)
+  --json FILE           also write the results as JSON to FILE
+env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest build/*/boshgate)`;
+}
+
+function parseArgs(argv) {
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null };
+  const num = (name, v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new Error(`${name} needs a non-negative integer, got ${v}`);
+    }
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) {
+        throw new Error(`${a} needs a value`);
+      }
+      return argv[++i];
+    };
+    switch (a) {
+      case '--sessions': o.sessions = num(a, next()); break;
+      case '--messages': o.messages = num(a, next()); break;
+      case '--ramp-batch': o.rampBatch = Math.max(1, num(a, next())); break;
+      case '--ramp-interval': o.rampInterval = num(a, next()); break;
+      case '--wait': o.wait = Math.max(1, num(a, next())); break;
+      case '--only': o.only = next().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--keep': o.keep = true; break;
+      case '--json': o.json = path.resolve(next()); break;
+      case '-h': case '--help': process.stdout.write(`${usage()}\n`); process.exit(0); break;
+      default: throw new Error(`unknown option ${a}\n${usage()}`);
+    }
+  }
+  for (const m of o.only) {
+    if (!MANAGERS.includes(m)) {
+      throw new Error(`--only: unknown manager ${m} (known: ${MANAGERS.join(', ')})`);
+    }
+  }
+  if (o.sessions < 2) {
+    throw new Error('--sessions must be at least 2 (messages go between two sessions)');
+  }
+  return o;
+}
+
+// ---- process bookkeeping -------------------------------------------------
+
+/** Stops of everything currently running, newest last (for signals). */
+const live = new Set();
+/** The run's work dir, once made (named in the signal handler's message). */
+let workDir = null;
+
+function track(name, pid, stop) {
+  if (process.env.BENCH_PIDFILE && pid) {
+    fs.appendFileSync(process.env.BENCH_PIDFILE, `${pid} ${name}\n`);
+  }
+  const entry = { name, stop };
+  live.add(entry);
+  return async () => {
+    live.delete(entry);
+    await stop();
+  };
+}
+
+async function stopAll() {
+  for (const e of [...live].reverse()) {
+    live.delete(e);
+    try {
+      await e.stop();
+    } catch (err) {
+      process.stderr.write(`bench: stopping ${e.name}: ${err.message}\n`);
+    }
+  }
+}
+
+function log(msg) {
+  process.stdout.write(`bench: ${msg}\n`);
+}
+
+// ---- setup -----------------------------------------------------------------
+
+function userName(i) {
+  return `bench${String(i).padStart(5, '0')}`;
+}
+
+function password(i) {
+  return `pw-${i}-bench`;
+}
+
+/** Registers users 0..n-1 with prosodyctl, two at a time (one per core). */
+async function registerUsers(configFile, n) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      await new Promise((resolve, reject) => {
+        execFile('prosodyctl', ['--config', configFile, 'register', userName(i), DOMAIN, password(i)], (err, stdout, stderr) => {
+          if (err) {
+            reject(new Error(`prosodyctl register ${userName(i)} failed: ${err.message} ${stdout}${stderr}`));
+          } else {
+            resolve();
+          }
+        });
+      });
+    }
+  };
+  await Promise.all([worker(), worker()]);
+}
+
+// ---- one manager -------------------------------------------------------------
+
+/** Rejects after `ms` with `what`; the returned cancel() clears the timer. */
+function deadline(ms, what) {
+  let timer;
+  const promise = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} exceeded its ${Math.round(ms / 1000)} s budget`)), ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+function countErrors(sessions) {
+  const counts = new Map();
+  for (const s of sessions) {
+    if (s.error) {
+      // Strip per-session ids so equal causes group together.
+      const key = s.error.replace(/\b[0-9a-f]{8,}(-[0-9a-f]{4,})*\b/gi, '<id>').slice(0, 240);
+      counts.set(key, (counts.get(key) || 0) + 1);
+    }
+  }
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([error, count]) => ({ error, count }));
+}
+
+/**
+ * Starts the manager `kind` in front of (or inside) `prosody`. Resolves with
+ * { url, pid, stop, logs, alive } or throws with the reason it cannot run.
+ */
+async function startManager(kind, ctx, prosody, phaseDir) {
+  if (kind === 'prosody') {
+    return { url: prosody.boshUrl, pid: prosody.pid, logs: prosody.logs, alive: prosody.alive, stop: async () => {} };
+  }
+  if (kind === 'boshgate') {
+    if (!ctx.boshgateBin) {
+      throw new Error('no boshgate binary: set BOSHGATE_BIN or build build/release/boshgate');
+    }
+    const target = `xmpp-1.${DOMAIN}`;
+    const dns = await startDnsmasq({
+      dir: phaseDir,
+      zones: [DOMAIN],
+      srv: [{ name: `_xmpp-client._tcp.${DOMAIN}`, target, port: prosody.c2sPort, priority: 10, weight: 10 }],
+      a: [{ name: target, address: '127.0.0.1' }],
+    });
+    const stopDns = track('dnsmasq', dns.pid, dns.stop);
+    let gw;
+    try {
+      gw = await startBoshgate({
+        bin: ctx.boshgateBin,
+        dir: phaseDir,
+        caFile: ctx.caFile,
+        dnsServer: dns.server,
+        domains: [{ name: DOMAIN }],
+        logLevel: 'info',
+      });
+    } catch (e) {
+      await stopDns();
+      throw e;
+    }
+    const stopGw = track('boshgate', gw.pid, gw.stop);
+    return {
+      url: gw.url,
+      pid: gw.pid,
+      logs: [...gw.logs, ...dns.logs],
+      alive: gw.alive,
+      stop: async () => {
+        await stopGw();
+        await stopDns();
+      },
+    };
+  }
+  // node-xmpp-bosh
+  if (ctx.nxbUnavailable) {
+    throw new Error(ctx.nxbUnavailable);
+  }
+  const dns = await startDnsmasq({
+    dir: phaseDir,
+    zones: [DOMAIN],
+    // node-xmpp-bosh resolves the SRV target with getaddrinfo (dns.lookup), so
+    // the target must be a name /etc/hosts knows.
+    srv: [{ name: `_xmpp-client._tcp.${DOMAIN}`, target: 'localhost', port: prosody.c2sPort, priority: 10, weight: 10 }],
+  });
+  const stopDns = track('dnsmasq', dns.pid, dns.stop);
+  const port = await freePort();
+  const logFile = path.join(phaseDir, 'node-xmpp-bosh.log');
+  const proc = startProcess(process.execPath, [path.join(__dirname, 'nxb_launcher.js'), JSON.stringify({ port, dnsServer: dns.server, logging: 'INFO' })],
+    { logFile, cwd: __dirname });
+  const stopNxb = track('node-xmpp-bosh', proc.child.pid, () => proc.stop());
+  try {
+    await waitForPort(port, '127.0.0.1', 30000, proc.exited);
+  } catch (e) {
+    await stopNxb();
+    await stopDns();
+    throw new Error(`node-xmpp-bosh did not start: ${e.message}\n--- tail of ${logFile} ---\n${tail(logFile, 20)}`);
+  }
+  return {
+    url: `http://127.0.0.1:${port}/http-bind`,
+    pid: proc.child.pid,
+    logs: [logFile, ...dns.logs],
+    alive: proc.exited,
+    stop: async () => {
+      await stopNxb();
+      await stopDns();
+    },
+  };
+}
+
+/** Runs the N-session scenario against one manager; never throws (failures go into the result). */
+async function runManager(kind, ctx) {
+  const o = ctx.opts;
+  const r = {
+    kind,
+    label: LABELS[kind],
+    status: 'ok',
+    error: null,
+    attempted: o.sessions,
+    loginsOk: 0,
+    loginP50: null,
+    loginP95: null,
+    held: null,
+    mgrRssIdleKb: null,
+    mgrRssLoadedKb: null,
+    prosodyRssIdleKb: null,
+    prosodyRssLoadedKb: null,
+    mgrCpuLoginMs: null,
+    prosodyCpuLoginMs: null,
+    msgSent: 0,
+    msgReceived: 0,
+    msgP50: null,
+    msgP95: null,
+    loginErrors: [],
+    idleErrors: [],
+    logs: [],
+    notes: [],
+  };
+  if (kind === 'boshgate' && ctx.boshgateBin && ctx.boshgateInfo) {
+    r.notes.push(ctx.boshgateInfo);
+  }
+  if (kind === 'nxb') {
+    r.notes.push('upstream STARTTLS without certificate verification (its helper ignores the result); '
+      + 'crypto.createCredentials shimmed to tls.createSecureContext; route ignored, reached via SRV');
+  }
+  const unavailable = kind === 'boshgate' && !ctx.boshgateBin
+    ? `no boshgate binary (${ctx.boshgateInfo || 'set BOSHGATE_BIN or build build/release/boshgate'})`
+    : kind === 'nxb' ? ctx.nxbUnavailable : null;
+  if (unavailable) {
+    r.status = 'not measured';
+    r.error = unavailable;
+    log(`--- ${LABELS[kind]}: NOT MEASURED: ${unavailable}`);
+    return r;
+  }
+  const phaseDir = path.join(ctx.dir, kind);
+  fs.mkdirSync(phaseDir, { recursive: true });
+  const sessions = [];
+  const stops = [];
+  const budgetMs = 90000 + o.sessions * 400 + o.messages * 2000;
+  const limit = deadline(budgetMs, `the ${kind} run`);
+  let cancelled = false;
+  limit.promise.catch(() => {
+    cancelled = true;
+  });
+  log(`--- ${LABELS[kind]}: ${o.sessions} sessions, ${o.messages} messages (budget ${Math.round(budgetMs / 1000)} s)`);
+  let inner = null;
+  try {
+    inner = (async () => {
+      const prosody = await startProsody({ dir: ctx.dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info' });
+      stops.push(track('prosody', prosody.pid, prosody.stop));
+      r.logs.push(...prosody.logs);
+      if (cancelled) {
+        throw new Error('cancelled');
+      }
+      const mgr = await startManager(kind, ctx, prosody, phaseDir);
+      stops.push(mgr.stop);
+      if (cancelled) {
+        throw new Error('cancelled');
+      }
+      if (kind !== 'prosody') {
+        r.logs.push(...mgr.logs);
+      }
+      // Let start-up work (module loading, JIT, caches) finish before the idle reading.
+      await sleep(1500);
+      r.mgrRssIdleKb = await sampleRssKb(mgr.pid);
+      r.prosodyRssIdleKb = kind === 'prosody' ? r.mgrRssIdleKb : await sampleRssKb(prosody.pid);
+      log(`idle RSS: manager ${fmtKb(r.mgrRssIdleKb)}${kind === 'prosody' ? '' : `, Prosody ${fmtKb(r.prosodyRssIdleKb)}`}`);
+
+      // Logins: ramp of rampBatch sessions every rampInterval ms, each then held idle.
+      const cpuMgr0 = cpuMs(mgr.pid);
+      const cpuPro0 = cpuMs(prosody.pid);
+      const logins = [];
+      for (let i = 0; i < o.sessions; i++) {
+        if (i > 0 && i % o.rampBatch === 0) {
+          await sleep(o.rampInterval);
+        }
+        if (cancelled) {
+          break;
+        }
+        const s = new BoshSession({ url: mgr.url, domain: DOMAIN, user: userName(i), password: password(i), wait: o.wait, resource: `b${i}` });
+        sessions.push(s);
+        const d = deadline(30000, 'login');
+        logins.push(Promise.race([s.login(), d.promise]).then((ms) => {
+          d.cancel();
+          s.startIdle();
+          return ms;
+        }, (e) => {
+          d.cancel();
+          s.error = s.error || `${s.step || 'login'}: ${e.message}`;
+          s.abort();
+          return null;
+        }));
+      }
+      const times = (await Promise.all(logins)).filter((t) => t !== null);
+      const cpuMgr1 = cpuMs(mgr.pid);
+      const cpuPro1 = cpuMs(prosody.pid);
+      r.loginsOk = times.length;
+      r.loginP50 = percentile(times, 50);
+      r.loginP95 = percentile(times, 95);
+      if (cpuMgr0 !== null && cpuMgr1 !== null) {
+        r.mgrCpuLoginMs = cpuMgr1 - cpuMgr0;
+      }
+      if (cpuPro0 !== null && cpuPro1 !== null) {
+        r.prosodyCpuLoginMs = cpuPro1 - cpuPro0;
+      }
+      r.loginErrors = countErrors(sessions);
+      log(`logins ${r.loginsOk}/${o.sessions}, p50 ${fmtMs(r.loginP50)}, p95 ${fmtMs(r.loginP95)}`);
+      for (const e of r.loginErrors.slice(0, 3)) {
+        log(`  login error x${e.count}: ${e.error}`);
+      }
+
+      // Idle with one held request per session, then the loaded reading.
+      await sleep(2000);
+      r.held = sessions.filter((s) => s.jid && !s.error).length;
+      r.mgrRssLoadedKb = await sampleRssKb(mgr.pid);
+      r.prosodyRssLoadedKb = kind === 'prosody' ? r.mgrRssLoadedKb : await sampleRssKb(prosody.pid);
+      log(`with ${r.held} idle sessions: manager ${fmtKb(r.mgrRssLoadedKb)}${kind === 'prosody' ? '' : `, Prosody ${fmtKb(r.prosodyRssLoadedKb)}`}`);
+
+      // Messages A -> B between held sessions, one at a time.
+      const ok = sessions.filter((s) => s.jid && !s.error);
+      if (ok.length >= 2 && o.messages > 0) {
+        const waiters = new Map();
+        for (const s of ok) {
+          s.onMessage = (id, t) => {
+            const w = waiters.get(id);
+            if (w) {
+              waiters.delete(id);
+              w(t);
+            }
+          };
+        }
+        const lat = [];
+        for (let i = 0; i < o.messages && !cancelled; i++) {
+          const a = ok[(2 * i) % ok.length];
+          const b = ok[(2 * i + 1) % ok.length];
+          if (a.error || b.error) {
+            continue;
+          }
+          const id = `benchmsg-${i}`;
+          let timer;
+          const got = new Promise((resolve) => {
+            waiters.set(id, resolve);
+            timer = setTimeout(() => resolve(null), 10000);
+          });
+          const t0 = performance.now();
+          a.send(`<message to='${b.jid}' type='chat' id='${id}' xmlns='jabber:client'><body>bench ${i}</body></message>`);
+          r.msgSent++;
+          const t1 = await got;
+          clearTimeout(timer);
+          waiters.delete(id);
+          if (t1 !== null) {
+            r.msgReceived++;
+            lat.push(t1 - t0);
+          }
+          await sleep(20);
+        }
+        r.msgP50 = percentile(lat, 50);
+        r.msgP95 = percentile(lat, 95);
+        log(`messages ${r.msgReceived}/${r.msgSent}, p50 ${fmtMs(r.msgP50)}, p95 ${fmtMs(r.msgP95)}`);
+      }
+      r.idleErrors = countErrors(sessions.filter((s) => s.jid)).filter((e) => e.error.startsWith('idle:'));
+      for (const e of r.idleErrors.slice(0, 3)) {
+        log(`  idle error x${e.count}: ${e.error}`);
+      }
+      const alive = mgr.alive();
+      if (alive !== true) {
+        throw new Error(`the manager process exited during the run (${alive})`);
+      }
+      if (r.loginsOk === 0) {
+        throw new Error(`no login succeeded; first error: ${r.loginErrors.length ? r.loginErrors[0].error : 'unknown'}`);
+      }
+    })();
+    await Promise.race([limit.promise, inner]);
+  } catch (e) {
+    r.status = 'failed';
+    r.error = e.message;
+    log(`FAILED: ${e.message}`);
+  } finally {
+    limit.cancel();
+    if (r.status === 'failed') {
+      // Now, before the next run appends to the shared Prosody log.
+      r.logTails = r.logs.filter((f) => !f.endsWith('.stdout')).map((f) => ({ file: f, text: tail(f, 15) }));
+    }
+    // Terminate sessions (bounded), then stop the manager and Prosody.
+    if (cancelled) {
+      // Over budget: drop the sessions so the scenario code fails fast, and
+      // let it settle (its own waits are bounded) before stopping processes.
+      for (const s of sessions) {
+        s.abort();
+      }
+      const settle = deadline(70000, 'settling');
+      await Promise.race([inner.catch(() => {}), settle.promise.catch(() => {})]);
+      settle.cancel();
+    }
+    const pending = sessions.filter((s) => !s.closed);
+    for (let i = 0; i < pending.length; i += 50) {
+      await Promise.all(pending.slice(i, i + 50).map((s) => s.close(3000)));
+    }
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        process.stderr.write(`bench: teardown: ${e.message}\n`);
+      }
+    }
+  }
+  return r;
+}
+
+function fmtKb(kb) {
+  return kb === null ? 'n/a' : `${(kb / 1024).toFixed(1)} MB`;
+}
+
+function fmtMs(ms) {
+  return ms === null ? 'n/a' : `${ms.toFixed(0)} ms`;
+}
+
+/** "release" / "debug, sanitize=address" etc. from the binary's CMakeCache.txt, if found. */
+function describeBinary(bin) {
+  for (let d = path.dirname(bin), i = 0; i < 3; i++, d = path.dirname(d)) {
+    const cache = path.join(d, 'CMakeCache.txt');
+    if (fs.existsSync(cache)) {
+      const text = fs.readFileSync(cache, 'utf8');
+      const type = (/^CMAKE_BUILD_TYPE:\w+=(.*)$/m.exec(text) || [])[1] || '(none)';
+      const san = (/^BOSHGATE_SANITIZE:\w+=(.*)$/m.exec(text) || [])[1] || '';
+      const slow = san ? `, sanitizers=${san}: memory and latency figures are inflated`
+        : /^(Release|RelWithDebInfo|MinSizeRel)$/.test(type) ? '' : ': not an optimised build';
+      return `binary ${bin} (CMAKE_BUILD_TYPE=${type}${slow})`;
+    }
+  }
+  return `binary ${bin}`;
+}
+
+// ---- main -------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const ctx = { opts };
+  if (process.env.BOSHGATE_BIN) {
+    ctx.boshgateBin = path.resolve(process.env.BOSHGATE_BIN);
+    if (!fs.existsSync(ctx.boshgateBin)) {
+      ctx.boshgateBin = null;
+      ctx.boshgateInfo = `BOSHGATE_BIN=${process.env.BOSHGATE_BIN} does not exist`;
+    } else {
+      ctx.boshgateInfo = describeBinary(ctx.boshgateBin);
+    }
+  }
+  if (process.env.BENCH_NXB_INSTALL_ERROR) {
+    ctx.nxbUnavailable = `node-xmpp-bosh could not be installed: ${process.env.BENCH_NXB_INSTALL_ERROR}`;
+  } else {
+    try {
+      require.resolve('node-xmpp-bosh', { paths: [__dirname] });
+      require('node-expat'); // the native addon must load, not just exist
+    } catch (e) {
+      ctx.nxbUnavailable = `node-xmpp-bosh is not usable from bench/node_modules (run npm ci in bench/): ${e.message.split('\n')[0]}`;
+    }
+  }
+
+  const dir = makeWorkDir('boshgate-bench');
+  ctx.dir = dir;
+  workDir = dir;
+  log(`work dir ${dir}`);
+  const load0 = require('node:os').loadavg();
+  if (load0[0] > 1) {
+    log(`warning: load average ${load0.map((v) => v.toFixed(2)).join(' ')} before the start: other work competes for the ${require('node:os').cpus().length} CPUs and inflates latencies`);
+  }
+  const started = Date.now();
+  let failed = false;
+  const results = [];
+  try {
+    const certs = makeCerts(path.join(dir, 'certs'), [DOMAIN]);
+    ctx.caFile = certs.caFile;
+    ctx.cert = certs.domains[DOMAIN];
+    // One data set for every run: start Prosody once to register the users.
+    log(`registering ${opts.sessions} users with prosodyctl`);
+    const setup = await startProsody({ dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info' });
+    const stopSetup = track('prosody', setup.pid, setup.stop);
+    const t0 = Date.now();
+    try {
+      await registerUsers(setup.configFile, opts.sessions);
+    } finally {
+      await stopSetup();
+    }
+    log(`registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const versions = {
+      prosody: (() => {
+        try {
+          return run('dpkg-query', ['-W', '-f=${Version}', 'prosody']).trim();
+        } catch (_) {
+          return 'unknown';
+        }
+      })(),
+      node: process.version,
+    };
+    ctx.versions = versions;
+
+    for (const kind of opts.only) {
+      const r = await runManager(kind, ctx);
+      if (r.status === 'failed') {
+        failed = true;
+      }
+      results.push(r);
+    }
+  } catch (e) {
+    failed = true;
+    log(`setup FAILED: ${e.message}`);
+    results.push({ kind: 'setup', label: 'setup', status: 'failed', error: e.message, notes: [], logs: [] });
+  } finally {
+    await stopAll();
+  }
+  printReport({ opts, results, versions: ctx.versions || {}, elapsedS: (Date.now() - started) / 1000, dir });
+  if (opts.json) {
+    fs.writeFileSync(opts.json, `${JSON.stringify({ opts, versions: ctx.versions, results }, null, 2)}\n`);
+    log(`results written to ${opts.json}`);
+  }
+  if (failed || opts.keep) {
+    log(`work dir kept: ${dir}`);
+    for (const r of results.filter((x) => x.status === 'failed')) {
+      for (const { file, text } of r.logTails || []) {
+        process.stdout.write(`--- ${r.kind}: tail of ${file} (at the end of its run) ---\n${text}\n`);
+      }
+    }
+  } else {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // Exit status: 0 = every manager asked for was measured or reported as not
+  // measured (with the reason); 1 = a manager or the setup failed (see table).
+  return failed ? 1 : 0;
+}
+
+if (process.env.BENCH_PIDFILE) {
+  fs.appendFileSync(process.env.BENCH_PIDFILE, `${process.pid} bench\n`);
+}
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (stopping) {
+      return;
+    }
+    stopping = true;
+    log(`${sig}: stopping everything started${workDir ? `; work dir kept: ${workDir}` : ''}`);
+    stopAll().finally(() => process.exit(130));
+  });
+}
+
+main().then((code) => {
+  process.exitCode = code;
+}, async (e) => {
+  process.stderr.write(`bench: ${e.stack || e.message}\n`);
+  await stopAll();
+  process.exitCode = 2;
+});

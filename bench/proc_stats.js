@@ -1,0 +1,70 @@
+'use strict';
+// Process measurements from /proc (Linux): resident set size and CPU time.
+
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+
+let clkTck = null;
+
+/** VmRSS of `pid` in KiB (/proc/<pid>/status); null if the process is gone. */
+function rssKb(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/** User + system CPU time of `pid` in ms (/proc/<pid>/stat); null if gone. */
+function cpuMs(pid) {
+  if (clkTck === null) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch (_) {
+      clkTck = 100;
+    }
+  }
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / clkTck;
+  } catch (_) {
+    return null;
+  }
+}
+
+/**
+ * Median VmRSS over `count` samples `gapMs` apart (smooths GC and allocator
+ * jitter of a single reading). Resolves with KiB or null.
+ */
+async function sampleRssKb(pid, count = 5, gapMs = 200) {
+  const got = [];
+  for (let i = 0; i < count; i++) {
+    if (i > 0) {
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    const v = rssKb(pid);
+    if (v !== null) {
+      got.push(v);
+    }
+  }
+  if (got.length === 0) {
+    return null;
+  }
+  got.sort((a, b) => a - b);
+  return got[Math.floor(got.length / 2)];
+}
+
+/** Nearest-rank percentile (p in 0..100) of an array of numbers; null if empty. */
+function percentile(values, p) {
+  if (values.length === 0) {
+    return null;
+  }
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1];
+}
+
+module.exports = { rssKb, cpuMs, sampleRssKb, percentile };

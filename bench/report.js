@@ -1,0 +1,108 @@
+'use strict';
+// The final comparison table (plain text, fixed-width) plus per-manager notes
+// and failures. Every manager asked for gets a row: measured, failed (with the
+// reason) or not measured (with the reason).
+
+function mb(kb) {
+  return kb === null || kb === undefined ? '-' : (kb / 1024).toFixed(1);
+}
+
+function ms(v) {
+  return v === null || v === undefined ? '-' : v.toFixed(v < 10 ? 1 : 0);
+}
+
+function pair(a, b) {
+  return `${ms(a)} / ${ms(b)}`;
+}
+
+function perSession(r, before, after) {
+  if (!r.held || before === null || after === null || before === undefined || after === undefined) {
+    return '-';
+  }
+  return ((after - before) / r.held).toFixed(1);
+}
+
+function cpu(v) {
+  return v === null || v === undefined ? '-' : (v / 1000).toFixed(2);
+}
+
+function row(r) {
+  const inProc = r.kind === 'prosody';
+  return [
+    r.label,
+    r.status === 'not measured' ? 'NOT MEASURED'
+      : r.status === 'failed' ? `FAILED (${r.loginsOk || 0}/${r.attempted ?? '-'})` : `${r.loginsOk}/${r.attempted}`,
+    pair(r.loginP50, r.loginP95),
+    r.msgSent ? `${pair(r.msgP50, r.msgP95)} (${r.msgReceived}/${r.msgSent})` : '-',
+    mb(r.mgrRssIdleKb),
+    mb(r.mgrRssLoadedKb),
+    perSession(r, r.mgrRssIdleKb, r.mgrRssLoadedKb),
+    inProc ? '(same process)' : perSession(r, r.prosodyRssIdleKb, r.prosodyRssLoadedKb),
+    inProc ? `${cpu(r.mgrCpuLoginMs)} (same)` : `${cpu(r.mgrCpuLoginMs)} / ${cpu(r.prosodyCpuLoginMs)}`,
+  ];
+}
+
+function table(header, rows) {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  return [line(header), sep, ...rows.map(line)].join('\n');
+}
+
+/** Prints the table and the notes to stdout. */
+function printReport({ opts, results, versions, elapsedS, dir }) {
+  const out = [];
+  const n = opts.sessions;
+  out.push('');
+  out.push('='.repeat(100));
+  out.push(`boshgate bench: ${n} authenticated idle BOSH sessions per manager (wait=${opts.wait}, hold=1), `
+    + `ramp ${opts.rampBatch} per ${opts.rampInterval} ms, SASL PLAIN, ${opts.messages} A->B messages; loopback, `
+    + `${require('node:os').cpus().length} CPUs; Prosody ${versions.prosody || '?'}, Node ${versions.node || process.version}; `
+    + `${elapsedS.toFixed(0)} s`);
+  const load = require('node:os').loadavg().map((v) => v.toFixed(2)).join(' ');
+  out.push(`load average at the end: ${load}${Number(load.split(' ')[2]) > 1 ? ' (the machine was busy: latencies are inflated; rerun on an idle machine)' : ''}`);
+  out.push('Fresh Prosody per manager (same accounts); RSS = VmRSS median of 5 readings; '
+    + 'Δ/session = (RSS with sessions held - RSS idle) / sessions held.');
+  out.push('='.repeat(100));
+  const header = [
+    'Manager (process measured)',
+    'Logins OK',
+    'Login p50 / p95 ms',
+    'Msg A->B p50 / p95 ms',
+    'RSS idle MB',
+    `RSS @held MB`,
+    'Δ KB/session (mgr)',
+    'Δ KB/session (Prosody)',
+    'CPU s in logins (mgr / Prosody)',
+  ];
+  const measured = results.filter((r) => r.kind !== 'setup');
+  out.push(table(header, measured.map(row)));
+  for (const r of results) {
+    if (r.status === 'failed' || r.status === 'not measured') {
+      out.push(`${r.label}: ${r.status.toUpperCase()}: ${r.error}`);
+    }
+  }
+  for (const r of measured) {
+    if (r.status === 'ok' && r.held !== null && r.held !== r.loginsOk) {
+      out.push(`${r.label}: ${r.loginsOk - r.held} session(s) failed after login, before the RSS reading (Δ divides by ${r.held} held)`);
+    }
+    for (const e of (r.loginErrors || []).slice(0, 3)) {
+      out.push(`${r.label}: login error x${e.count}: ${e.error}`);
+    }
+    for (const e of (r.idleErrors || []).slice(0, 3)) {
+      out.push(`${r.label}: idle error x${e.count}: ${e.error}`);
+    }
+    for (const note of r.notes || []) {
+      out.push(`${r.label}: note: ${note}`);
+    }
+  }
+  for (const kind of ['boshgate', 'prosody', 'nxb']) {
+    if (!opts.only.includes(kind)) {
+      out.push(`${kind}: not measured (left out by --only)`);
+    }
+  }
+  out.push(`work dir: ${dir}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+module.exports = { printReport };
