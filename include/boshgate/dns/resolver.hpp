@@ -22,11 +22,23 @@ struct resolver_options {
 };
 
 /// One c-ares channel driven by Asio on the given executor (a strand or a single-threaded
-/// context). All member functions must be called, and all coroutines resumed, on that
-/// executor. Cancellation (via the awaiting coroutine's cancellation slot or destruction of
-/// the resolver) suppresses completions; c-ares itself is cancelled per channel.
-/// Errors: boost::asio::error::host_not_found (NXDOMAIN / no data), timed_out, or
-/// c-ares failures mapped to boost::system::errc::io_error.
+/// context). All member functions (destructor included) must be called, and all coroutines
+/// resumed, on that executor; the resolver is not thread-safe, so give each upstream stream
+/// its own (channel set-up is cheap: it reads resolv.conf once). Several lookups may run at
+/// once on one resolver.
+///
+/// Lifetime and cancellation: a lookup coroutine keeps the internals alive, not the
+/// resolver. Destroying the resolver destroys the channel: pending lookups then complete
+/// with operation_aborted (no callback touches freed memory). Cancelling the awaiting
+/// coroutine (its cancellation slot) completes that lookup with operation_aborted at once;
+/// its queries stay in c-ares until they answer or time out (c-ares cancels per channel
+/// only) and their results are dropped.
+///
+/// Errors: boost::asio::error::host_not_found (NXDOMAIN / no data, resolve_host only),
+/// timed_out (the whole lookup exceeded `timeout`), operation_aborted (cancelled /
+/// destroyed), boost::system::errc::invalid_argument (unusable `server` option),
+/// other c-ares failures (SERVFAIL, refused, malformed answer) as errc::io_error.
+/// Resolv.conf search domains are never applied: XMPP domains are fully qualified.
 class resolver {
 public:
     resolver(boost::asio::any_io_executor ex, resolver_options opt);
@@ -34,11 +46,16 @@ public:
     resolver(const resolver&) = delete;
     resolver& operator=(const resolver&) = delete;
 
-    /// Both SRV lookups, combined by dns::select (random weights from a CSPRNG-seeded RNG).
+    /// Both SRV lookups (_xmpps-client._tcp and _xmpp-client._tcp) in parallel, combined by
+    /// dns::select (weights drawn from an RNG seeded by OpenSSL RAND_bytes). NXDOMAIN/NODATA
+    /// for a name = no records of that kind. A failed xmpps lookup only loses the direct-TLS
+    /// targets; a failed xmpp-client lookup is returned as the error unless the xmpps lookup
+    /// produced real targets (then those alone are used).
     boost::asio::awaitable<boost::system::result<selection>> resolve_srv(std::string domain);
 
-    /// A and AAAA of a host (IPv6 first when present, RFC 6724-ish simple order).
-    /// A literal IP address is returned as is without a query.
+    /// A and AAAA of a host (IPv6 first when present, then IPv4, each in answer order,
+    /// duplicates removed). /etc/hosts is consulted first. A literal IP address (an IPv6
+    /// one optionally in brackets) is returned as is without a query.
     boost::asio::awaitable<boost::system::result<std::vector<boost::asio::ip::address>>>
     resolve_host(std::string host);
 
