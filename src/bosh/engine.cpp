@@ -1014,6 +1014,11 @@ void engine::shutdown(core::time_point /*now*/)
 {
     st_->end_from_outside(condition::system_shutdown, {}, false, true,
                           "XEP-0124 §17.2: gateway shutting down");
+    if (st_->ph == state::phase::terminating) {
+        // No request is open and the process is going away, so no later request could
+        // collect the terminal body: end now, so the gateway's drain completes.
+        st_->finish(condition::system_shutdown, "XEP-0124 §17.2: gateway shutting down");
+    }
 }
 
 void engine::on_timer(core::time_point now)

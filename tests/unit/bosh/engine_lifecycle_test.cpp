@@ -532,6 +532,20 @@ TEST(engine_term, shutdown_is_system_shutdown)
     EXPECT_TRUE(d.eng.ended());
 }
 
+// BOSH-COND-12: with no request open, shutdown ends the session at once (the process is
+// going away, nothing could collect a deferred terminal body) and closes upstream cleanly.
+TEST(engine_term, shutdown_with_nothing_held_ends_now)
+{
+    driver d;
+    d.start();
+    d.eng.shutdown(d.clock.now());
+    d.acts = d.eng.take_actions();
+    ASSERT_TRUE(d.ended_action());
+    EXPECT_EQ(d.ended_action()->why, condition::system_shutdown);
+    EXPECT_TRUE(d.all<action::close_upstream>().at(0).clean);
+    EXPECT_TRUE(d.eng.ended());
+}
+
 // BOSH-COND-11: see-other-uri carries <uri/>.
 TEST(engine_term, see_other_uri_carries_uri)
 {
