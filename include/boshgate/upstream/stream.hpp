@@ -2,6 +2,7 @@
 // One client-to-server XMPP stream (RFC 6120 c2s) on behalf of a web client.
 // I/O adapter: target policy, DNS, TCP, STARTTLS/direct TLS and the framer; the protocol
 // decisions are made by upstream::negotiator (pure).
+#include "boshgate/upstream/failure.hpp"
 #include "boshgate/upstream/options.hpp"
 #include "boshgate/xml/stream_parser.hpp"
 
@@ -12,15 +13,6 @@
 #include <string>
 
 namespace boshgate::upstream {
-
-/// Why a stream could not be set up: maps to BOSH host-unknown / improper-addressing /
-/// remote-connection-failed (GAP-10) and to the WebSocket stream errors.
-enum class failure {
-    improper_addressing, ///< no `to`
-    host_unknown,        ///< `to`/`route` refused by policy, or no such service ('.' SRV)
-    connection_failed,   ///< DNS, TCP, TLS handshake, certificate, STARTTLS failure, timeout
-    protocol_error,      ///< the server sent garbage / restricted XML / broke the framing
-};
 
 /// What the owner (bosh::session, later websocket::session) receives. Every callback runs
 /// on the owner's executor; the callee may drop its reference to the stream inside a

@@ -1,0 +1,72 @@
+#pragma once
+// Candidate iteration for an upstream XMPP link: SRV (or fixed targets) -> A/AAAA ->
+// address policy -> TCP connect with a per-address timeout. I/O adapter (Asio coroutines);
+// compiled into boshgate_core (BOSHGATE_IO_SOURCES).
+#include "boshgate/dns/resolver.hpp"
+#include "boshgate/upstream/failure.hpp"
+#include "boshgate/upstream/options.hpp"
+#include "boshgate/upstream/tls_context.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace boshgate::upstream {
+
+/// Per-gateway state shared by every upstream stream: the options, one TLS client context
+/// per CA file, and the resolver settings. Thread-safety: immutable except the TLS cache,
+/// which locks. Lifetime: shared_ptr held by the gateway and by every stream.
+class shared_context {
+public:
+    explicit shared_context(options opt) : options_(std::move(opt)) {}
+    const options& opts() const noexcept { return options_; }
+    dns::resolver_options resolver_options() const
+    {
+        return dns::resolver_options{options_.dns_server, options_.dns_timeout};
+    }
+    tls_context_cache& tls_contexts() noexcept { return tls_; }
+
+private:
+    options options_;
+    tls_context_cache tls_;
+};
+
+/// What to dial, from the target policy.
+struct connect_request {
+    std::string domain;                     ///< XMPP domain (SRV owner name)
+    bool use_srv = false;                   ///< resolve SRV for `domain` (C2S-DNS-1..6)
+    std::vector<dns::candidate> candidates; ///< fixed targets when !use_srv, tried in order
+    /// Address filter (target policy); an empty function permits every address.
+    std::function<bool(const boost::asio::ip::address&)> permitted;
+    std::chrono::milliseconds connect_timeout{5000}; ///< per address
+};
+
+/// A connected TCP socket and the candidate it belongs to (direct_tls decides whether TLS
+/// starts at once, C2S-DNS-5).
+struct connected {
+    boost::asio::ip::tcp::socket socket;
+    dns::candidate target;
+};
+
+struct connect_failure {
+    failure why;
+    std::string reason; ///< log-safe, names the last error
+};
+
+/// Try every candidate in order and every address of each (C2S-DNS-1). A '.' SRV answer
+/// fails with host_unknown and no fallback (C2S-DNS-2); DNS errors, refused or timed-out
+/// connects move on to the next address; when nothing connects the result is
+/// connection_failed (host_unknown when every address was refused by policy).
+/// Runs on the awaiting coroutine's executor; honours terminal cancellation of the awaiting
+/// coroutine (returns connection_failed "cancelled"). The awaiting coroutine must have
+/// throw_if_cancelled(false).
+boost::asio::awaitable<std::variant<connected, connect_failure>>
+connect(connect_request req, dns::resolver_options resolver_opt, std::string log_tag);
+
+} // namespace boshgate::upstream

@@ -1,0 +1,133 @@
+#include "boshgate/upstream/connector.hpp"
+
+#include "boshgate/core/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <optional>
+
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (operator
+// new/delete are a matching class-specific pair) when an awaitable operator|| is inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace boshgate::upstream {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+net::awaitable<bool> cancelled()
+{
+    auto cs = co_await net::this_coro::cancellation_state;
+    co_return cs.cancelled() != net::cancellation_type::none;
+}
+
+} // namespace
+
+net::awaitable<std::variant<connected, connect_failure>>
+connect(connect_request req, dns::resolver_options resolver_opt, std::string log_tag)
+{
+    using namespace net::experimental::awaitable_operators;
+    auto ex = co_await net::this_coro::executor;
+    std::optional<dns::resolver> resolver;
+    auto get_resolver = [&]() -> dns::resolver& {
+        if (!resolver) {
+            resolver.emplace(ex, resolver_opt);
+        }
+        return *resolver;
+    };
+
+    std::vector<dns::candidate> candidates = std::move(req.candidates);
+    if (req.use_srv) {
+        auto sel = co_await get_resolver().resolve_srv(req.domain);
+        if (co_await cancelled()) {
+            co_return connect_failure{failure::connection_failed, "cancelled"};
+        }
+        if (!sel) {
+            co_return connect_failure{failure::connection_failed,
+                                      "C2S-DNS-1: SRV lookup for " + req.domain +
+                                          " failed: " + sel.error().message()};
+        }
+        if (sel->no_service) {
+            co_return connect_failure{failure::host_unknown,
+                                      "C2S-DNS-2: SRV says no XMPP service for " + req.domain +
+                                          " (RFC 6120 §3.2.1)"};
+        }
+        candidates = std::move(sel->candidates);
+    }
+    if (candidates.empty()) {
+        co_return connect_failure{failure::connection_failed, "no target to connect to"};
+    }
+
+    std::string last_error = "no address";
+    std::size_t tried = 0;
+    std::size_t refused = 0;
+    for (const auto& cand : candidates) {
+        std::vector<net::ip::address> addrs;
+        error_code lit_ec;
+        auto literal = net::ip::make_address(cand.host, lit_ec);
+        if (!lit_ec) {
+            addrs.push_back(literal);
+        } else {
+            auto r = co_await get_resolver().resolve_host(cand.host);
+            if (co_await cancelled()) {
+                co_return connect_failure{failure::connection_failed, "cancelled"};
+            }
+            if (!r) {
+                last_error = "resolving " + cand.host + ": " + r.error().message();
+                core::log().debug("{} upstream {}", log_tag, last_error);
+                continue;
+            }
+            addrs = std::move(*r);
+        }
+        for (const auto& addr : addrs) {
+            if (req.permitted && !req.permitted(addr)) {
+                ++refused;
+                last_error = "address " + addr.to_string() + " of " + cand.host +
+                             " refused by policy";
+                core::log().info("{} upstream {}", log_tag, last_error);
+                continue;
+            }
+            ++tried;
+            tcp::socket sock(ex);
+            net::steady_timer timer(ex, req.connect_timeout);
+            auto res = co_await (sock.async_connect(tcp::endpoint(addr, cand.port), use_tuple) ||
+                                 timer.async_wait(use_tuple));
+            if (co_await cancelled()) {
+                co_return connect_failure{failure::connection_failed, "cancelled"};
+            }
+            std::string where = cand.host + " [" + addr.to_string() + "]:" +
+                                std::to_string(cand.port);
+            if (res.index() == 1) {
+                last_error = "connect to " + where + " timed out";
+                core::log().info("{} upstream {}", log_tag, last_error);
+                continue;
+            }
+            auto [ec] = std::get<0>(res);
+            if (ec) {
+                last_error = "connect to " + where + ": " + ec.message();
+                core::log().info("{} upstream {}", log_tag, last_error);
+                continue;
+            }
+            core::log().debug("{} upstream connected to {}{}", log_tag, where,
+                              cand.direct_tls ? " (direct TLS)" : "");
+            co_return connected{std::move(sock), cand};
+        }
+    }
+    if (tried == 0 && refused > 0) {
+        co_return connect_failure{failure::host_unknown, last_error};
+    }
+    co_return connect_failure{failure::connection_failed, last_error};
+}
+
+} // namespace boshgate::upstream

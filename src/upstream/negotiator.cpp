@@ -1,0 +1,454 @@
+#include "boshgate/upstream/negotiator.hpp"
+
+#include "boshgate/xml/tree.hpp"
+
+#include <utility>
+
+namespace boshgate::upstream {
+
+namespace {
+
+constexpr std::string_view starttls_request = "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+
+bool is(const xml::element& el, std::string_view ns, std::string_view local)
+{
+    return el.ns == ns && el.local == local;
+}
+
+bool is(const xml::tree& t, std::string_view ns, std::string_view local)
+{
+    return t.ns == ns && t.local == local;
+}
+
+std::string_view trim(std::string_view s)
+{
+    constexpr std::string_view ws = " \t\r\n";
+    auto b = s.find_first_not_of(ws);
+    if (b == std::string_view::npos) {
+        return {};
+    }
+    auto e = s.find_last_not_of(ws);
+    return s.substr(b, e - b + 1);
+}
+
+bool ends_with_plus(std::string_view mech)
+{
+    constexpr std::string_view suffix = "-PLUS";
+    return mech.size() >= suffix.size() && mech.substr(mech.size() - suffix.size()) == suffix;
+}
+
+/// Stream error condition we send for a framer error (RFC 6120 §4.9.3).
+std::string_view condition_for(xml::errc e)
+{
+    switch (e) {
+    case xml::errc::restricted_xml:
+        return "restricted-xml"; // RFC 6120 §4.9.3.18, §11.1
+    case xml::errc::too_deep:
+    case xml::errc::element_too_large:
+        return "policy-violation"; // RFC 6120 §4.9.3.14
+    default:
+        return "not-well-formed"; // RFC 6120 §4.9.3.13
+    }
+}
+
+std::string stream_error_xml(std::string_view condition)
+{
+    std::string out = "<stream:error><";
+    out += condition;
+    out += " xmlns='";
+    out += ns_stream_errors;
+    out += "'/></stream:error>";
+    return out;
+}
+
+} // namespace
+
+std::string negotiator::header() const
+{
+    std::string h = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='";
+    h += ns_streams;
+    h += "'";
+    if (tls_ && params_.from) {
+        h += " from='" + xml::escape_attr(*params_.from) + "'";
+    }
+    h += " to='" + xml::escape_attr(params_.to) + "' version='1.0' xml:lang='" +
+         xml::escape_attr(params_.lang) + "'>";
+    return h;
+}
+
+void negotiator::start(negotiator_params params)
+{
+    if (state_ != state::idle) {
+        return;
+    }
+    params_ = std::move(params);
+    tls_ = params_.direct_tls;
+    // On a direct-TLS link the very first stream is the one the client sees.
+    visible_ = tls_;
+    state_ = state::await_header;
+    write(header());
+    flush_pending();
+}
+
+void negotiator::on_open(xml::root_open root)
+{
+    if (terminal() || state_ == state::closing) {
+        return;
+    }
+    if (state_ != state::await_header) {
+        fail(failure::protocol_error, "RFC 6120 §4.2: unexpected stream header");
+        return;
+    }
+    if (root.ns != ns_streams || root.local != "stream") {
+        write(stream_error_xml("invalid-namespace"));
+        send_closing_tag();
+        fail(failure::protocol_error,
+             "RFC 6120 §4.8.1: server root is not <stream> in the streams namespace");
+        return;
+    }
+    auto version = root.attr("version");
+    if (!version || !version->starts_with("1.")) {
+        write(stream_error_xml("unsupported-version"));
+        send_closing_tag();
+        fail(failure::protocol_error, "RFC 6120 §4.7.5: server stream version is not 1.x");
+        return;
+    }
+    state_ = state::await_features;
+    if (visible_) {
+        actions_.emplace_back(neg_action::deliver_header{std::move(root)});
+    } else {
+        // Pre-TLS header: never shown to the client (BOSH-RESP-16, WS-RST-2); kept in case
+        // plaintext turns out to be allowed and this is the client's stream after all.
+        held_header_ = std::move(root);
+    }
+}
+
+void negotiator::on_element(xml::element&& el)
+{
+    if (terminal()) {
+        return;
+    }
+    if (is(el, ns_streams, "error")) {
+        // C2S-ERR-1: fatal; relay it whole, close our side, wait for the server's close.
+        stream_error_seen_ = true;
+        actions_.emplace_back(neg_action::deliver_stream_error{std::move(el.xml)});
+        send_closing_tag();
+        state_ = state::closing;
+        pending_.clear();
+        return;
+    }
+    switch (state_) {
+    case state::await_features:
+        if (!is(el, ns_streams, "features")) {
+            write(stream_error_xml("invalid-xml"));
+            send_closing_tag();
+            fail(failure::protocol_error,
+                 "RFC 6120 §4.3.2: expected <stream:features/> after the stream header");
+            return;
+        }
+        handle_features(std::move(el));
+        return;
+    case state::await_proceed:
+        if (is(el, ns_tls, "proceed")) {
+            // Deferred restart (conventions rule 8): the framer stops after this element and
+            // the adapter discards whatever plaintext followed <proceed/>.
+            actions_.emplace_back(neg_action::reset_parser{});
+            actions_.emplace_back(neg_action::start_tls{});
+            state_ = state::tls_handshake;
+            return;
+        }
+        if (is(el, ns_tls, "failure")) {
+            fail(failure::connection_failed,
+                 "C2S-TLS-5: server answered <starttls/> with <failure/> (RFC 6120 §5.4.2.2)");
+            return;
+        }
+        write(stream_error_xml("invalid-xml"));
+        send_closing_tag();
+        fail(failure::protocol_error,
+             "RFC 6120 §5.4.2: expected <proceed/> or <failure/> after <starttls/>");
+        return;
+    case state::open:
+        if (is(el, ns_streams, "features")) {
+            actions_.emplace_back(neg_action::deliver_element{filter_features(std::move(el))});
+            return;
+        }
+        if (is(el, ns_sasl, "success")) {
+            // XBOSH-11, C2S-RST-2: nothing but the client's restart may follow.
+            sasl_restart_pending_ = true;
+        }
+        actions_.emplace_back(neg_action::deliver_element{std::move(el)});
+        return;
+    case state::tls_handshake: // bytes after <proceed/> are discarded by the adapter
+    case state::closing:       // we are leaving; RFC 6120 §4.4 lets us ignore the rest
+        return;
+    default:
+        fail(failure::protocol_error, "RFC 6120 §4.2: element before the stream header");
+        return;
+    }
+}
+
+void negotiator::handle_features(xml::element&& el)
+{
+    if (visible_) {
+        // Direct TLS (C2S-TLS-3: a <starttls/> here is ignored and stripped), after STARTTLS,
+        // after a client restart, or an allowed plaintext stream.
+        state_ = state::open;
+        actions_.emplace_back(neg_action::deliver_element{filter_features(std::move(el))});
+        return;
+    }
+    xml::tree t;
+    if (xml::parse_tree(el.xml, t)) {
+        fail(failure::protocol_error, "RFC 6120 §4.3.2: unparseable <stream:features/>");
+        return;
+    }
+    if (t.child(ns_tls, "starttls") != nullptr) {
+        // C2S-TLS-5, C2S-TLS-6: exactly this, no whitespace before the <proceed/>.
+        write(std::string(starttls_request));
+        state_ = state::await_proceed;
+        return;
+    }
+    if (!params_.allow_plaintext) {
+        send_closing_tag();
+        fail(failure::connection_failed,
+             "C2S-TLS-7: server offers no STARTTLS and plaintext is not allowed for this "
+             "domain (XEP-0124 §19.2)");
+        return;
+    }
+    visible_ = true;
+    state_ = state::open;
+    if (held_header_) {
+        actions_.emplace_back(neg_action::deliver_header{std::move(*held_header_)});
+        held_header_.reset();
+    }
+    actions_.emplace_back(neg_action::deliver_element{filter_features(std::move(el))});
+    flush_pending();
+}
+
+void negotiator::on_close()
+{
+    if (terminal()) {
+        return;
+    }
+    bool was_usable = state_ == state::open || state_ == state::closing || stream_error_seen_ ||
+                      (visible_ && state_ != state::tls_handshake);
+    send_closing_tag();
+    pending_.clear();
+    if (!was_usable) {
+        fail(failure::connection_failed,
+             "server closed the stream during negotiation (RFC 6120 §4.4)");
+        return;
+    }
+    state_ = state::closed;
+    actions_.emplace_back(neg_action::closed{true});
+}
+
+void negotiator::on_xml_error(xml::errc e)
+{
+    if (terminal()) {
+        return;
+    }
+    if (!closing_sent_ && state_ != state::tls_handshake) {
+        write(stream_error_xml(condition_for(e)));
+        send_closing_tag();
+    }
+    std::string reason = "server sent bad XML: ";
+    reason += xml::reason(e);
+    fail(failure::protocol_error, std::move(reason));
+}
+
+void negotiator::on_tls_established()
+{
+    if (state_ != state::tls_handshake) {
+        return;
+    }
+    tls_ = true;
+    visible_ = true;
+    state_ = state::await_header;
+    // RFC 6120 §5.4.3.3: a fresh stream over the protected link; `from` is sent now (C2S-HDR-5).
+    write(header());
+    flush_pending();
+}
+
+void negotiator::on_tls_failed(std::string_view detail)
+{
+    if (terminal()) {
+        return;
+    }
+    std::string reason = "C2S-TLS-4: TLS handshake failed: ";
+    reason += detail;
+    fail(failure::connection_failed, std::move(reason));
+}
+
+void negotiator::on_transport_closed()
+{
+    if (terminal()) {
+        return;
+    }
+    if (state_ == state::open || state_ == state::closing || stream_error_seen_ ||
+        (visible_ && state_ != state::tls_handshake)) {
+        state_ = state::closed;
+        pending_.clear();
+        actions_.emplace_back(neg_action::closed{false});
+        return;
+    }
+    fail(failure::connection_failed, "connection closed during stream negotiation");
+}
+
+void negotiator::client_send(std::string bytes)
+{
+    if (terminal() || state_ == state::closing || bytes.empty()) {
+        return;
+    }
+    if (ready()) {
+        write(std::move(bytes));
+        return;
+    }
+    if (pending_.size() + bytes.size() > params_.max_pending_bytes) {
+        fail(failure::protocol_error,
+             "client data held before the stream is ready exceeds " +
+                 std::to_string(params_.max_pending_bytes) + " bytes");
+        return;
+    }
+    pending_ += bytes;
+}
+
+void negotiator::client_restart()
+{
+    if (state_ != state::open) {
+        return;
+    }
+    // XBOSH-5, C2S-RST-1: same connection, no closing tag, fresh header, fresh parser.
+    actions_.emplace_back(neg_action::reset_parser{});
+    sasl_restart_pending_ = false;
+    state_ = state::await_header;
+    write(header());
+    flush_pending();
+}
+
+void negotiator::client_close(bool clean)
+{
+    if (terminal()) {
+        return;
+    }
+    pending_.clear();
+    if (!clean || state_ == state::idle || state_ == state::tls_handshake) {
+        state_ = state::closed;
+        actions_.emplace_back(neg_action::closed{false});
+        return;
+    }
+    send_closing_tag();
+    state_ = state::closing;
+}
+
+void negotiator::on_close_timeout()
+{
+    if (state_ != state::closing) {
+        return;
+    }
+    state_ = state::closed;
+    actions_.emplace_back(neg_action::closed{false});
+}
+
+void negotiator::on_negotiate_timeout()
+{
+    if (terminal() || state_ == state::open || state_ == state::closing) {
+        return;
+    }
+    fail(failure::connection_failed,
+         "stream negotiation (header, features, TLS) timed out (negotiate_timeout)");
+}
+
+std::vector<negotiator_action> negotiator::take_actions()
+{
+    std::vector<negotiator_action> out;
+    out.swap(actions_);
+    return out;
+}
+
+bool negotiator::ready() const noexcept
+{
+    return visible_ && !sasl_restart_pending_ &&
+           (state_ == state::await_header || state_ == state::await_features ||
+            state_ == state::open);
+}
+
+void negotiator::fail(failure why, std::string reason)
+{
+    state_ = state::failed;
+    pending_.clear();
+    actions_.emplace_back(neg_action::failed{why, std::move(reason)});
+}
+
+void negotiator::write(std::string bytes)
+{
+    if (closing_sent_) {
+        return; // C2S-CLOSE-1: nothing after the closing tag
+    }
+    // Coalesce adjacent writes so one flush is one write.
+    if (!actions_.empty()) {
+        if (auto* w = std::get_if<neg_action::write>(&actions_.back())) {
+            w->bytes += bytes;
+            return;
+        }
+    }
+    actions_.emplace_back(neg_action::write{std::move(bytes)});
+}
+
+void negotiator::send_closing_tag()
+{
+    if (closing_sent_ || state_ == state::idle) {
+        return;
+    }
+    write(std::string(closing_tag));
+    closing_sent_ = true;
+}
+
+void negotiator::flush_pending()
+{
+    if (!pending_.empty() && ready()) {
+        std::string p;
+        p.swap(pending_);
+        write(std::move(p));
+    }
+}
+
+xml::element filter_features(xml::element&& features)
+{
+    xml::tree t;
+    if (xml::parse_tree(features.xml, t)) {
+        return std::move(features);
+    }
+    std::size_t removed = t.remove_children_if([](const xml::tree& c) {
+        return is(c, ns_tls, "starttls") || is(c, ns_compress_feature, "compression");
+    });
+    for (auto& n : t.children) {
+        auto* c = std::get_if<xml::tree>(&n.value);
+        if (c != nullptr && is(*c, ns_sasl, "mechanisms")) {
+            removed += c->remove_children_if([](const xml::tree& m) {
+                return is(m, ns_sasl, "mechanism") && ends_with_plus(trim(m.text()));
+            });
+        }
+    }
+    if (removed == 0) {
+        return std::move(features);
+    }
+    std::string out = "<stream:features xmlns:stream='";
+    out += ns_streams;
+    out += "'";
+    for (const auto& a : t.attrs) {
+        out += " " + a.qname + "='" + xml::escape_attr(a.value) + "'";
+    }
+    out += ">";
+    for (const auto& n : t.children) {
+        if (const auto* c = std::get_if<xml::tree>(&n.value)) {
+            out += xml::serialize(*c);
+        } else {
+            out += xml::escape_text(std::get<std::string>(n.value));
+        }
+    }
+    out += "</stream:features>";
+    features.xml = std::move(out);
+    return std::move(features);
+}
+
+} // namespace boshgate::upstream

@@ -1,0 +1,507 @@
+// upstream::stream: the I/O adapter around upstream::negotiator (see stream.hpp).
+//
+// Shape (one strand: the owner's executor):
+//  - run(): plan_target -> connector (SRV, A/AAAA, policy, TCP) -> direct TLS handshake when
+//    the candidate says so -> negotiator.start() -> read loop -> finish(). It is the only
+//    coroutine that reads, handshakes or tears the socket down.
+//  - do_write(): the single write queue (conventions rule 4), started when the queue goes
+//    from empty to non-empty.
+//  - Everything else (owner calls, timers) feeds the negotiator and executes its actions
+//    synchronously; a terminal action sets finishing_ and emits terminal cancellation on
+//    run()'s slot, which aborts whatever run() awaits; run() then calls finish().
+//  - STARTTLS (conventions rule 8): the negotiator asks for a parser reset plus start_tls on
+//    <proceed/>; the framer stops after that element, the rest of the read is discarded,
+//    the write queue is drained and the same TCP socket is wrapped in an ssl::stream.
+#include "boshgate/upstream/stream.hpp"
+
+#include "boshgate/core/log.hpp"
+#include "boshgate/upstream/connector.hpp"
+#include "boshgate/upstream/negotiator.hpp"
+#include "boshgate/upstream/target_policy.hpp"
+#include "boshgate/upstream/tls_context.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <deque>
+
+namespace boshgate::upstream {
+
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+std::shared_ptr<shared_context> make_shared_context(const options& opt)
+{
+    return std::make_shared<shared_context>(opt);
+}
+
+namespace {
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+template <class... Ts>
+struct overloaded : Ts... {
+    using Ts::operator()...;
+};
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
+
+class stream_impl final : public stream,
+                          public xml::handler,
+                          public std::enable_shared_from_this<stream_impl> {
+public:
+    stream_impl(net::any_io_executor ex, std::shared_ptr<shared_context> ctx,
+                std::weak_ptr<stream_events> events, std::string log_tag, xml::limits lim)
+        : ex_(ex), ctx_(std::move(ctx)), events_(std::move(events)), tag_(std::move(log_tag)),
+          parser_(*this, lim), sock_(ex), negotiate_timer_(ex), close_timer_(ex),
+          write_idle_(ex)
+    {
+    }
+
+    // ---------------------------------------------------------------- stream
+    void open(const open_params& p) override
+    {
+        if (opened_ || owner_closed_) {
+            return;
+        }
+        opened_ = true;
+        net::co_spawn(ex_, run(shared_from_this(), p),
+                      net::bind_cancellation_slot(cancel_.slot(), net::detached));
+    }
+
+    void send(std::string bytes) override
+    {
+        if (owner_closed_ || finishing_) {
+            return;
+        }
+        neg_.client_send(std::move(bytes));
+        execute();
+    }
+
+    void restart() override
+    {
+        if (owner_closed_ || finishing_) {
+            return;
+        }
+        neg_.client_restart();
+        execute();
+    }
+
+    void close(bool clean) override
+    {
+        if (owner_closed_) {
+            return;
+        }
+        owner_closed_ = true; // from here on nothing is delivered
+        if (!opened_) {
+            finishing_ = true;
+            return;
+        }
+        if (finishing_) {
+            return;
+        }
+        neg_.client_close(clean);
+        execute();
+    }
+
+    // ---------------------------------------------------------------- xml::handler
+    void on_open(xml::root_open&& root) override
+    {
+        neg_.on_open(std::move(root));
+        execute();
+    }
+    void on_element(xml::element&& el) override
+    {
+        neg_.on_element(std::move(el));
+        execute();
+    }
+    void on_close() override
+    {
+        neg_.on_close();
+        execute();
+    }
+
+private:
+    // ---------------------------------------------------------------- actions
+    void execute()
+    {
+        for (auto& a : neg_.take_actions()) {
+            std::visit(overloaded{
+                           [&](neg_action::write& w) { queue_write(std::move(w.bytes)); },
+                           [&](neg_action::reset_parser&) {
+                               if (in_feed_) {
+                                   parser_.request_reset();
+                               } else {
+                                   parser_.reset();
+                               }
+                           },
+                           [&](neg_action::start_tls&) { tls_pending_ = true; },
+                           [&](neg_action::deliver_header& h) {
+                               deliver([&](stream_events& e) { e.on_upstream_header(h.header); });
+                           },
+                           [&](neg_action::deliver_element& d) {
+                               deliver([&](stream_events& e) {
+                                   e.on_upstream_element(std::move(d.element));
+                               });
+                           },
+                           [&](neg_action::deliver_stream_error& s) {
+                               deliver([&](stream_events& e) {
+                                   e.on_upstream_stream_error(std::move(s.xml));
+                               });
+                           },
+                           [&](neg_action::closed& c) {
+                               core::log().debug("{} upstream closed (clean={})", tag_, c.clean);
+                               // C2S-CLOSE-1: after a closing handshake (or its timeout)
+                               // send close_notify; an owner's unclean close just drops TCP.
+                               request_finish(neg_.closing_tag_sent());
+                               deliver([&](stream_events& e) { e.on_upstream_closed(c.clean); });
+                           },
+                           [&](neg_action::failed& f) {
+                               core::log().info("{} upstream failed: {}", tag_, f.reason);
+                               request_finish(true); // flush a stream error / closing tag
+                               deliver([&](stream_events& e) {
+                                   e.on_upstream_failed(f.why, std::move(f.reason));
+                               });
+                           },
+                       },
+                       a);
+        }
+        if (negotiating_ && neg_.current_state() == negotiator::state::open) {
+            negotiating_ = false;
+            negotiate_timer_.cancel();
+        }
+        if (!close_timer_armed_ && !finishing_ &&
+            neg_.current_state() == negotiator::state::closing) {
+            close_timer_armed_ = true;
+            close_timer_.expires_after(ctx_->opts().close_timeout);
+            close_timer_.async_wait([w = weak_from_this()](error_code ec) {
+                if (auto self = w.lock(); self && !ec) {
+                    self->neg_.on_close_timeout();
+                    self->execute();
+                }
+            });
+        }
+    }
+
+    /// Deliver one event to the owner unless it closed us or went away. The owner may drop
+    /// its reference inside the callback: run() and the writer keep *this alive.
+    template <class F>
+    void deliver(F&& f)
+    {
+        if (owner_closed_) {
+            return;
+        }
+        auto ev = events_.lock();
+        if (!ev) {
+            // Owner gone without close(): nobody listens, so drop the link.
+            owner_closed_ = true;
+            request_finish(false);
+            return;
+        }
+        f(*ev);
+    }
+
+    /// Setup failure outside the negotiator (policy, DNS, TCP).
+    void fail_setup(failure why, std::string reason)
+    {
+        core::log().info("{} upstream setup failed: {}", tag_, reason);
+        finishing_ = true;
+        deliver([&](stream_events& e) { e.on_upstream_failed(why, std::move(reason)); });
+    }
+
+    void request_finish(bool polite)
+    {
+        if (finishing_) {
+            return;
+        }
+        finishing_ = true;
+        polite_ = polite;
+        negotiate_timer_.cancel();
+        close_timer_.cancel();
+        // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
+        // executing synchronously: it checks finishing_ before every wait.
+        cancel_.emit(net::cancellation_type::terminal);
+    }
+
+    // ---------------------------------------------------------------- writes
+    void queue_write(std::string bytes)
+    {
+        if (write_failed_ || finished_) {
+            return;
+        }
+        write_queue_.push_back(std::move(bytes));
+        if (!writing_) {
+            writing_ = true;
+            net::co_spawn(ex_, do_write(shared_from_this()), net::detached);
+        }
+    }
+
+    net::awaitable<void> do_write([[maybe_unused]] std::shared_ptr<stream_impl> self)
+    {
+        while (!write_queue_.empty()) {
+            error_code ec;
+            if (tls_) {
+                std::tie(ec, std::ignore) =
+                    co_await net::async_write(*tls_, net::buffer(write_queue_.front()), use_tuple);
+            } else {
+                std::tie(ec, std::ignore) =
+                    co_await net::async_write(sock_, net::buffer(write_queue_.front()), use_tuple);
+            }
+            if (ec) {
+                // The read side sees the broken connection and reports it.
+                write_failed_ = true;
+                write_queue_.clear();
+                break;
+            }
+            write_queue_.pop_front();
+        }
+        writing_ = false;
+        write_idle_.cancel();
+    }
+
+    /// Wait until the write queue is empty; with `interruptible`, also stop once finishing
+    /// (finish() itself bounds the wait with a timer instead).
+    net::awaitable<void> drain_writes(bool interruptible)
+    {
+        while (writing_ && !(interruptible && finishing_)) {
+            write_idle_.expires_at(net::steady_timer::time_point::max());
+            co_await write_idle_.async_wait(use_tuple);
+        }
+    }
+
+    // ---------------------------------------------------------------- main sequence
+    tcp::socket& lowest() { return tls_ ? tls_->next_layer() : sock_; }
+
+    net::awaitable<void> run([[maybe_unused]] std::shared_ptr<stream_impl> self, open_params p)
+    {
+        co_await net::this_coro::throw_if_cancelled(false);
+        const options& opt = ctx_->opts();
+        if (finishing_) {
+            co_return; // closed before the first step
+        }
+
+        std::optional<std::string_view> route;
+        if (p.route) {
+            route = *p.route;
+        }
+        auto planned = plan_target(opt, p.to, route);
+        if (auto* refused = std::get_if<refusal>(&planned)) {
+            fail_setup(refused->why, refused->reason);
+            co_return;
+        }
+        plan_ = std::get<dial_plan>(std::move(planned));
+
+        connect_request req;
+        req.domain = plan_.domain;
+        req.use_srv = plan_.use_srv;
+        req.candidates = plan_.fixed;
+        req.permitted = [ctx = ctx_, plan = plan_](const net::ip::address& a) {
+            return address_permitted(ctx->opts(), plan, a);
+        };
+        req.connect_timeout = opt.connect_timeout;
+        auto conn = co_await connect(std::move(req), ctx_->resolver_options(), tag_);
+        if (finishing_) {
+            co_await finish();
+            co_return;
+        }
+        if (auto* f = std::get_if<connect_failure>(&conn)) {
+            fail_setup(f->why, std::move(f->reason));
+            co_return;
+        }
+        auto& c = std::get<connected>(conn);
+        sock_ = std::move(c.socket);
+        const bool direct_tls = c.target.direct_tls;
+
+        negotiating_ = true;
+        negotiate_timer_.expires_after(opt.negotiate_timeout);
+        negotiate_timer_.async_wait([w = weak_from_this()](error_code ec) {
+            if (auto s = w.lock(); s && !ec && s->negotiating_) {
+                s->neg_.on_negotiate_timeout();
+                s->execute();
+            }
+        });
+
+        negotiator_params np;
+        np.to = plan_.domain;
+        np.lang = p.lang;
+        np.from = p.from;
+        np.direct_tls = direct_tls;
+        np.allow_plaintext = plan_.tls == tls_mode::plaintext;
+
+        // C2S-DNS-5, C2S-TLS-2: xmpps-client targets speak TLS from the first byte.
+        if (direct_tls && !co_await handshake(true)) {
+            co_await finish();
+            co_return;
+        }
+        neg_.start(std::move(np));
+        execute();
+        co_await read_loop();
+        co_await finish();
+    }
+
+    /// TLS client handshake on the current TCP socket. On failure reports through the
+    /// negotiator (connection_failed, C2S-TLS-4) unless we are already finishing.
+    net::awaitable<bool> handshake(bool alpn)
+    {
+        auto tls_ctx = ctx_->tls_contexts().get(plan_.ca_file ? plan_.ca_file : ctx_->opts().ca_file);
+        if (!tls_ctx) {
+            neg_.on_tls_failed("cannot load trust anchors: " + tls_ctx.error().message());
+            execute();
+            co_return false;
+        }
+        tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(sock_), **tls_ctx);
+        if (auto ec = prepare_client_ssl(tls_->native_handle(), plan_.domain, plan_.tls_verify, alpn)) {
+            neg_.on_tls_failed(ec.message());
+            execute();
+            co_return false;
+        }
+        auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+        if (finishing_) {
+            co_return false;
+        }
+        if (ec) {
+            neg_.on_tls_failed(describe_tls_failure(tls_->native_handle(), ec));
+            execute();
+            co_return false;
+        }
+        tls_up_ = true;
+        core::log().debug("{} upstream TLS established with {}", tag_, plan_.domain);
+        co_return true;
+    }
+
+    net::awaitable<void> read_loop()
+    {
+        while (!finishing_) {
+            error_code ec;
+            std::size_t n = 0;
+            if (tls_) {
+                std::tie(ec, n) = co_await tls_->async_read_some(net::buffer(buf_), use_tuple);
+            } else {
+                std::tie(ec, n) = co_await sock_.async_read_some(net::buffer(buf_), use_tuple);
+            }
+            if (finishing_) {
+                co_return;
+            }
+            if (ec) {
+                core::log().debug("{} upstream read ended: {}", tag_, ec.message());
+                neg_.on_transport_closed();
+                execute();
+                co_return;
+            }
+            std::string_view data(buf_.data(), n);
+            while (!data.empty() && !finishing_) {
+                error_code fec;
+                in_feed_ = true;
+                std::size_t used = parser_.feed(data, fec);
+                in_feed_ = false;
+                if (fec) {
+                    auto e = fec.category() == xml::error_category()
+                                 ? static_cast<xml::errc>(fec.value())
+                                 : xml::errc::not_well_formed;
+                    neg_.on_xml_error(e);
+                    execute();
+                    co_return;
+                }
+                data.remove_prefix(used);
+                if (tls_pending_) {
+                    // Conventions rule 8: plaintext after <proceed/> is discarded, pending
+                    // writes are flushed, then the same socket is upgraded.
+                    tls_pending_ = false;
+                    data = {};
+                    co_await drain_writes(true);
+                    if (finishing_ || write_failed_) {
+                        if (!finishing_) {
+                            neg_.on_transport_closed();
+                            execute();
+                        }
+                        co_return;
+                    }
+                    if (!co_await handshake(false)) {
+                        co_return;
+                    }
+                    neg_.on_tls_established();
+                    execute();
+                }
+            }
+        }
+    }
+
+    /// Teardown, once: flush (bounded), TLS close_notify (bounded), TCP close.
+    net::awaitable<void> finish()
+    {
+        using namespace net::experimental::awaitable_operators;
+        co_await net::this_coro::reset_cancellation_state();
+        negotiate_timer_.cancel();
+        close_timer_.cancel();
+        auto limit = ctx_->opts().close_timeout;
+        if (polite_ && lowest().is_open() && !write_failed_) {
+            net::steady_timer t(ex_, limit);
+            auto drained = co_await (drain_writes(false) || t.async_wait(use_tuple));
+            if (drained.index() == 0 && tls_up_ && !write_failed_) {
+                net::steady_timer t2(ex_, limit);
+                co_await (tls_->async_shutdown(use_tuple) || t2.async_wait(use_tuple));
+            }
+        }
+        error_code ignored;
+        lowest().shutdown(tcp::socket::shutdown_both, ignored);
+        lowest().close(ignored);
+        finished_ = true;
+        write_queue_.clear();
+    }
+
+    net::any_io_executor ex_;
+    std::shared_ptr<shared_context> ctx_;
+    std::weak_ptr<stream_events> events_;
+    std::string tag_;
+    negotiator neg_;
+    xml::stream_parser parser_;
+    dial_plan plan_;
+
+    tcp::socket sock_;                               ///< before TLS (moved into tls_ after)
+    std::unique_ptr<ssl::stream<tcp::socket>> tls_;  ///< after direct TLS / STARTTLS
+    std::array<char, 16 * 1024> buf_{};
+
+    std::deque<std::string> write_queue_;
+    net::steady_timer negotiate_timer_;
+    net::steady_timer close_timer_;
+    net::steady_timer write_idle_;  ///< cancelled when the writer goes idle
+    net::cancellation_signal cancel_; ///< run()'s slot
+
+    bool opened_ = false;
+    bool owner_closed_ = false;  ///< close() called or owner gone: deliver nothing
+    bool finishing_ = false;     ///< teardown requested; run() stops and calls finish()
+    bool finished_ = false;
+    bool polite_ = false;
+    bool writing_ = false;
+    bool write_failed_ = false;
+    bool in_feed_ = false;
+    bool tls_pending_ = false;
+    bool tls_up_ = false;
+    bool negotiating_ = false;
+    bool close_timer_armed_ = false;
+};
+
+} // namespace
+
+std::shared_ptr<stream> make_stream(net::any_io_executor ex, std::shared_ptr<shared_context> ctx,
+                                    std::weak_ptr<stream_events> events, std::string log_tag,
+                                    xml::limits lim)
+{
+    return std::make_shared<stream_impl>(std::move(ex), std::move(ctx), std::move(events),
+                                         std::move(log_tag), lim);
+}
+
+} // namespace boshgate::upstream

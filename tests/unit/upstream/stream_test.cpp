@@ -1,0 +1,445 @@
+// upstream::stream against the scripted fake server over real loopback sockets.
+// Timers here are safety nets only: each test runs the io_context until the awaited event.
+#include "boshgate/upstream/connector.hpp"
+#include "boshgate/upstream/stream.hpp"
+#include "boshgate/xml/tree.hpp"
+#include "support/fake_upstream_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+
+namespace boshgate::upstream {
+namespace {
+
+namespace net = boost::asio;
+using test::fake_upstream_server;
+using script = fake_upstream_server::script;
+using namespace std::chrono_literals;
+
+struct recorder final : stream_events {
+    std::vector<std::string> header_ids;
+    std::vector<xml::element> elements;
+    std::vector<std::string> stream_errors;
+    std::optional<bool> closed;
+    std::optional<failure> failed;
+    std::string failed_detail;
+    std::vector<std::string> order; ///< event kinds in arrival order
+
+    void on_upstream_header(const xml::root_open& h) override
+    {
+        header_ids.emplace_back(h.attr("id").value_or(""));
+        order.push_back("header");
+    }
+    void on_upstream_element(xml::element&& el) override
+    {
+        order.push_back("element:" + el.local);
+        elements.push_back(std::move(el));
+    }
+    void on_upstream_stream_error(std::string xml) override
+    {
+        order.push_back("stream_error");
+        stream_errors.push_back(std::move(xml));
+    }
+    void on_upstream_closed(bool clean) override
+    {
+        order.push_back("closed");
+        closed = clean;
+    }
+    void on_upstream_failed(failure f, std::string detail) override
+    {
+        order.push_back("failed");
+        failed = f;
+        failed_detail = std::move(detail);
+    }
+    bool ended() const { return closed.has_value() || failed.has_value(); }
+};
+
+class stream_test : public ::testing::Test {
+protected:
+    /// Run the io_context until `pred` holds; a 20 s timer is the safety net.
+    bool run_until(const std::function<bool()>& pred)
+    {
+        auto expired = std::make_shared<bool>(false);
+        ioc.restart(); // a previous run may have run out of work and stopped
+        net::steady_timer guard(ioc, 20s);
+        guard.async_wait([expired](boost::system::error_code ec) {
+            if (!ec) {
+                *expired = true;
+            }
+        });
+        while (!pred() && !*expired) {
+            if (ioc.run_one() == 0) {
+                ioc.restart();
+            }
+        }
+        guard.cancel();
+        ioc.poll();
+        return pred();
+    }
+
+    options opts_for(std::uint16_t port, bool direct_tls = false)
+    {
+        options o;
+        domain_options d;
+        d.name = "xmpp.test";
+        d.target = static_target{"127.0.0.1", port, direct_tls};
+        d.ca_file = test::test_cert_path("ca.pem");
+        o.domains.push_back(d);
+        o.connect_timeout = 5s;
+        o.negotiate_timeout = 10s;
+        o.close_timeout = 5s;
+        return o;
+    }
+
+    std::shared_ptr<stream> start(const options& o, std::string to = "xmpp.test")
+    {
+        events = std::make_shared<recorder>();
+        auto s = make_stream(ioc.get_executor(), make_shared_context(o), events, "t1", {});
+        open_params p;
+        p.to = std::move(to);
+        p.from = "juliet@xmpp.test";
+        s->open(p);
+        return s;
+    }
+
+    /// Script prefix: plaintext header, STARTTLS, TLS, the client's header.
+    static script starttls_prefix()
+    {
+        script s;
+        s.expect_header()
+            .send(fake_upstream_server::header("s1") + fake_upstream_server::features_starttls())
+            .expect("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .send(fake_upstream_server::proceed())
+            .start_tls()
+            .expect_header();
+        return s;
+    }
+
+    net::io_context ioc;
+    std::shared_ptr<recorder> events;
+};
+
+const std::string first_header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                                 "xmlns:stream='http://etherx.jabber.org/streams' "
+                                 "to='xmpp.test' version='1.0' xml:lang='en'>";
+const std::string tls_header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                               "xmlns:stream='http://etherx.jabber.org/streams' "
+                               "from='juliet@xmpp.test' to='xmpp.test' version='1.0' "
+                               "xml:lang='en'>";
+
+// C2S-TLS-1 C2S-TLS-4 C2S-TLS-5 C2S-TLS-6 BOSH-RESP-16 BOSH-RESP-17 XBOSH-14 C2S-HDR-5
+TEST_F(stream_test, starttls_with_good_certificate)
+{
+    fake_upstream_server srv(ioc, {.cert = "xmpp_test"});
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_sasl())
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 1 || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"s2"}); // pre-TLS s1 hidden
+    ASSERT_EQ(events->elements.size(), 1u);
+    const auto& features = events->elements[0].xml;
+    EXPECT_EQ(features.find("starttls"), std::string::npos);
+    EXPECT_EQ(features.find("compress"), std::string::npos);
+    EXPECT_EQ(features.find("-PLUS"), std::string::npos);
+    EXPECT_NE(features.find(">SCRAM-SHA-1<"), std::string::npos);
+
+    const auto& log = srv.connection(0);
+    EXPECT_TRUE(log.tls);
+    EXPECT_EQ(log.sni, "xmpp.test");
+    EXPECT_TRUE(log.alpn_offered.empty()); // ALPN is for direct TLS only
+    EXPECT_EQ(log.received, first_header + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>" +
+                                tls_header);
+    s->close(false);
+    run_until([&] { return srv.connection(0).done; });
+}
+
+// C2S-TLS-4: certificate valid for another name => refused
+TEST_F(stream_test, starttls_with_wrong_name_certificate_fails)
+{
+    fake_upstream_server srv(ioc, {.cert = "other"});
+    srv.add(starttls_prefix());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+    EXPECT_NE(events->failed_detail.find("C2S-TLS-4"), std::string::npos) << events->failed_detail;
+    EXPECT_TRUE(events->header_ids.empty());
+    EXPECT_TRUE(events->elements.empty());
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_TRUE(srv.connection(0).tls_failed);
+}
+
+// C2S-TLS-4: verification can be switched off for one configured domain only
+TEST_F(stream_test, wrong_name_accepted_when_verification_disabled_for_domain)
+{
+    fake_upstream_server srv(ioc, {.cert = "other"});
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                .read_until_eof());
+    auto o = opts_for(srv.port());
+    o.domains[0].tls_verify = false;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"s2"});
+    s->close(false);
+}
+
+// C2S-DNS-5 C2S-TLS-2 C2S-TLS-3 C2S-HDR-5
+TEST_F(stream_test, direct_tls_offers_alpn_and_ignores_starttls)
+{
+    fake_upstream_server srv(ioc, {.cert = "xmpp_test", .direct_tls = true});
+    srv.add(script{}
+                .expect_header()
+                .send(fake_upstream_server::header("d1") + fake_upstream_server::features_starttls())
+                .read_until_eof());
+    auto s = start(opts_for(srv.port(), true));
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"d1"});
+    EXPECT_EQ(events->elements[0].xml.find("starttls"), std::string::npos);
+    const auto& log = srv.connection(0);
+    EXPECT_EQ(log.alpn_offered, std::vector<std::string>{"xmpp-client"});
+    EXPECT_EQ(log.sni, "xmpp.test");
+    EXPECT_EQ(log.received, tls_header); // from at once, no <starttls/>
+    s->close(false);
+}
+
+// C2S-TLS-7
+TEST_F(stream_test, plaintext_backend_refused_unless_configured)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}
+                .expect_header()
+                .send(fake_upstream_server::header("p1") + fake_upstream_server::features_bind())
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+    EXPECT_NE(events->failed_detail.find("C2S-TLS-7"), std::string::npos);
+    EXPECT_TRUE(events->header_ids.empty());
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_EQ(srv.connection(0).received, first_header + "</stream:stream>");
+}
+
+TEST_F(stream_test, plaintext_backend_allowed_when_configured)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}
+                .expect_header()
+                .send(fake_upstream_server::header("p1") + fake_upstream_server::features_bind())
+                .read_until_eof());
+    auto o = opts_for(srv.port());
+    o.domains[0].tls = tls_mode::plaintext;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"p1"});
+    EXPECT_EQ(events->elements[0].local, "features");
+    s->close(false);
+}
+
+// XBOSH-5 XBOSH-11 C2S-RST-1 C2S-RST-2: SASL success, held data, restart on the same socket
+TEST_F(stream_test, sasl_restart_on_same_connection)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_sasl())
+                .expect("</auth>")
+                .send(fake_upstream_server::sasl_success())
+                .expect_header()
+                .send(fake_upstream_server::header("s3") + fake_upstream_server::features_bind())
+                .expect("id='b1'/>")
+                .send("<iq type='result' id='b1'/>")
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 1 || events->ended(); }));
+    s->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>");
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 2 || events->ended(); }));
+    EXPECT_EQ(events->elements[1].local, "success");
+    s->send("<iq type='set' id='b1'/>"); // held until the restart (XBOSH-11)
+    s->restart();
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 4 || events->ended(); }))
+        << srv.connection(0).received << "\n"
+        << srv.connection(0).error;
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, (std::vector<std::string>{"s2", "s3"}));
+    EXPECT_EQ(events->elements[2].local, "features");
+    EXPECT_EQ(events->elements[3].local, "iq");
+    EXPECT_EQ(srv.connection_count(), 1u);
+    const auto& rx = srv.connection(0).received;
+    auto auth = rx.find("</auth>");
+    ASSERT_NE(auth, std::string::npos);
+    EXPECT_EQ(rx.substr(auth + 7), tls_header + "<iq type='set' id='b1'/>");
+    s->close(false);
+}
+
+// Server resets the TCP connection in the middle of a stanza
+TEST_F(stream_test, server_reset_mid_stanza)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind() +
+                      "<message to='juliet@xmpp.test'><body>hal")
+                .reset());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    EXPECT_TRUE((events->closed.has_value() && !*events->closed) || events->failed.has_value());
+    ASSERT_EQ(events->elements.size(), 1u); // features only; the partial message never
+    EXPECT_EQ(events->elements[0].local, "features");
+}
+
+// C2S-ERR-1 C2S-ERR-2 XBOSH-9: header + error + close in one packet
+TEST_F(stream_test, stream_error_delivered_whole)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") +
+                      "<stream:error><system-shutdown "
+                      "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+                      "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>maintenance</text>"
+                      "</stream:error></stream:stream>")
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    EXPECT_EQ(events->order, (std::vector<std::string>{"header", "stream_error", "closed"}));
+    EXPECT_TRUE(*events->closed);
+    xml::tree t;
+    ASSERT_FALSE(xml::parse_tree(events->stream_errors.at(0), t));
+    EXPECT_EQ(t.ns, "http://etherx.jabber.org/streams");
+    EXPECT_EQ(t.local, "error");
+    EXPECT_NE(t.child("urn:ietf:params:xml:ns:xmpp-streams", "system-shutdown"), nullptr);
+    EXPECT_EQ(t.child("urn:ietf:params:xml:ns:xmpp-streams", "text")->text(), "maintenance");
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_NE(srv.connection(0).closing_tag_at, std::string::npos); // we closed our side
+    EXPECT_TRUE(srv.connection(0).close_notify);
+}
+
+// C2S-CLOSE-1 BOSH-TERM-3: closing tag, wait for the server's, close_notify, FIN
+TEST_F(stream_test, clean_close_sends_closing_tag_then_close_notify)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                .expect("</stream:stream>")
+                .send("</stream:stream>")
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    ASSERT_FALSE(events->ended()) << events->failed_detail;
+    auto seen = events->order.size();
+    s->close(true);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    const auto& log = srv.connection(0);
+    EXPECT_TRUE(log.peer_closed);
+    EXPECT_TRUE(log.close_notify);
+    EXPECT_EQ(log.closing_tag_at, log.received.size() - std::string("</stream:stream>").size());
+    EXPECT_EQ(log.error, "");
+    EXPECT_EQ(events->order.size(), seen); // nothing delivered after close()
+}
+
+// Unclean close: no closing tag, no close_notify (lets the server keep an SM session)
+TEST_F(stream_test, unclean_close_drops_tcp)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    s->close(false);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_EQ(srv.connection(0).closing_tag_at, std::string::npos);
+    EXPECT_FALSE(srv.connection(0).close_notify);
+}
+
+// C2S-XML-1: garbage from the server
+TEST_F(stream_test, garbage_from_server_is_protocol_error)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + "<<garbage")
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::protocol_error);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_NE(srv.connection(0).received.find("<stream:error><not-well-formed "
+                                              "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                                              "</stream:error></stream:stream>"),
+              std::string::npos);
+}
+
+// negotiate_timeout covers header..features
+TEST_F(stream_test, stalled_server_times_out)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}.read_until_eof());
+    auto o = opts_for(srv.port());
+    o.negotiate_timeout = 300ms;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+}
+
+// Static target override: the configured host:port is dialled, identity stays the domain
+TEST_F(stream_test, static_target_override_and_policy_refusal)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}.expect_header().close());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return srv.connection_count() == 1 && srv.connection(0).done; }));
+    EXPECT_EQ(srv.connection(0).received, first_header);
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+
+    // A domain that is not configured (allow_any_domain off) is refused before any I/O.
+    auto s2 = start(opts_for(srv.port()), "elsewhere.test");
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::host_unknown);
+    EXPECT_EQ(srv.connection_count(), 1u);
+}
+
+TEST_F(stream_test, connection_refused_fails)
+{
+    std::uint16_t dead_port = 0;
+    {
+        fake_upstream_server srv(ioc);
+        dead_port = srv.port();
+    }
+    ioc.poll();
+    auto s = start(opts_for(dead_port));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+}
+
+// close() before the connection is up: nothing delivered, nothing leaks
+TEST_F(stream_test, close_while_connecting_delivers_nothing)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}.read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    s->close(true);
+    for (int i = 0; i < 50; ++i) {
+        ioc.restart();
+        ioc.poll();
+    }
+    EXPECT_TRUE(events->order.empty());
+    EXPECT_EQ(srv.connection_count(), 0u); // the run never dialled
+}
+
+} // namespace
+} // namespace boshgate::upstream
