@@ -145,10 +145,14 @@ private:
             if (buffer_.size() == 0) {
                 // Waiting for the next request: idle timeout only when nothing is held for
                 // this client; a client waiting for a held BOSH reply is not idle.
+                // If a reply is still queued, the writer arms the idle deadline once the
+                // last one is out (idle_wait_).
+                idle_wait_ = true;
                 set_read_deadline(slots_.empty() ? core::clock_type::now() + opt.idle_timeout : never);
                 if constexpr (!is_tls) {
                     auto [ec] = co_await beast::get_lowest_layer(stream_).async_wait(
                         tcp::socket::wait_read, as_tuple(use_awaitable));
+                    idle_wait_ = false;
                     if (ec || closed_) {
                         on_read_failed(ec);
                         co_return;
@@ -163,9 +167,12 @@ private:
             parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
             parser.body_limit(opt.max_body_bytes);
             auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+            idle_wait_ = false;
             set_read_deadline(never);
             if (ec) {
-                if (parser.is_header_done() && ec == bhttp::error::body_limit) {
+                // body_limit is only ever reported once the fields are parsed, but Beast
+                // reports a Content-Length above the limit before is_header_done() turns true.
+                if (ec == bhttp::error::body_limit) {
                     reject_oversize(parser.get());
                     co_return;
                 }
@@ -443,6 +450,10 @@ private:
                 if (!slots_.empty() && slots_.front() == s) {
                     slots_.pop_front();
                 }
+                if (idle_wait_ && slots_.empty()) {
+                    // The last reply is out and nothing new has arrived: idle from now on.
+                    set_read_deadline(core::clock_type::now() + ctx_->opt.idle_timeout);
+                }
                 read_wake_.cancel();
                 if (ec) {
                     abort_pending();
@@ -517,6 +528,7 @@ private:
     core::time_point write_deadline_ = never;
     tcp::endpoint peer_;
     bool reading_done_ = false;
+    bool idle_wait_ = false; ///< the reader waits for the first byte of a next request
     bool closed_ = false;
 };
 
