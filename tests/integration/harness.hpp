@@ -96,7 +96,7 @@ inline std::uint16_t closed_port()
     return p;
 }
 
-/// A plain TCP connection with poll()-bounded reads (http_client's reads are unbounded).
+/// A plain TCP connection with poll()-bounded reads, for byte-level checks (raw framing, EOF).
 class raw_conn {
 public:
     explicit raw_conn(std::uint16_t port) : sock_(ioc_)
@@ -508,9 +508,8 @@ inline script open_session_script()
 /// upstream port is filled in).
 class gateway_test : public ::testing::Test {
 protected:
-    /// No test may hang the suite: a blocking client read has no effective timeout
-    /// (http_client's SO_RCVTIMEO does not bound Asio's blocking reads), so a watchdog ends
-    /// the process if one test runs for more than 90 s.
+    /// No test may hang the suite: client reads are bounded, and as a last line of defence a
+    /// watchdog ends the process if one test runs for more than 90 s.
     void SetUp() override
     {
         watchdog_ = std::thread([this] {

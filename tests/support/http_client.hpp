@@ -1,7 +1,8 @@
 #pragma once
 // Blocking HTTP/1.x test client over loopback (Beast), for integration tests that drive an
-// in-process gateway running on its own threads. Every read has a socket timeout so a test
-// fails instead of hanging.
+// in-process gateway running on its own threads. Every read waits at most `timeout` (poll()
+// before each read_some: SO_RCVTIMEO would not bound Asio's blocking reads, which retry with
+// an unbounded poll), so a test fails instead of hanging.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,8 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <poll.h>
 
 #include <chrono>
 #include <optional>
@@ -32,16 +32,53 @@ struct http_reply {
     }
 };
 
+/// SyncReadStream/SyncWriteStream over a socket whose reads give up after a deadline.
+class timed_socket {
+public:
+    timed_socket(boost::asio::ip::tcp::socket& s, std::chrono::milliseconds timeout) : s_(s), timeout_(timeout) {}
+
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b, boost::system::error_code& ec)
+    {
+        pollfd p{s_.native_handle(), POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(timeout_.count())) <= 0) {
+            ec = boost::asio::error::timed_out;
+            return 0;
+        }
+        return s_.read_some(b, ec);
+    }
+    template <class Buffers>
+    std::size_t read_some(const Buffers& b)
+    {
+        boost::system::error_code ec;
+        auto n = read_some(b, ec);
+        if (ec) {
+            throw boost::system::system_error(ec);
+        }
+        return n;
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& b, boost::system::error_code& ec)
+    {
+        return s_.write_some(b, ec);
+    }
+    template <class Buffers>
+    std::size_t write_some(const Buffers& b)
+    {
+        return s_.write_some(b);
+    }
+
+private:
+    boost::asio::ip::tcp::socket& s_;
+    std::chrono::milliseconds timeout_;
+};
+
 class http_client {
 public:
     explicit http_client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10))
-        : socket_(ioc_)
+        : socket_(ioc_), timed_(socket_, timeout)
     {
         socket_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        timeval tv{};
-        tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-        tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-        ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     }
 
     /// Write a request without reading (pipelining, or to read later).
@@ -71,7 +108,7 @@ public:
     {
         bhttp::response_parser<bhttp::string_body> p;
         p.body_limit(64 * 1024 * 1024);
-        bhttp::read(socket_, buffer_, p, ec);
+        bhttp::read(timed_, buffer_, p, ec);
         http_reply r;
         if (ec) {
             return r;
@@ -105,13 +142,14 @@ public:
     {
         char c;
         boost::system::error_code ec;
-        socket_.read_some(boost::asio::buffer(&c, 1), ec);
+        timed_.read_some(boost::asio::buffer(&c, 1), ec);
         return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset;
     }
 
 private:
     boost::asio::io_context ioc_;
     boost::asio::ip::tcp::socket socket_;
+    timed_socket timed_;
     boost::beast::flat_buffer buffer_;
 };
 
