@@ -11,7 +11,11 @@
 //    run()'s slot, which aborts whatever run() awaits; run() then calls finish().
 //  - STARTTLS (conventions rule 8): the negotiator asks for a parser reset plus start_tls on
 //    <proceed/>; the framer stops after that element, the rest of the read is discarded,
-//    the write queue is drained and the same TCP socket is wrapped in an ssl::stream.
+//    the write queue is drained and the same TCP socket is handed to a tls_socket.
+//  - Memory while idle (the common state of a BOSH session): TLS is upstream::tls_socket
+//    (OpenSSL on the socket, record buffers released between records), and the read loop
+//    waits for readiness before it allocates its read buffer, so an idle stream holds no
+//    I/O buffer at all.
 #include "boshgate/upstream/stream.hpp"
 
 #include "boshgate/core/log.hpp"
@@ -19,6 +23,7 @@
 #include "boshgate/upstream/negotiator.hpp"
 #include "boshgate/upstream/target_policy.hpp"
 #include "boshgate/upstream/tls_context.hpp"
+#include "boshgate/upstream/tls_socket.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -27,19 +32,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <array>
-#include <deque>
+#include <memory>
+#include <vector>
 
 namespace boshgate::upstream {
 
 namespace net = boost::asio;
-namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
@@ -51,6 +54,10 @@ std::shared_ptr<shared_context> make_shared_context(const options& opt)
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// Read buffer size. One TLS record carries at most 16 KiB of plaintext; the buffer exists
+/// only while one read is copied out and fed to the framer.
+constexpr std::size_t read_chunk = 16 * 1024;
 
 template <class... Ts>
 struct overloaded : Ts... {
@@ -251,14 +258,25 @@ private:
 
     net::awaitable<void> do_write([[maybe_unused]] std::shared_ptr<stream_impl> self)
     {
+        std::string batch;
         while (!write_queue_.empty()) {
+            // Everything queued so far goes out as one write (fewer TLS records and
+            // syscalls); what is queued meanwhile follows in the next round, in order.
+            if (write_queue_.size() == 1) {
+                batch = std::move(write_queue_.front());
+            } else {
+                batch.clear();
+                for (const auto& part : write_queue_) {
+                    batch += part;
+                }
+            }
+            write_queue_.clear();
             error_code ec;
             if (tls_) {
-                std::tie(ec, std::ignore) =
-                    co_await net::async_write(*tls_, net::buffer(write_queue_.front()), use_tuple);
+                std::tie(ec, std::ignore) = co_await tls_->write_all(net::buffer(batch));
             } else {
                 std::tie(ec, std::ignore) =
-                    co_await net::async_write(sock_, net::buffer(write_queue_.front()), use_tuple);
+                    co_await net::async_write(sock_, net::buffer(batch), use_tuple);
             }
             if (ec) {
                 // The read side sees the broken connection and reports it.
@@ -266,7 +284,6 @@ private:
                 write_queue_.clear();
                 break;
             }
-            write_queue_.pop_front();
         }
         writing_ = false;
         write_idle_.cancel();
@@ -283,15 +300,36 @@ private:
     }
 
     // ---------------------------------------------------------------- main sequence
-    tcp::socket& lowest() { return tls_ ? tls_->next_layer() : sock_; }
+    tcp::socket& lowest() { return tls_ ? tls_->lowest_layer() : sock_; }
 
     net::awaitable<void> run([[maybe_unused]] std::shared_ptr<stream_impl> self, open_params p)
     {
         co_await net::this_coro::throw_if_cancelled(false);
-        const options& opt = ctx_->opts();
         if (finishing_) {
             co_return; // closed before the first step
         }
+        // setup() is a coroutine of its own so that its locals (open_params, the connector's
+        // result, negotiator_params) are freed before the long idle read loop: this frame
+        // lives as long as the stream.
+        const auto next = co_await setup(std::move(p));
+        if (next == after_setup::read) {
+            co_await read_loop();
+        }
+        if (next != after_setup::stop) {
+            co_await finish();
+        }
+    }
+
+    enum class after_setup {
+        stop,   ///< failed before a socket existed: nothing to tear down
+        finish, ///< connected but stopping: run finish()
+        read,   ///< negotiator started: run the read loop, then finish()
+    };
+
+    /// Target policy, connect, direct TLS, negotiator start.
+    net::awaitable<after_setup> setup(open_params p)
+    {
+        const options& opt = ctx_->opts();
 
         std::optional<std::string_view> route;
         if (p.route) {
@@ -300,7 +338,7 @@ private:
         auto planned = plan_target(opt, p.to, route);
         if (auto* refused = std::get_if<refusal>(&planned)) {
             fail_setup(refused->why, refused->reason);
-            co_return;
+            co_return after_setup::stop;
         }
         plan_ = std::get<dial_plan>(std::move(planned));
 
@@ -314,12 +352,11 @@ private:
         req.connect_timeout = opt.connect_timeout;
         auto conn = co_await connect(std::move(req), ctx_->resolver_options(), tag_);
         if (finishing_) {
-            co_await finish();
-            co_return;
+            co_return after_setup::finish;
         }
         if (auto* f = std::get_if<connect_failure>(&conn)) {
             fail_setup(f->why, std::move(f->reason));
-            co_return;
+            co_return after_setup::stop;
         }
         auto& c = std::get<connected>(conn);
         sock_ = std::move(c.socket);
@@ -343,13 +380,11 @@ private:
 
         // C2S-DNS-5, C2S-TLS-2: xmpps-client targets speak TLS from the first byte.
         if (direct_tls && !co_await handshake(true)) {
-            co_await finish();
-            co_return;
+            co_return after_setup::finish;
         }
         neg_.start(std::move(np));
         execute();
-        co_await read_loop();
-        co_await finish();
+        co_return after_setup::read;
     }
 
     /// TLS client handshake on the current TCP socket. On failure reports through the
@@ -362,13 +397,19 @@ private:
             execute();
             co_return false;
         }
-        tls_ = std::make_unique<ssl::stream<tcp::socket>>(std::move(sock_), **tls_ctx);
+        auto made = tls_socket::create(sock_, **tls_ctx); // takes sock_ on success
+        if (!made) {
+            neg_.on_tls_failed(made.error().message());
+            execute();
+            co_return false;
+        }
+        tls_ = std::move(*made);
         if (auto ec = prepare_client_ssl(tls_->native_handle(), plan_.domain, plan_.tls_verify, alpn)) {
             neg_.on_tls_failed(ec.message());
             execute();
             co_return false;
         }
-        auto [ec] = co_await tls_->async_handshake(ssl::stream_base::client, use_tuple);
+        auto ec = co_await tls_->handshake();
         if (finishing_) {
             co_return false;
         }
@@ -385,15 +426,29 @@ private:
     net::awaitable<void> read_loop()
     {
         while (!finishing_) {
+            // Wait for data before allocating the buffer: an idle stream holds none.
             error_code ec;
-            std::size_t n = 0;
             if (tls_) {
-                std::tie(ec, n) = co_await tls_->async_read_some(net::buffer(buf_), use_tuple);
+                ec = co_await tls_->wait_readable();
             } else {
-                std::tie(ec, n) = co_await sock_.async_read_some(net::buffer(buf_), use_tuple);
+                std::tie(ec) = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
             }
             if (finishing_) {
                 co_return;
+            }
+            std::size_t n = 0;
+            std::unique_ptr<char[]> buf;
+            if (!ec) {
+                buf = std::make_unique_for_overwrite<char[]>(read_chunk);
+                auto b = net::buffer(buf.get(), read_chunk);
+                if (tls_) {
+                    std::tie(ec, n) = co_await tls_->read_some(b); // completes at once
+                } else {
+                    std::tie(ec, n) = co_await sock_.async_read_some(b, use_tuple);
+                }
+                if (finishing_) {
+                    co_return;
+                }
             }
             if (ec) {
                 core::log().debug("{} upstream read ended: {}", tag_, ec.message());
@@ -401,7 +456,7 @@ private:
                 execute();
                 co_return;
             }
-            std::string_view data(buf_.data(), n);
+            std::string_view data(buf.get(), n);
             while (!data.empty() && !finishing_) {
                 error_code fec;
                 in_feed_ = true;
@@ -452,7 +507,7 @@ private:
             auto drained = co_await (drain_writes(false) || t.async_wait(use_tuple));
             if (drained.index() == 0 && tls_up_ && !write_failed_) {
                 net::steady_timer t2(ex_, limit);
-                co_await (tls_->async_shutdown(use_tuple) || t2.async_wait(use_tuple));
+                co_await (tls_->shutdown() || t2.async_wait(use_tuple));
             }
         }
         error_code ignored;
@@ -470,11 +525,12 @@ private:
     xml::stream_parser parser_;
     dial_plan plan_;
 
-    tcp::socket sock_;                               ///< before TLS (moved into tls_ after)
-    std::unique_ptr<ssl::stream<tcp::socket>> tls_;  ///< after direct TLS / STARTTLS
-    std::array<char, 16 * 1024> buf_{};
+    tcp::socket sock_;                   ///< before TLS (moved into tls_ after)
+    std::unique_ptr<tls_socket> tls_;    ///< after direct TLS / STARTTLS
 
-    std::deque<std::string> write_queue_;
+    /// Pending writes. A vector, not a deque: an empty std::deque still holds a 512-byte
+    /// node, and every stream has one for its whole life.
+    std::vector<std::string> write_queue_;
     net::steady_timer negotiate_timer_;
     net::steady_timer close_timer_;
     net::steady_timer write_idle_;  ///< cancelled when the writer goes idle

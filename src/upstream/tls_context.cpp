@@ -33,6 +33,9 @@ make_client_tls_context(const std::optional<std::string>& ca_file)
     if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
         return last_openssl_error();
     }
+    // Every SSL made from this context frees its record buffers while idle (tls_socket sets
+    // the same per connection; here it also covers any other user of the context).
+    SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
     error_code ec;
     ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression, ec);
     if (ec) {
