@@ -3,6 +3,7 @@
 // Every response is one element qualified by the httpbind namespace (BOSH-XML-1); attribute
 // values are escaped for apostrophe quoting; payload bytes are appended verbatim.
 #include "boshgate/bosh/body.hpp"
+#include "boshgate/xml/tree.hpp"
 
 #include <cstdint>
 #include <string>
@@ -10,19 +11,11 @@
 
 namespace boshgate::bosh::detail {
 
-/// Append `s` escaped for an apostrophe-quoted attribute value or for character data.
+/// Append `s` escaped for an apostrophe-quoted attribute value; the result is also valid
+/// character data (used for <text/> and <uri/> children).
 inline void append_escaped(std::string& out, std::string_view s)
 {
-    for (char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '\'': out += "&apos;"; break;
-        case '"': out += "&quot;"; break;
-        default: out.push_back(c); break;
-        }
-    }
+    out += xml::escape_attr(s);
 }
 
 /// Builder for one response body. Call the declaration helpers first, then attrs, then
