@@ -724,7 +724,13 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
             r.error(r.find("dns_server"), "dns_server", hp.error().message);
         }
     }
-    r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600));
+    if (r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600)) &&
+        out.whitespace_keepalive.count() != 0) {
+        // C2S-KA-1 keepalives are not implemented yet; refusing the value beats silently
+        // ignoring it.
+        r.error(r.find("whitespace_keepalive"), "whitespace_keepalive",
+                "whitespace keepalives (RFC 6120 4.6.1) are not supported yet; use \"0s\"");
+    }
 
     if (const auto* domains = r.get_table_array("domain")) {
         std::map<std::string, std::uint_least32_t> names; // lower-case name -> line

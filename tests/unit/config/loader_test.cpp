@@ -119,7 +119,7 @@ negotiate_timeout = "20s"
 close_timeout = "1s"
 dns_timeout = "4s"
 dns_server = "[::1]:5353"
-whitespace_keepalive = "5m"
+whitespace_keepalive = "0s"
 
 [[upstream.domain]]
 name = "example.com"
@@ -200,7 +200,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.upstream.close_timeout, 1s);
     EXPECT_EQ(c.upstream.dns_timeout, 4s);
     EXPECT_EQ(c.upstream.dns_server, "[::1]:5353");
-    EXPECT_EQ(c.upstream.whitespace_keepalive, 300s); // C2S-KA-1
+    EXPECT_EQ(c.upstream.whitespace_keepalive, 0s); // C2S-KA-1
 
     ASSERT_EQ(c.upstream.domains.size(), 2u);
     const auto& d0 = c.upstream.domains[0];
@@ -376,6 +376,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "upstream.dns_server: invalid address \"resolver.example:53\""},
         range_case{"[upstream]\nwhitespace_keepalive = \"2h\"\n", "test.toml:2",
                    "upstream.whitespace_keepalive: must be between 0s and 1h"},
+        // C2S-KA-1: not implemented yet, so a non-zero value is refused, not ignored.
+        range_case{"[upstream]\nwhitespace_keepalive = \"5m\"\n", "test.toml:2",
+                   "upstream.whitespace_keepalive: whitespace keepalives (RFC 6120 4.6.1) are not supported yet"},
         range_case{"[[upstream.route]]\nhost = \"h.example\"\nport = 0\n", "test.toml:3",
                    "upstream.route[0].port: must be between 1 and 65535 (got 0)"},
         range_case{"[[upstream.route]]\nhost = \"h.example:5222\"\n", "test.toml:2",
