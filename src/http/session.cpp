@@ -83,10 +83,14 @@ public:
 
     void start()
     {
+        // Each coroutine owns the connection through its `self` parameter: coroutines start
+        // lazily, so a shared_from_this() inside the body would run after the caller's
+        // temporary is gone.
         auto ex = stream_.get_executor();
-        net::co_spawn(ex, this->shared_from_this()->reader(), net::detached);
-        net::co_spawn(ex, this->shared_from_this()->writer(), net::detached);
-        net::co_spawn(ex, this->shared_from_this()->watchdog(), net::detached);
+        auto self = this->shared_from_this();
+        net::co_spawn(ex, reader(self), net::detached);
+        net::co_spawn(ex, writer(self), net::detached);
+        net::co_spawn(ex, watchdog(self), net::detached);
     }
 
 private:
@@ -102,9 +106,8 @@ private:
         watchdog_.cancel();
     }
 
-    net::awaitable<void> watchdog()
+    net::awaitable<void> watchdog([[maybe_unused]] std::shared_ptr<connection> self)
     {
-        auto self = this->shared_from_this();
         while (!closed_) {
             auto deadline = std::min(read_deadline_, write_deadline_);
             watchdog_.expires_at(deadline);
@@ -121,9 +124,8 @@ private:
     }
 
     // ------------------------------------------------------------------ reading
-    net::awaitable<void> reader()
+    net::awaitable<void> reader([[maybe_unused]] std::shared_ptr<connection> self)
     {
-        auto self = this->shared_from_this();
         const auto& opt = ctx_->opt;
         if constexpr (is_tls) {
             set_read_deadline(core::clock_type::now() + opt.header_timeout);
@@ -433,9 +435,8 @@ private:
     }
 
     // ------------------------------------------------------------------ writing
-    net::awaitable<void> writer()
+    net::awaitable<void> writer([[maybe_unused]] std::shared_ptr<connection> self)
     {
-        auto self = this->shared_from_this();
         for (;;) {
             while (!closed_ && !slots_.empty() && slots_.front()->res) {
                 auto s = slots_.front();
