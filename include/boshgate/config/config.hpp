@@ -5,6 +5,7 @@
 #include "boshgate/bosh/options.hpp"
 #include "boshgate/http/options.hpp"
 #include "boshgate/upstream/options.hpp"
+#include "boshgate/websocket/options.hpp"
 #include "boshgate/xml/stream_parser.hpp"
 
 #include <chrono>
@@ -28,6 +29,7 @@ struct config {
     http::options http;
     bosh::options bosh;
     upstream::options upstream;
+    websocket::options websocket;
     xml::limits xml;
 };
 

@@ -1,7 +1,8 @@
 #pragma once
 // HTTP front: listeners and the per-connection HTTP/1.x session (Beast). Routes POST on the
 // BOSH path to bosh::session_table, OPTIONS to CORS, GET on the BOSH path to an
-// informational page, /metrics and /healthz, and static files (demo page) from static_dir.
+// informational page, GET on the WebSocket path to websocket::run_session (RFC 7395),
+// /metrics and /healthz, and static files (demo page) from static_dir.
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/http/options.hpp"
 
@@ -11,6 +12,10 @@
 
 #include <memory>
 
+namespace boshgate::websocket {
+class hub;
+}
+
 namespace boshgate::http {
 
 /// What every connection needs; immutable once listeners start.
@@ -18,6 +23,7 @@ struct context {
     options opt;
     std::string bosh_content_type = "text/xml; charset=utf-8"; ///< for replies made before a session is known
     std::shared_ptr<bosh::session_table> bosh;
+    std::shared_ptr<websocket::hub> ws; ///< null or !cfg.websocket.enabled: the WebSocket path is 404
 };
 
 /// One listening socket. Accepts each connection onto a fresh strand and hands it to a

@@ -1,0 +1,1 @@
+// Placeholder until the framing translator lands (owned by the framing helper).
