@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -463,28 +464,45 @@ void read_server(context& ctx, const tvalue& t, server_options& out)
     r.finish();
 }
 
+/// The authority of a URI as used here: "host[:port]" with a host name, an IPv4 literal or
+/// a bracketed IPv6 literal; no user info.
+bool valid_authority(std::string_view a)
+{
+    if (a.empty()) {
+        return false;
+    }
+    if (a.front() == '[' || a.find(':') != std::string_view::npos) {
+        return parse_host_port(a, host_kind::name_or_ip).has_value() ||
+               (a.front() == '[' && a.back() == ']' && is_ipv6_literal(a.substr(1, a.size() - 2)));
+    }
+    return is_host_name(a) || is_ip_literal(a);
+}
+
+/// What follows "scheme://" when `uri` has one of `schemes` (exact, lower case), else nullopt.
+std::optional<std::string_view> after_scheme(std::string_view uri, std::initializer_list<std::string_view> schemes)
+{
+    for (const auto scheme : schemes) {
+        if (uri.starts_with(scheme) && uri.substr(scheme.size()).starts_with("://")) {
+            return uri.substr(scheme.size() + 3);
+        }
+    }
+    return std::nullopt;
+}
+
 /// Origins as browsers send them: "scheme://host[:port]", no path; or "*".
 bool valid_origin(std::string_view o)
 {
     if (o == "*") {
         return true;
     }
-    std::string_view rest;
-    if (o.starts_with("https://")) {
-        rest = o.substr(8);
-    } else if (o.starts_with("http://")) {
-        rest = o.substr(7);
-    } else {
-        return false;
-    }
-    if (rest.empty() || rest.find('/') != std::string_view::npos) {
-        return false;
-    }
-    if (rest.front() == '[' || rest.find(':') != std::string_view::npos) {
-        return parse_host_port(rest, host_kind::name_or_ip).has_value() ||
-               (rest.front() == '[' && rest.back() == ']' && is_ipv6_literal(rest.substr(1, rest.size() - 2)));
-    }
-    return is_host_name(rest) || is_ip_literal(rest);
+    const auto rest = after_scheme(o, {"http", "https"});
+    return rest && rest->find('/') == std::string_view::npos && valid_authority(*rest);
+}
+
+/// Characters no URI or path in the config may hold: space, controls and the fragment mark.
+bool is_space_control_or_hash(char c)
+{
+    return c == '#' || static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
 }
 
 /// An absolute request path for a route: "/..." without query, fragment or spaces.
@@ -493,9 +511,16 @@ bool valid_url_path(std::string_view p)
     if (p.empty() || p.front() != '/') {
         return false;
     }
-    return std::none_of(p.begin(), p.end(), [](char c) {
-        return c == '?' || c == '#' || static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
-    });
+    return std::none_of(p.begin(), p.end(), [](char c) { return c == '?' || is_space_control_or_hash(c); });
+}
+
+/// An absolute WebSocket URI (RFC 6455 §3): "ws://" or "wss://" (lower case), host[:port],
+/// then an optional path and query; no fragment (RFC 6455 §3 forbids it), no spaces.
+bool valid_websocket_uri(std::string_view u)
+{
+    const auto rest = after_scheme(u, {"ws", "wss"});
+    return rest && std::none_of(u.begin(), u.end(), is_space_control_or_hash) &&
+           valid_authority(rest->substr(0, rest->find_first_of("/?")));
 }
 
 void read_listener(context& ctx, const tvalue& t, const std::string& name, http::listen_options& out)
@@ -628,6 +653,30 @@ void read_bosh(context& ctx, const tvalue& t, bosh::options& out)
         } else {
             r.error(r.find("default_content_type"), "default_content_type",
                     "must be a non-empty header value without control characters");
+        }
+    }
+    r.finish();
+}
+
+void read_websocket(context& ctx, const tvalue& t, websocket::options& out)
+{
+    table_reader r(ctx, t, "websocket");
+    r.get_bool("enabled", out.enabled);
+    r.get_seconds("ping_interval", out.ping_interval, seconds(1), seconds(3600));
+    // Must also exceed ping_interval (cross_check).
+    r.get_seconds("idle_timeout", out.idle_timeout, seconds(1), seconds(86400));
+    r.get_seconds("open_timeout", out.open_timeout, seconds(1), seconds(600));
+    r.get_seconds("close_timeout", out.close_timeout, seconds(1), seconds(120));
+    r.get_int("max_message_bytes", out.max_message_bytes, 1024, std::int64_t{16} << 20);
+    r.get_bool("legacy_framing", out.legacy_framing);
+    std::string uri;
+    if (r.get_string("see_other_uri", uri)) {
+        if (uri.empty() || valid_websocket_uri(uri)) {
+            out.see_other_uri = uri;
+        } else {
+            r.error(r.find("see_other_uri"), "see_other_uri",
+                    "must be empty or an absolute ws:// or wss:// URI such as \"wss://xmpp.example.com/xmpp-websocket\" "
+                    "(RFC 7395 §3.6.1; no spaces or fragment) (got " + in_quotes(uri) + ")");
         }
     }
     r.finish();
@@ -812,6 +861,24 @@ void cross_check(context& ctx, const config& c)
                   "bosh.max_queued_bytes: must be at least xml.max_stanza_bytes (" +
                       std::to_string(c.xml.max_element_bytes) + ")");
     }
+    // WS-KA-2/3: the connection is declared dead only after a Ping has had time to be answered.
+    if (c.websocket.idle_timeout <= c.websocket.ping_interval) {
+        ctx.error(ctx.where_any({"websocket.idle_timeout", "websocket.ping_interval"}),
+                  "websocket.idle_timeout: " + format_duration(c.websocket.idle_timeout) +
+                      " must be greater than websocket.ping_interval " + format_duration(c.websocket.ping_interval) +
+                      " (a Ping needs time to be answered)");
+    }
+    // WS-SOU-2: a client reached over TLS must never be sent to a plaintext endpoint.
+    if (c.websocket.see_other_uri.starts_with("ws://")) {
+        const auto& ls = c.http.listen;
+        const auto tls = std::find_if(ls.begin(), ls.end(), [](const auto& l) { return l.tls_cert_file.has_value(); });
+        if (tls != ls.end()) {
+            ctx.error(ctx.where("websocket.see_other_uri"),
+                      "websocket.see_other_uri: must be wss:// because http.listen[" +
+                          std::to_string(tls - ls.begin()) +
+                          "] uses TLS (RFC 7395 §3.6.1: never send a client to a weaker transport)");
+        }
+    }
     // Only when no domain was written at all (or `domain = []`): a domain that failed
     // validation has its own error already.
     const auto* domain_array = ctx.where("upstream.domain");
@@ -870,6 +937,9 @@ load_result load_stream(std::istream& in, const std::string& name, fs::path base
         }
         if (const auto* t = top.get_table("bosh")) {
             read_bosh(ctx, *t, c.bosh);
+        }
+        if (const auto* t = top.get_table("websocket")) {
+            read_websocket(ctx, *t, c.websocket);
         }
         if (const auto* t = top.get_table("xml")) {
             read_xml(ctx, *t, c.xml);

@@ -106,6 +106,16 @@ max_cached_responses = 8
 legacy_404_for_unknown_sid = true
 default_content_type = "text/xml"
 
+[websocket]
+enabled = false
+ping_interval = "10s"
+idle_timeout = "1m"
+open_timeout = "12s"
+close_timeout = "2s"
+max_message_bytes = 65536
+legacy_framing = true
+see_other_uri = "wss://other.example:5281/xmpp-websocket?node=2"
+
 [xml]
 max_stanza_bytes = 65536
 max_depth = 32
@@ -189,6 +199,16 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_TRUE(c.bosh.legacy_404_for_unknown_sid); // GAP-2
     EXPECT_EQ(c.bosh.default_content_type, "text/xml");
 
+    EXPECT_FALSE(c.websocket.enabled);
+    EXPECT_EQ(c.websocket.ping_interval, 10s); // WS-KA-2
+    EXPECT_EQ(c.websocket.idle_timeout, 60s);  // WS-CLOSE-3
+    EXPECT_EQ(c.websocket.open_timeout, 12s);
+    EXPECT_EQ(c.websocket.close_timeout, 2s); // WS-CLOSE-2
+    EXPECT_EQ(c.websocket.max_message_bytes, 65536u); // WS-SIZE-1
+    EXPECT_TRUE(c.websocket.legacy_framing);          // WS-NS-1: explicit opt-in
+    // WS-SOU-1; wss:// with the TLS listener above (WS-SOU-2).
+    EXPECT_EQ(c.websocket.see_other_uri, "wss://other.example:5281/xmpp-websocket?node=2");
+
     EXPECT_EQ(c.xml.max_element_bytes, 65536u);
     EXPECT_EQ(c.xml.max_depth, 32u);
 
@@ -247,6 +267,14 @@ TEST(config_loader, absent_keys_keep_defaults)
     ASSERT_EQ(c.upstream.domains.size(), 1u);
     EXPECT_EQ(c.upstream.domains[0].tls, upstream::tls_mode::required);
     EXPECT_TRUE(c.upstream.domains[0].tls_verify);
+    EXPECT_TRUE(c.websocket.enabled);
+    EXPECT_EQ(c.websocket.ping_interval, 25s); // WS-KA-3: below common 60 s proxy timeouts
+    EXPECT_EQ(c.websocket.idle_timeout, 75s);
+    EXPECT_EQ(c.websocket.open_timeout, 30s);
+    EXPECT_EQ(c.websocket.close_timeout, 5s);
+    EXPECT_EQ(c.websocket.max_message_bytes, 256u * 1024u);
+    EXPECT_FALSE(c.websocket.legacy_framing); // WS-NS-1: RFC framing only
+    EXPECT_EQ(c.websocket.see_other_uri, ""); // WS-SOU-1: off
 }
 
 // TOML 1.0 allows [http] after [[http.listen]], toml11 3.7 does not: the message says what to do.
@@ -272,6 +300,13 @@ TEST(config_loader, unknown_keys_are_errors_everywhere)
     expect_one_error(std::string(minimal) + "[[upstream.route]]\nhost = \"h.example\"\nprt = 1\n", "test.toml:5",
                      "upstream.route[0].prt: unknown key");
     expect_one_error("top_level = 1\n" + std::string(minimal), "test.toml:1", "unknown key \"top_level\"");
+    expect_one_error(std::string(minimal) + "[websocket]\nping_intervall = \"10s\"\n", "test.toml:4",
+                     "websocket.ping_intervall: unknown key \"ping_intervall\" in [websocket] (did you mean "
+                     "\"ping_interval\"?)");
+    expect_one_error(std::string(minimal) + "[websocket]\npath = \"/ws\"\n", "test.toml:4",
+                     "websocket.path: unknown key \"path\" in [websocket]");
+    expect_one_error(std::string(minimal) + "[websockets]\nenabled = true\n", "test.toml:3",
+                     "websockets: unknown key \"websockets\" (did you mean \"websocket\"?)");
     // No hint when nothing is close.
     const auto errors = expect_errors(std::string(minimal) + "[bosh]\ncompletely_different = 1\n");
     ASSERT_EQ(errors.size(), 1u);
@@ -296,6 +331,18 @@ TEST(config_loader, wrong_types_are_reported_with_the_expected_type)
     expect_one_error(std::string(minimal) + "[http]\nlisten = 5\n", "test.toml:4",
                      "http.listen: expected an array of tables");
     expect_one_error(std::string(minimal) + "[xml]\nmax_depth = 8.5\n", "test.toml:4", "got a float");
+    expect_one_error(std::string(minimal) + "[websocket]\nenabled = \"yes\"\n", "test.toml:4",
+                     "websocket.enabled: expected a boolean (true or false), got a string");
+    expect_one_error(std::string(minimal) + "[websocket]\nlegacy_framing = 1\n", "test.toml:4",
+                     "websocket.legacy_framing: expected a boolean (true or false), got an integer");
+    expect_one_error(std::string(minimal) + "[websocket]\nping_interval = 25\n", "test.toml:4",
+                     "websocket.ping_interval: expected a duration string such as \"5s\"");
+    expect_one_error(std::string(minimal) + "[websocket]\nmax_message_bytes = \"1MiB\"\n", "test.toml:4",
+                     "websocket.max_message_bytes: expected an integer, got a string");
+    expect_one_error(std::string(minimal) + "[websocket]\nsee_other_uri = false\n", "test.toml:4",
+                     "websocket.see_other_uri: expected a string, got a boolean");
+    expect_one_error("websocket = true\n" + std::string(minimal), "test.toml:1",
+                     "websocket: expected a table ([websocket]), got a boolean");
 }
 
 // ------------------------------------------------------------------------ ranges
@@ -383,7 +430,58 @@ INSTANTIATE_TEST_SUITE_P(
                    "upstream.route[0].port: must be between 1 and 65535 (got 0)"},
         range_case{"[[upstream.route]]\nhost = \"h.example:5222\"\n", "test.toml:2",
                    "upstream.route[0].host: \"h.example:5222\" is not a host name or IP address"},
-        range_case{"[[upstream.route]]\nport = 5222\n", "test.toml:1", "upstream.route[0]: missing required key \"host\""}));
+        range_case{"[[upstream.route]]\nport = 5222\n", "test.toml:1", "upstream.route[0]: missing required key \"host\""},
+        // WS-KA-2/3: the ping interval.
+        range_case{"[websocket]\nping_interval = \"0s\"\n", "test.toml:2",
+                   "websocket.ping_interval: must be between 1s and 1h (got 0s)"},
+        range_case{"[websocket]\nping_interval = \"3601s\"\n", "test.toml:2",
+                   "websocket.ping_interval: must be between 1s and 1h (got 3601s)"},
+        range_case{"[websocket]\nping_interval = \"1500ms\"\n", "test.toml:2",
+                   "websocket.ping_interval: must be a whole number of seconds (got 1500ms)"},
+        range_case{"[websocket]\nping_interval = \"25\"\n", "test.toml:2", "websocket.ping_interval: invalid duration"},
+        // WS-CLOSE-3: the idle timeout.
+        range_case{"[websocket]\nidle_timeout = \"86401s\"\n", "test.toml:2",
+                   "websocket.idle_timeout: must be between 1s and 1d (got 86401s)"},
+        range_case{"[websocket]\nidle_timeout = \"0s\"\n", "test.toml:2",
+                   "websocket.idle_timeout: must be between 1s and 1d (got 0s)"},
+        // WS-OPEN-1: the slow-client guard.
+        range_case{"[websocket]\nopen_timeout = \"0s\"\n", "test.toml:2",
+                   "websocket.open_timeout: must be between 1s and 10m (got 0s)"},
+        range_case{"[websocket]\nopen_timeout = \"601s\"\n", "test.toml:2",
+                   "websocket.open_timeout: must be between 1s and 10m (got 601s)"},
+        // WS-CLOSE-2: waiting for the client's <close/>.
+        range_case{"[websocket]\nclose_timeout = \"0s\"\n", "test.toml:2",
+                   "websocket.close_timeout: must be between 1s and 2m (got 0s)"},
+        range_case{"[websocket]\nclose_timeout = \"121s\"\n", "test.toml:2",
+                   "websocket.close_timeout: must be between 1s and 2m (got 121s)"},
+        // WS-SIZE-1: the message size limit.
+        range_case{"[websocket]\nmax_message_bytes = 1023\n", "test.toml:2",
+                   "websocket.max_message_bytes: must be between 1024 and 16777216 (got 1023)"},
+        range_case{"[websocket]\nmax_message_bytes = 16777217\n", "test.toml:2",
+                   "websocket.max_message_bytes: must be between 1024 and 16777216 (got 16777217)"},
+        // WS-SOU-1: only absolute WebSocket URIs.
+        range_case{"[websocket]\nsee_other_uri = \"https://other.example/http-bind\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute ws:// or wss:// URI such as "
+                   "\"wss://xmpp.example.com/xmpp-websocket\" (RFC 7395 §3.6.1; no spaces or fragment) "
+                   "(got \"https://other.example/http-bind\")"},
+        range_case{"[websocket]\nsee_other_uri = \"/xmpp-websocket\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute ws:// or wss:// URI"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute ws:// or wss:// URI"},
+        range_case{"[websocket]\nsee_other_uri = \"wss:///xmpp-websocket\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://other example/ws\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://other.example/ws \"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://other.example/ws#x\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://user@other.example/ws\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"wss://other.example:0/ws\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"},
+        range_case{"[websocket]\nsee_other_uri = \"WSS://other.example/ws\"\n", "test.toml:2",
+                   "websocket.see_other_uri: must be empty or an absolute"}));
 
 // ------------------------------------------------------------------------ domains
 
@@ -481,6 +579,91 @@ TEST(config_loader, cache_and_queue_relations)
                      "bosh.max_cached_responses: must be at least bosh.max_hold + 1 (5)");
     expect_one_error(std::string(minimal) + "[bosh]\nmax_queued_bytes = 2048\n", "test.toml:4",
                      "bosh.max_queued_bytes: must be at least xml.max_stanza_bytes (262144)");
+}
+
+// ------------------------------------------------------------------------ websocket
+
+// Every bound of [websocket] itself is accepted (the errors just past them are above).
+TEST(config_loader, websocket_range_edges_are_accepted)
+{
+    auto c = expect_ok(std::string(minimal) + R"([websocket]
+ping_interval = "1s"
+idle_timeout = "2s"
+open_timeout = "1s"
+close_timeout = "1s"
+max_message_bytes = 1024
+)");
+    EXPECT_EQ(c.websocket.ping_interval, 1s);
+    EXPECT_EQ(c.websocket.idle_timeout, 2s);
+    EXPECT_EQ(c.websocket.open_timeout, 1s);
+    EXPECT_EQ(c.websocket.close_timeout, 1s);
+    EXPECT_EQ(c.websocket.max_message_bytes, 1024u);
+    c = expect_ok(std::string(minimal) + R"([websocket]
+ping_interval = "1h"
+idle_timeout = "1d"
+open_timeout = "10m"
+close_timeout = "2m"
+max_message_bytes = 16777216
+)");
+    EXPECT_EQ(c.websocket.ping_interval, 3600s);
+    EXPECT_EQ(c.websocket.idle_timeout, 86400s);
+    EXPECT_EQ(c.websocket.open_timeout, 600s);
+    EXPECT_EQ(c.websocket.close_timeout, 120s);
+    EXPECT_EQ(c.websocket.max_message_bytes, 16u * 1024u * 1024u);
+}
+
+// WS-KA-2/3, WS-CLOSE-3: the client is declared gone only after a Ping had time to be answered.
+TEST(config_loader, websocket_idle_timeout_must_exceed_ping_interval)
+{
+    expect_one_error(std::string(minimal) + "[websocket]\nping_interval = \"30s\"\nidle_timeout = \"30s\"\n",
+                     "test.toml:5",
+                     "websocket.idle_timeout: 30s must be greater than websocket.ping_interval 30s (a Ping needs "
+                     "time to be answered)");
+    // Only ping_interval written (above the default idle_timeout 75s): blamed there.
+    expect_one_error(std::string(minimal) + "[websocket]\nping_interval = \"2m\"\n", "test.toml:4",
+                     "websocket.idle_timeout: 75s must be greater than websocket.ping_interval 2m");
+    // Only idle_timeout written (below the default ping_interval 25s).
+    expect_one_error(std::string(minimal) + "[websocket]\nidle_timeout = \"20s\"\n", "test.toml:4",
+                     "websocket.idle_timeout: 20s must be greater than websocket.ping_interval 25s");
+    const auto c = expect_ok(std::string(minimal) + "[websocket]\nping_interval = \"30s\"\nidle_timeout = \"31s\"\n");
+    EXPECT_EQ(c.websocket.idle_timeout, 31s);
+}
+
+// WS-SOU-1: ws:// and wss:// targets, with host names, IPv4 and IPv6 literals, ports, query.
+TEST(config_loader, websocket_see_other_uri_forms)
+{
+    for (const std::string uri : {"ws://other.example/xmpp-websocket", "wss://other.example", "ws://10.0.0.7:5280/ws",
+                                  "wss://[2001:db8::1]:5281/ws?node=2", "wss://[::1]/"}) {
+        const auto c = expect_ok(std::string(minimal) + "[websocket]\nsee_other_uri = \"" + uri + "\"\n");
+        EXPECT_EQ(c.websocket.see_other_uri, uri);
+    }
+    const auto c = expect_ok(std::string(minimal) + "[websocket]\nsee_other_uri = \"\"\n");
+    EXPECT_EQ(c.websocket.see_other_uri, "");
+}
+
+// WS-SOU-2 (RFC 7395 §3.6.1): with a TLS listener the alternate must be wss://, reported at the
+// see_other_uri line wherever the listener is written.
+TEST(config_loader, websocket_see_other_uri_must_be_wss_with_a_tls_listener)
+{
+    const std::string tls_listener = "[[http.listen]]\nport = 5281\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n";
+    const std::string plain_listener = "[[http.listen]]\nport = 5280\n";
+    const std::string ws_uri = "[websocket]\nsee_other_uri = \"ws://other.example/ws\"\n";
+
+    // Second listener has TLS; [websocket] after it: line 10.
+    expect_one_error(std::string(minimal) + plain_listener + tls_listener + ws_uri, "test.toml:10",
+                     "websocket.see_other_uri: must be wss:// because http.listen[1] uses TLS (RFC 7395 §3.6.1: "
+                     "never send a client to a weaker transport)");
+    // [websocket] before the listener: still its own line.
+    expect_one_error(std::string(minimal) + ws_uri + tls_listener, "test.toml:4",
+                     "websocket.see_other_uri: must be wss:// because http.listen[0] uses TLS");
+
+    // wss:// or empty with TLS, ws:// without TLS: fine.
+    auto c = expect_ok(std::string(minimal) + tls_listener + "[websocket]\nsee_other_uri = \"wss://o.example/ws\"\n");
+    EXPECT_EQ(c.websocket.see_other_uri, "wss://o.example/ws");
+    c = expect_ok(std::string(minimal) + tls_listener + "[websocket]\nsee_other_uri = \"\"\n");
+    EXPECT_EQ(c.websocket.see_other_uri, "");
+    c = expect_ok(std::string(minimal) + plain_listener + ws_uri);
+    EXPECT_EQ(c.websocket.see_other_uri, "ws://other.example/ws");
 }
 
 // ------------------------------------------------------------------------ all errors at once

@@ -91,6 +91,14 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.upstream.dns_server, d.upstream.dns_server);
     EXPECT_EQ(c.upstream.whitespace_keepalive, d.upstream.whitespace_keepalive);
     EXPECT_TRUE(c.upstream.route_allow.empty()); // BOSH-ROUTE-1
+    EXPECT_EQ(c.websocket.enabled, d.websocket.enabled);
+    EXPECT_EQ(c.websocket.ping_interval, d.websocket.ping_interval); // WS-KA-3
+    EXPECT_EQ(c.websocket.idle_timeout, d.websocket.idle_timeout);
+    EXPECT_EQ(c.websocket.open_timeout, d.websocket.open_timeout);
+    EXPECT_EQ(c.websocket.close_timeout, d.websocket.close_timeout);
+    EXPECT_EQ(c.websocket.max_message_bytes, d.websocket.max_message_bytes);
+    EXPECT_EQ(c.websocket.legacy_framing, d.websocket.legacy_framing);
+    EXPECT_EQ(c.websocket.see_other_uri, d.websocket.see_other_uri);
 
     // The demo domain: the same-host Prosody, plaintext by explicit opt-in (BOSH-SEC-1, C2S-TLS-7).
     ASSERT_EQ(c.upstream.domains.size(), 1u);
