@@ -150,13 +150,24 @@ private:
         ended,
     };
 
-    // Helpers (implementation detail; see framing.cpp).
-    void handle_client_element(std::string_view text, core::time_point now);
-    void stream_error(std::string_view condition, std::string_view text, close_code code,
-                      core::time_point now);
+    // Helpers (implementation detail; see framing.cpp for the rules they implement).
+    void handle_element(const xml::element& el, bool legacy_header);
+    void handle_open(std::optional<std::string> to, std::optional<std::string> lang,
+                     bool legacy_header);
+    void handle_client_close();
+    void handle_starttls();
+    /// <open/> (or the legacy header) first when none went to the client, the stream error,
+    /// <close/>, a clean upstream close when one is open, then close_websocket{code}. The
+    /// close reason is `text` cut to the RFC 6455 §5.5 limit.
+    void stream_error(std::string_view condition, std::string_view text, close_code code);
     void send_local_open_if_needed();
-    void begin_close(close_code code, std::string reason, core::time_point now);
-    void finish(close_code code, std::string reason);
+    void send_text(std::string text);
+    /// <close xmlns=framing/> or, in legacy mode, </stream:stream>.
+    void send_close_element();
+    /// boshgate closed the XMPP stream: wait close_timeout for the client's <close/>.
+    void begin_closing(core::time_point now);
+    void finish(close_code code, std::string_view reason);
+    void drop();
 
     options opt_;
     xml::limits lim_;
@@ -169,10 +180,8 @@ private:
     bool open_sent_ = false;     ///< an <open/> (or legacy header) went to the client
     bool sasl_success_ = false;  ///< SASL <success/> relayed; a new <open/> is a restart
     bool upstream_open_ = false;
-    close_code pending_code_ = close_code::normal;
-    std::string pending_reason_;
-    core::time_point last_activity_;
-    core::time_point last_ping_;
+    core::time_point last_activity_; ///< last frame from the client (idle and ping clocks)
+    core::time_point last_ping_;     ///< last Ping sent (or construction)
     core::time_point open_deadline_;
     std::optional<core::time_point> close_deadline_;
 };
