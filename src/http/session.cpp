@@ -2,12 +2,21 @@
 // this connection is held (BOSH-HTTP-7: a pipelined request is processed at once, which
 // releases the held one), and responses are written strictly in request order through one
 // write queue of response slots (conventions rule 4).
+//
+// WebSocket upgrade (RFC 7395 on websocket_path): an accepted upgrade request is the last
+// request read on the connection. The writer first writes the responses of any requests
+// pipelined before it, in order, then hands the stream to websocket::run_session on this
+// strand and the connection object goes away without touching the socket again. Bytes the
+// client sent after the upgrade request, before the 101, are discarded: RFC 6455 §4.1 has
+// the client wait for the server's handshake before it sends any frame.
 #include "boshgate/core/clock.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/cors.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/http/static_files.hpp"
 #include "boshgate/metrics/registry.hpp"
+#include "boshgate/websocket/handshake.hpp"
+#include "boshgate/websocket/session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +27,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <deque>
 #include <fstream>
@@ -48,6 +58,10 @@ struct slot {
     bool drop = false;         // close the connection without writing anything
     origin_decision cors;
     std::function<void()> abort; // tells the BOSH session the request went away
+    // An accepted WebSocket upgrade: when this slot reaches the front of the queue the
+    // writer hands the stream off instead of writing a response.
+    std::optional<websocket::request> upgrade;
+    std::string ws_protocol;
 };
 
 const char* info_page =
@@ -185,7 +199,7 @@ private:
             auto req = parser.release();
             bool keep = req.keep_alive();
             handle(std::move(req));
-            if (!keep) {
+            if (upgrading_ || !keep) {
                 reading_done_ = true;
                 write_wake_.cancel();
                 co_return;
@@ -279,7 +293,9 @@ private:
         auto origin = header(req, bhttp::field::origin);
         s->cors = decide_origin(opt, origin);
 
-        if (path == opt.bosh_path) {
+        if (path == opt.websocket_path) {
+            route_websocket(*s, std::move(req));
+        } else if (path == opt.bosh_path) {
             switch (req.method()) {
             case bhttp::verb::options: {
                 // WEB-1: preflight. No session side effects.
@@ -343,6 +359,55 @@ private:
     }
 
     static bool is_read(bhttp::verb v) { return v == bhttp::verb::get || v == bhttp::verb::head; }
+
+    /// RFC 7395 §3.1 upgrade on websocket_path: refused with a plain-text response, or
+    /// accepted (the slot carries the request and the reader stops after it).
+    void route_websocket(slot& s, bhttp::request<bhttp::string_body>&& req)
+    {
+        if (!ctx_->ws || !ctx_->ws->config()->websocket.enabled) {
+            s.res = plain_response(s, bhttp::status::not_found, "not found\n");
+            return;
+        }
+        // Sec-WebSocket-Protocol may be repeated; the offers form one comma-separated list.
+        std::string protocols;
+        bool has_protocols = false;
+        auto offers = req.equal_range(bhttp::field::sec_websocket_protocol);
+        for (auto it = offers.first; it != offers.second; ++it) {
+            if (has_protocols) {
+                protocols += ", ";
+            }
+            protocols.append(it->value().data(), it->value().size());
+            has_protocols = true;
+        }
+        websocket::upgrade_request u;
+        u.method = std::string_view(req.method_string().data(), req.method_string().size());
+        u.is_upgrade = boost::beast::websocket::is_upgrade(req);
+        if (has_protocols) {
+            u.protocols = protocols;
+        }
+        u.origin = header(req, bhttp::field::origin);
+        auto d = websocket::check_upgrade(ctx_->opt, u);
+        if (!d.accept) {
+            ++metrics::global().ws_handshakes_refused;
+            auto res = plain_response(s, static_cast<bhttp::status>(d.status), d.reason + "\n");
+            if (d.status == 426) {
+                res.set(bhttp::field::upgrade, "websocket"); // RFC 7231 §6.5.15
+            } else if (d.status == 405) {
+                res.set(bhttp::field::allow, "GET");
+            }
+            s.res = std::move(res);
+            return;
+        }
+        if (!ctx_->ws->accepting()) {
+            ++metrics::global().ws_handshakes_refused;
+            s.res = plain_response(s, bhttp::status::service_unavailable, "shutting down\n");
+            return;
+        }
+        s.upgrade.emplace(std::move(req));
+        s.ws_protocol = std::move(d.protocol);
+        s.res.emplace(); // ready: the writer hands off when it reaches this slot
+        upgrading_ = true;
+    }
 
     void serve_static(slot& s, const bhttp::request<bhttp::string_body>& req)
     {
@@ -445,6 +510,10 @@ private:
                     close();
                     co_return;
                 }
+                if (s->upgrade) {
+                    hand_off(*s);
+                    co_return;
+                }
                 set_write_deadline(core::clock_type::now() + write_timeout);
                 auto [ec, n] = co_await bhttp::async_write(stream_, *s->res, as_tuple(use_awaitable));
                 set_write_deadline(never);
@@ -494,6 +563,21 @@ private:
         close();
     }
 
+    /// Give the stream to a WebSocket session (on this strand) and retire: from now on
+    /// neither the watchdog nor close() touch the socket, and every timer wait ends.
+    void hand_off(slot& s)
+    {
+        closed_ = true;
+        handed_off_ = true;
+        watchdog_.cancel();
+        write_wake_.cancel();
+        read_wake_.cancel();
+        auto req = std::move(*s.upgrade);
+        auto protocol = std::move(s.ws_protocol);
+        slots_.clear();
+        websocket::run_session(std::move(stream_), std::move(req), std::move(protocol), ctx_->ws);
+    }
+
     void abort_pending()
     {
         for (auto& s : slots_) {
@@ -507,8 +591,8 @@ private:
 
     void close()
     {
-        if (closed_) {
-            return;
+        if (closed_ || handed_off_) {
+            return; // after a hand-off the socket is no longer ours
         }
         closed_ = true;
         boost::system::error_code ignored;
@@ -531,6 +615,8 @@ private:
     bool reading_done_ = false;
     bool idle_wait_ = false; ///< the reader waits for the first byte of a next request
     bool closed_ = false;
+    bool upgrading_ = false;  ///< an accepted WebSocket upgrade was the last request read
+    bool handed_off_ = false; ///< the stream now belongs to a websocket session
 };
 
 } // namespace

@@ -4,6 +4,7 @@
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/upstream/stream.hpp"
+#include "boshgate/websocket/session.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -65,6 +66,7 @@ struct gateway::impl {
     core::steady_clock clock;
     std::shared_ptr<upstream::shared_context> upstream_ctx;
     std::shared_ptr<bosh::session_table> table;
+    std::shared_ptr<websocket::hub> ws_hub;
     std::vector<std::shared_ptr<http::listener>> listeners;
     net::signal_set signals;
     net::steady_timer grace;
@@ -102,6 +104,7 @@ struct gateway::impl {
             // session reads (bosh, upstream, xml limits) takes effect for new sessions.
             auto next = std::make_shared<const config::config>(std::get<config::config>(std::move(res)));
             table->set_config(next);
+            ws_hub->set_config(next);
             cfg = next;
             core::log().info("configuration reloaded from {} (applies to new sessions)", config_path);
         }
@@ -119,9 +122,11 @@ struct gateway::impl {
             l->stop();
         }
         table->shutdown_all();
+        ws_hub->shutdown_all();
         signals.cancel();
-        // Drain: give held BOSH requests their system-shutdown reply and upstream streams
-        // their closing handshake, then stop whatever is left.
+        // Drain: give held BOSH requests their system-shutdown reply, WebSocket clients their
+        // system-shutdown error and closing handshake, and upstream streams their closing
+        // handshake, then stop whatever is left.
         grace.expires_after(cfg->server.shutdown_grace);
         grace.async_wait([this](boost::system::error_code) { ioc.stop(); });
         poll_drained();
@@ -131,7 +136,7 @@ struct gateway::impl {
     {
         auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(200));
         t->async_wait([this, t](boost::system::error_code) {
-            if (table->size() == 0) {
+            if (table->size() == 0 && ws_hub->size() == 0) {
                 // Let the last replies and closing tags reach the wire.
                 auto last = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(300));
                 last->async_wait([this, last](boost::system::error_code) { ioc.stop(); });
@@ -158,6 +163,8 @@ void gateway::start()
     ctx->opt = g.cfg->http;
     ctx->bosh_content_type = g.cfg->bosh.default_content_type;
     ctx->bosh = g.table;
+    g.ws_hub = std::make_shared<websocket::hub>(g.cfg, g.upstream_ctx, g.clock);
+    ctx->ws = g.ws_hub;
     for (const auto& lo : g.cfg->http.listen) {
         g.listeners.push_back(std::make_shared<http::listener>(g.ioc, lo, ctx));
     }

@@ -109,10 +109,45 @@ public:
         std::string bytes; ///< everything read before the end
         bool closed = false; ///< EOF or reset seen (false: `limit` passed first)
     };
+    /// Read until `needle` has arrived (returns everything read so far, needle included) or
+    /// the peer closes / `limit` passes (returns what was read; the needle is then missing).
+    std::string read_until(std::string_view needle, std::chrono::milliseconds limit)
+    {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (pending_.find(needle) == std::string::npos) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                break;
+            }
+            pollfd p{sock_.native_handle(), POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+                continue;
+            }
+            char buf[4096];
+            auto n = ::recv(sock_.native_handle(), buf, sizeof buf, 0);
+            if (n <= 0) {
+                break;
+            }
+            pending_.append(buf, static_cast<std::size_t>(n));
+        }
+        auto at = pending_.find(needle);
+        std::string out;
+        if (at == std::string::npos) {
+            out = std::move(pending_);
+            pending_.clear();
+        } else {
+            out = pending_.substr(0, at + needle.size());
+            pending_.erase(0, at + needle.size());
+        }
+        return out;
+    }
+
     /// Read until the peer closes the connection or `limit` passes.
     result read_until_closed(std::chrono::milliseconds limit)
     {
         result r;
+        r.bytes = std::move(pending_);
+        pending_.clear();
         const auto end = std::chrono::steady_clock::now() + limit;
         for (;;) {
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
@@ -136,6 +171,7 @@ public:
 private:
     boost::asio::io_context ioc_;
     boost::asio::ip::tcp::socket sock_;
+    std::string pending_; ///< bytes read past read_until's needle
 };
 
 // ------------------------------------------------------------------------------ fake server
@@ -244,6 +280,7 @@ struct gateway_options {
     std::string bosh_extra;
     std::string xml_extra;
     std::string upstream_extra;
+    std::string websocket_extra;         ///< keys of the [websocket] section
     std::string domain_extra;            ///< more keys of the xmpp.test domain
     std::string tail;                    ///< more [[upstream.domain]] / [[upstream.route]] blocks
 };
@@ -259,6 +296,7 @@ inline std::string gateway_toml(const gateway_options& o)
     // enforcement is covered by unit tests (BOSH-OVER-3) and stays out of the way here.
     t += "enforce_polling = false\n" + o.bosh_extra + "\n";
     t += "[xml]\n" + o.xml_extra + "\n";
+    t += "[websocket]\n" + o.websocket_extra + "\n";
     t += "[upstream]\nconnect_timeout = \"2s\"\nnegotiate_timeout = \"" + o.negotiate_timeout +
          "\"\nclose_timeout = \"1s\"\n" + o.upstream_extra + "\n";
     t += "[[upstream.domain]]\nname = \"xmpp.test\"\naddress = \"127.0.0.1:" + std::to_string(o.upstream_port) +

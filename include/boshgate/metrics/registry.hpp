@@ -34,7 +34,14 @@ namespace boshgate::metrics {
     X(bosh_term_see_other_uri, counter, "sessions ended: see-other-uri")                         \
     X(bosh_term_system_shutdown, counter, "sessions ended: system-shutdown")                     \
     X(bosh_term_undefined_condition, counter, "sessions ended: undefined-condition")             \
-    X(bosh_insecure_request_dropped, counter, "requests for a TLS-born session over plain HTTP")
+    X(bosh_insecure_request_dropped, counter, "requests for a TLS-born session over plain HTTP") \
+    X(ws_upgrades, counter, "WebSocket upgrades completed (101 sent)")                           \
+    X(ws_handshakes_refused, counter, "WebSocket upgrade requests refused (400/403/405/426/503)") \
+    X(ws_sessions_active, gauge, "WebSocket sessions alive now")                                 \
+    X(ws_messages_in, counter, "complete WebSocket messages received from clients")              \
+    X(ws_messages_out, counter, "WebSocket text messages sent to clients")                       \
+    X(ws_client_errors, counter, "WebSocket sessions ended by a client error (stream error, RFC 6455 violation)") \
+    X(ws_idle_drops, counter, "WebSocket connections dropped: client idle beyond idle_timeout")
 
 struct registry {
 #define BOSHGATE_METRIC_FIELD(name, kind, help) std::atomic<std::int64_t> name{0};

@@ -5,9 +5,10 @@
 
 namespace boshgate::server {
 
-/// The process: io_context with N threads, HTTP listeners, BOSH session table, upstream
-/// shared context, signals (SIGTERM/SIGINT: graceful stop with system-shutdown to BOSH
-/// clients; SIGHUP: reload config for new sessions), sd_notify readiness.
+/// The process: io_context with N threads, HTTP listeners, BOSH session table, WebSocket
+/// hub, upstream shared context, signals (SIGTERM/SIGINT: graceful stop with
+/// system-shutdown to BOSH and WebSocket clients; SIGHUP: reload config for new sessions),
+/// sd_notify readiness.
 class gateway {
 public:
     /// `ov`: the command-line overrides, re-applied on every SIGHUP reload.

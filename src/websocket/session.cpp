@@ -1,0 +1,646 @@
+// WebSocket I/O shell (RFC 6455 transport for RFC 7395): the hub, one session template for
+// plain and TLS connections, and the hand-off entry points the HTTP connection calls.
+//
+// The session is deliberately thin (conventions rule 1): websocket::framing decides every
+// protocol question; this file only moves messages, arms one timer at
+// framing.next_deadline(), bounds memory and time, and owns the upstream::stream.
+//
+// Strand: the session runs on the executor of the socket it took over, which the listener
+// created as a strand per connection. The upstream::stream shares it. Nothing here is
+// touched from another thread except through post_shutdown() (net::post).
+//
+// Lifetime: the session is a shared_ptr kept alive by its two coroutines (reader, writer,
+// each owning it through a parameter) and by pending timer handlers. The hub keeps only a
+// weak_ptr; the upstream::stream keeps only a weak_ptr to its events sink. When both
+// coroutines have finished, finish() unregisters the session and the last handler lets it go.
+#include "boshgate/websocket/session.hpp"
+
+#include "boshgate/core/ids.hpp"
+#include "boshgate/core/log.hpp"
+#include "boshgate/metrics/registry.hpp"
+#include "boshgate/websocket/framing.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include <atomic>
+#include <deque>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+namespace boshgate::websocket {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bws = boost::beast::websocket;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using net::as_tuple;
+using net::use_awaitable;
+
+// ------------------------------------------------------------------------------------ hub
+
+hub::hub(std::shared_ptr<const config::config> cfg, std::shared_ptr<upstream::shared_context> upstream_ctx,
+         const core::clock& clock)
+    : upstream_ctx_(std::move(upstream_ctx)), clock_(clock), cfg_(std::move(cfg))
+{
+}
+
+void hub::set_config(std::shared_ptr<const config::config> cfg)
+{
+    std::lock_guard lock(mutex_);
+    cfg_ = std::move(cfg);
+}
+
+std::shared_ptr<const config::config> hub::config() const
+{
+    std::lock_guard lock(mutex_);
+    return cfg_;
+}
+
+void hub::shutdown_all()
+{
+    std::vector<std::weak_ptr<session_base>> live;
+    {
+        std::lock_guard lock(mutex_);
+        shutting_down_ = true;
+        live.reserve(sessions_.size());
+        for (const auto& [id, w] : sessions_) {
+            live.push_back(w);
+        }
+    }
+    // Outside the lock: post_shutdown only posts, but a session's strand may be this thread.
+    for (auto& w : live) {
+        if (auto s = w.lock()) {
+            s->post_shutdown();
+        }
+    }
+}
+
+bool hub::accepting() const
+{
+    std::lock_guard lock(mutex_);
+    return !shutting_down_;
+}
+
+std::size_t hub::size() const
+{
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+void hub::add(std::uint64_t id, std::weak_ptr<session_base> s)
+{
+    std::lock_guard lock(mutex_);
+    sessions_.emplace(id, std::move(s));
+}
+
+void hub::remove(std::uint64_t id)
+{
+    std::lock_guard lock(mutex_);
+    sessions_.erase(id);
+}
+
+// -------------------------------------------------------------------------------- session
+
+namespace {
+
+/// A client that stops reading is cut off after this long per message (like HTTP writes).
+constexpr std::chrono::seconds write_timeout{30};
+/// Bytes asked from Beast per read; a message is reassembled from such chunks so that the
+/// size check happens before the whole of an oversized message is buffered (WS-SIZE-1).
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::atomic<std::uint64_t> next_session_id{1};
+
+/// One queued outbound item. The writer sends them strictly in order, one at a time, so
+/// Beast never sees two writes (or a ping and a write, or a write and the close) at once.
+struct outbound {
+    enum class kind { text, ping, close };
+    kind what = kind::text;
+    std::string text;                 ///< text message, or the close reason
+    close_code code = close_code::normal;
+};
+
+/// A read error that is an RFC 6455 violation by the client (Beast already answered with
+/// Close 1002/1007), as opposed to a Close frame, EOF or reset: both end the session the
+/// same way, only ws_client_errors differs.
+bool is_client_protocol_error(const boost::system::error_code& ec)
+{
+    return ec.category() == bws::make_error_code(bws::error::bad_opcode).category() &&
+           ec != bws::error::closed;
+}
+
+/// Single-threaded WebSocket session (see the file comment for strand and lifetime).
+template <class Stream>
+class session final : public session_base,
+                      public upstream::stream_events,
+                      public std::enable_shared_from_this<session<Stream>> {
+public:
+    session(Stream&& stream, std::shared_ptr<hub> h, std::string protocol)
+        : ws_(std::move(stream)),
+          hub_(std::move(h)),
+          cfg_(hub_->config()),
+          protocol_(std::move(protocol)),
+          tag_(core::next_session_tag('w')),
+          id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
+          timer_(ws_.get_executor()),
+          write_guard_(ws_.get_executor()),
+          write_wake_(ws_.get_executor())
+    {
+        ++metrics::global().ws_sessions_active;
+    }
+
+    ~session() override { --metrics::global().ws_sessions_active; }
+
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    /// Start the handshake with the upgrade request the HTTP connection read. Must run on
+    /// the socket's strand.
+    void start(request&& req)
+    {
+        net::co_spawn(ws_.get_executor(), run(this->shared_from_this(), std::move(req)), net::detached);
+    }
+
+    // ---------------------------------------------------------------- session_base
+    void post_shutdown() override
+    {
+        net::post(ws_.get_executor(), [self = this->shared_from_this()] {
+            if (!self->framing_ || self->framing_->ended()) {
+                return;
+            }
+            core::log().debug("{} gateway shutdown", self->tag_);
+            self->framing_->shutdown(self->now());
+            self->run_actions();
+        });
+    }
+
+    // ---------------------------------------------------------------- upstream::stream_events
+    // Called on the strand by upstream_; the stream keeps itself alive during the callback.
+    void on_upstream_header(const xml::root_open& header) override
+    {
+        if (!framing_) {
+            return;
+        }
+        framing_->on_upstream_header(header, now());
+        run_actions();
+    }
+
+    void on_upstream_element(xml::element&& el) override
+    {
+        if (!framing_) {
+            return;
+        }
+        framing_->on_upstream_element(std::move(el), now());
+        run_actions();
+    }
+
+    void on_upstream_stream_error(std::string error_xml) override
+    {
+        if (!framing_) {
+            return;
+        }
+        core::log().info("{} server sent a stream error", tag_);
+        framing_->on_upstream_stream_error(std::move(error_xml), now());
+        run_actions();
+    }
+
+    void on_upstream_closed(bool clean) override
+    {
+        core::log().info("{} server stream closed ({})", tag_, clean ? "clean" : "connection lost");
+        upstream_.reset();
+        if (!framing_) {
+            return;
+        }
+        framing_->on_upstream_closed(clean, now());
+        run_actions();
+    }
+
+    void on_upstream_failed(upstream::failure f, std::string detail) override
+    {
+        core::log().info("{} upstream failed: {}", tag_, detail);
+        upstream_.reset();
+        if (!framing_) {
+            return;
+        }
+        framing_->on_upstream_failed(f, detail, now());
+        run_actions();
+    }
+
+private:
+    core::time_point now() const { return hub_->clock().now(); }
+
+    // ---------------------------------------------------------------- handshake + reading
+    /// The RFC 6455 handshake, then the read loop. Owns the session through `self`
+    /// (coroutines start lazily; see http::connection::start).
+    net::awaitable<void> run(std::shared_ptr<session> self, request req)
+    {
+        configure();
+        auto [ec] = co_await ws_.async_accept(req, as_tuple(use_awaitable));
+        if (ec) {
+            // Beast has answered with an HTTP error (bad Sec-WebSocket-Key/Version) or the
+            // client vanished during the handshake.
+            ++metrics::global().ws_handshakes_refused;
+            core::log().debug("{} WebSocket handshake failed: {}", tag_, ec.message());
+            close_transport();
+            co_return;
+        }
+        ++metrics::global().ws_upgrades;
+        const auto& opt = cfg_->websocket;
+        // A short random id is enough: it only names a stream boshgate had to open itself
+        // (backend unreachable, WS-OPEN-4), never a credential.
+        framing_.emplace(opt, cfg_->xml, core::random_sid().substr(0, 16), now());
+        hub_->add(id_, this->weak_from_this());
+        core::log().info("{} WebSocket session open ({})", tag_, is_tls ? "wss" : "ws");
+        if (!hub_->accepting()) {
+            // shutdown_all() ran between the HTTP check and add(): it could not see us.
+            framing_->shutdown(now());
+        }
+        run_actions();
+        net::co_spawn(ws_.get_executor(), writer(self), net::detached);
+        co_await reader();
+        reader_done_ = true;
+        maybe_finish();
+    }
+
+    void configure()
+    {
+        bws::stream_base::timeout t;
+        // Bounds the opening handshake's 101 write and the whole closing handshake.
+        t.handshake_timeout = cfg_->http.header_timeout;
+        // Keepalive and idle detection belong to the framing (WS-KA-2/3), which sees every
+        // frame through on_client_activity and asks for Pings itself.
+        t.idle_timeout = bws::stream_base::none();
+        t.keep_alive_pings = false;
+        ws_.set_option(t);
+        ws_.set_option(bws::stream_base::decorator([proto = protocol_](bws::response_type& res) {
+            res.set(bhttp::field::sec_websocket_protocol, proto); // WS-HS-1
+            res.set(bhttp::field::server, "boshgate");
+        }));
+        // No Beast limit: the read loop enforces max_message_bytes itself, chunk by chunk,
+        // so that it can answer with <policy-violation/> and 1009 (WS-SIZE-1).
+        ws_.read_message_max(0);
+        ws_.auto_fragment(false);
+        ws_.control_callback([this](bws::frame_type, std::string_view) {
+            // Ping (Beast answers with a Pong itself, WS-KA-2), Pong, Close: the client is
+            // alive. Runs inside Beast's read operation: only feed the framing here; actions
+            // (which may close the socket) run once that operation has returned.
+            if (!framing_ || framing_->ended()) {
+                return;
+            }
+            framing_->on_client_activity(now());
+            net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->run_actions(); });
+        });
+    }
+
+    net::awaitable<void> reader()
+    {
+        const std::size_t max = cfg_->websocket.max_message_bytes;
+        for (;;) {
+            // Never ask for more than one byte beyond the limit: a message that crosses it is
+            // detected with at most max + 1 bytes buffered.
+            const std::size_t room = max + 1 - std::min(message_.size(), max);
+            auto [ec, n] = co_await ws_.async_read_some(message_, std::min(read_chunk, room),
+                                                        as_tuple(use_awaitable));
+            if (ec) {
+                on_read_error(ec);
+                co_return;
+            }
+            if (!framing_ || framing_->ended()) {
+                // We are closing (our Close frame is queued or sent): discard until Beast
+                // reports the client's Close.
+                message_.clear();
+                continue;
+            }
+            const auto t = now();
+            framing_->on_client_activity(t);
+            if (message_.size() > max) {
+                core::log().info("{} client message beyond {} bytes", tag_, max);
+                message_.clear();
+                message_.shrink_to_fit();
+                framing_->on_message_too_big(t);
+                run_actions(true);
+                // Stop reading: async_close drains (and discards) the rest of the message
+                // while it waits for the client's Close frame.
+                co_return;
+            }
+            if (!ws_.is_message_done()) {
+                run_actions();
+                continue;
+            }
+            ++metrics::global().ws_messages_in;
+            const auto kind = ws_.got_binary() ? message_kind::binary : message_kind::text;
+            const auto data = message_.cdata();
+            framing_->on_message(kind, std::string_view(static_cast<const char*>(data.data()), data.size()), t);
+            message_.clear();
+            if (message_.capacity() > read_chunk * 4) {
+                message_.shrink_to_fit(); // one large message does not pin its buffer
+            }
+            run_actions(true);
+        }
+    }
+
+    void on_read_error(const boost::system::error_code& ec)
+    {
+        if (framing_ && !framing_->ended()) {
+            // The client went away (Close frame, EOF, reset) or broke RFC 6455, in which case
+            // Beast has already sent Close 1002/1007: WS-CLOSE-3, the upstream is dropped
+            // without a closing tag.
+            if (is_client_protocol_error(ec)) {
+                ++metrics::global().ws_client_errors;
+            }
+            core::log().info("{} WebSocket gone: {}", tag_, ec.message());
+            framing_->on_client_gone(now());
+            client_gone_ = true;
+            outbox_.clear();
+            run_actions();
+        } else {
+            core::log().debug("{} read ended: {}", tag_, ec.message());
+        }
+        close_transport_unless_closing();
+    }
+
+    // ---------------------------------------------------------------- writing
+    /// The only writer (conventions rule 4). Owns the session through `self`.
+    net::awaitable<void> writer([[maybe_unused]] std::shared_ptr<session> self)
+    {
+        while (!transport_closed_) {
+            if (outbox_.empty()) {
+                if (client_gone_ || (framing_ && framing_->ended())) {
+                    break; // nothing more will be queued
+                }
+                write_wake_.expires_at(core::time_point::max());
+                co_await write_wake_.async_wait(as_tuple(use_awaitable));
+                continue;
+            }
+            auto item = std::move(outbox_.front());
+            outbox_.pop_front();
+            arm_write_guard();
+            boost::system::error_code ec;
+            if (item.what == outbound::kind::text) {
+                ws_.text(true);
+                auto [e, n] = co_await ws_.async_write(net::buffer(item.text), as_tuple(use_awaitable));
+                ec = e;
+                if (!ec) {
+                    ++metrics::global().ws_messages_out;
+                }
+            } else if (item.what == outbound::kind::ping) {
+                auto [e] = co_await ws_.async_ping({}, as_tuple(use_awaitable));
+                ec = e;
+            } else {
+                // The closing handshake: our Close, then (through the reader, or Beast's own
+                // drain when the reader stopped) the client's Close, then TCP teardown; all
+                // bounded by handshake_timeout.
+                bws::close_reason cr(static_cast<bws::close_code>(static_cast<std::uint16_t>(item.code)),
+                                     std::string_view(item.text).substr(0, 123));
+                auto [e] = co_await ws_.async_close(cr, as_tuple(use_awaitable));
+                disarm_write_guard();
+                core::log().debug("{} closing handshake done: {}", tag_, e ? e.message() : "ok");
+                close_transport();
+                break;
+            }
+            disarm_write_guard();
+            if (ec) {
+                // The reader sees the same broken transport and reports the client gone.
+                core::log().debug("{} write failed: {}", tag_, ec.message());
+                close_transport();
+                break;
+            }
+        }
+        writer_done_ = true;
+        maybe_finish();
+    }
+
+    void queue(outbound&& o)
+    {
+        if (client_gone_ || transport_closed_) {
+            return;
+        }
+        outbox_.push_back(std::move(o));
+        write_wake_.cancel();
+    }
+
+    void arm_write_guard()
+    {
+        ++write_generation_;
+        write_guard_.expires_after(write_timeout);
+        write_guard_.async_wait([w = this->weak_from_this(), gen = write_generation_](boost::system::error_code ec) {
+            auto self = w.lock();
+            if (!self || ec || gen != self->write_generation_) {
+                return;
+            }
+            core::log().info("{} client does not read: dropped", self->tag_);
+            self->close_transport();
+        });
+    }
+
+    void disarm_write_guard()
+    {
+        ++write_generation_;
+        write_guard_.cancel();
+    }
+
+    // ---------------------------------------------------------------- actions + timer
+    /// Execute what the framing asked for. `client_input`: the input was a client message;
+    /// a stream error it draws is the client's fault (ws_client_errors).
+    void run_actions(bool client_input = false)
+    {
+        if (!framing_) {
+            return;
+        }
+        for (;;) {
+            auto actions = framing_->take_actions();
+            if (actions.empty()) {
+                break;
+            }
+            for (auto& a : actions) {
+                if (client_input) {
+                    // Either stream error form (WS-NS-2): prefixed or unprefixed.
+                    if (auto* t = std::get_if<action::send_text>(&a);
+                        t != nullptr && (t->text.rfind("<stream:error", 0) == 0 || t->text.rfind("<error", 0) == 0)) {
+                        ++metrics::global().ws_client_errors;
+                        client_input = false; // once per input
+                    }
+                }
+                std::visit([this](auto& act) { execute(act); }, a);
+            }
+        }
+        if (framing_->ended()) {
+            ++timer_generation_;
+            timer_.cancel();
+            write_wake_.cancel(); // the writer may exit once the queue is empty
+            return;
+        }
+        arm_timer();
+    }
+
+    void execute(action::send_text& a)
+    {
+        core::log().debug("{} -> client: {} bytes", tag_, a.text.size());
+        queue(outbound{outbound::kind::text, std::move(a.text), close_code::normal});
+    }
+
+    void execute(action::send_ping&) { queue(outbound{outbound::kind::ping, {}, close_code::normal}); }
+
+    void execute(action::open_upstream& a)
+    {
+        core::log().info("{} new stream to {}", tag_, a.to);
+        upstream_ = upstream::make_stream(ws_.get_executor(), hub_->upstream_context(), this->weak_from_this(),
+                                          tag_, cfg_->xml);
+        upstream::open_params p;
+        p.to = a.to;
+        p.lang = a.lang;
+        upstream_->open(p);
+    }
+
+    void execute(action::send_upstream& a)
+    {
+        if (upstream_) {
+            upstream_->send(std::move(a.bytes));
+        }
+    }
+
+    void execute(action::restart_upstream&)
+    {
+        core::log().debug("{} stream restart", tag_);
+        if (upstream_) {
+            upstream_->restart();
+        }
+    }
+
+    void execute(action::close_upstream& a)
+    {
+        if (upstream_) {
+            upstream_->close(a.clean);
+            upstream_.reset();
+        }
+    }
+
+    void execute(action::close_websocket& a)
+    {
+        core::log().info("{} closing WebSocket ({}: {})", tag_, static_cast<unsigned>(a.code), a.reason);
+        closing_ = true;
+        queue(outbound{outbound::kind::close, std::move(a.reason), a.code});
+    }
+
+    void execute(action::drop_websocket&)
+    {
+        core::log().info("{} client idle: connection dropped", tag_);
+        ++metrics::global().ws_idle_drops;
+        closing_ = true;
+        outbox_.clear();
+        close_transport();
+    }
+
+    void arm_timer()
+    {
+        auto deadline = framing_->next_deadline();
+        ++timer_generation_;
+        if (!deadline) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(*deadline);
+        timer_.async_wait([self = this->shared_from_this(), gen = timer_generation_](boost::system::error_code ec) {
+            if (ec || gen != self->timer_generation_ || !self->framing_ || self->framing_->ended()) {
+                return;
+            }
+            self->framing_->on_timer(self->now());
+            self->run_actions();
+        });
+    }
+
+    // ---------------------------------------------------------------- teardown
+    void close_transport()
+    {
+        if (transport_closed_) {
+            return;
+        }
+        transport_closed_ = true;
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(ws_).close(ignored);
+        write_wake_.cancel();
+    }
+
+    /// After a read error: close TCP unless our closing handshake is still running (the
+    /// writer's async_close finishes the teardown itself).
+    void close_transport_unless_closing()
+    {
+        if (!closing_) {
+            close_transport();
+        }
+    }
+
+    void maybe_finish()
+    {
+        if (!reader_done_ || !writer_done_ || finished_) {
+            return;
+        }
+        finished_ = true;
+        close_transport();
+        ++timer_generation_;
+        timer_.cancel();
+        disarm_write_guard();
+        if (upstream_) {
+            // Defensive: the framing always closes the upstream before it ends.
+            upstream_->close(false);
+            upstream_.reset();
+        }
+        hub_->remove(id_);
+        core::log().info("{} WebSocket session closed", tag_);
+    }
+
+    static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
+
+    bws::stream<Stream> ws_;
+    std::shared_ptr<hub> hub_;
+    std::shared_ptr<const config::config> cfg_; ///< the config this session was born with
+    std::string protocol_;
+    std::string tag_;
+    std::uint64_t id_;
+    std::optional<framing> framing_;            ///< engaged once the 101 is out
+    std::shared_ptr<upstream::stream> upstream_;
+    beast::flat_buffer message_;                ///< the client message being reassembled
+    std::deque<outbound> outbox_;
+    net::steady_timer timer_;                   ///< framing.next_deadline()
+    std::uint64_t timer_generation_ = 0;
+    net::steady_timer write_guard_;             ///< bounds one write (write_timeout)
+    std::uint64_t write_generation_ = 0;
+    net::steady_timer write_wake_;              ///< the idle writer waits on it; cancel() wakes it
+    bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected
+    bool client_gone_ = false;      ///< the reader saw the client go; nothing more is written
+    bool transport_closed_ = false; ///< the TCP socket is closed
+    bool reader_done_ = false;
+    bool writer_done_ = false;
+    bool finished_ = false;
+};
+
+template <class Stream>
+void start_session(Stream&& stream, request&& req, std::string protocol, std::shared_ptr<hub> h)
+{
+    auto s = std::make_shared<session<Stream>>(std::move(stream), std::move(h), std::move(protocol));
+    s->start(std::move(req));
+}
+
+} // namespace
+
+void run_session(tcp::socket&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h)
+{
+    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h));
+}
+
+void run_session(net::ssl::stream<tcp::socket>&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h)
+{
+    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h));
+}
+
+} // namespace boshgate::websocket
