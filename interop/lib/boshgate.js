@@ -7,6 +7,22 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startProcess, waitForLogLine, failWithLogs, BOOT_MS } = require('./util');
 
+function logSize(file) {
+  try {
+    return fs.statSync(file).size;
+  } catch (_) {
+    return 0;
+  }
+}
+
+function logTextSince(file, mark) {
+  try {
+    return fs.readFileSync(file).subarray(mark).toString('utf8');
+  } catch (_) {
+    return '';
+  }
+}
+
 function tomlString(s) {
   return JSON.stringify(String(s));
 }
@@ -14,7 +30,8 @@ function tomlString(s) {
 /**
  * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT';
  * domains: [{ name }] resolved through DNS SRV. Resolves with
- * { pid, url, port, configFile, logs, stop() }.
+ * { pid, url (BOSH), wsUrl (WebSocket, subprotocol xmpp), port, configFile,
+ *   logFile, logs, logMark(), logSince(mark), stop() }.
  */
 async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug' }) {
   if (!fs.existsSync(bin)) {
@@ -30,6 +47,7 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     '',
     '[http]',
     'bosh_path = "/http-bind"',
+    'websocket_path = "/xmpp-websocket"',
     'static_dir = ""',
     '',
     '[[http.listen]]',
@@ -65,9 +83,15 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
   return {
     pid: proc.child.pid,
     url: `http://127.0.0.1:${port}/http-bind`,
+    wsUrl: `ws://127.0.0.1:${port}/xmpp-websocket`,
     port,
     configFile,
+    logFile,
     logs: [logFile],
+    /** Current size of the log (bytes): pass it to logSince() later. */
+    logMark: () => logSize(logFile),
+    /** Log text appended since `mark` (from logMark()). */
+    logSince: (mark) => logTextSince(logFile, mark),
     alive: proc.exited,
     stop: () => proc.stop(),
   };

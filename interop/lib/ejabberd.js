@@ -27,7 +27,9 @@ function yamlString(s) {
 /**
  * Starts ejabberd for `domain` with `users` ([{user, password}]) and the
  * certificate bundle `cert.bundle` (key + cert + CA). Resolves with
- * { domain, c2sPort, directTlsPort, httpPort, boshUrl, logs, stop() }.
+ * { domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }.
+ * Besides SM (resumable), the modules web clients such as Converse.js use are
+ * on: PEP (mod_pubsub), private XML, vCard, carbons, caps.
  */
 async function startEjabberd({ dir, domain, cert, users }) {
   const ids = ejabberdIds();
@@ -73,6 +75,7 @@ listen:
     backlog: BACKLOG
     request_handlers:
       /http-bind: mod_bosh
+      /ws: ejabberd_http_ws
 auth_method: internal
 auth_password_format: scram
 auth_scram_hash: sha
@@ -92,10 +95,21 @@ shaper_rules:
 modules:
   mod_roster: {}
   mod_stream_mgmt:
+    # resumption is on whenever resume_timeout > 0
+    resume_timeout: 60
     resend_on_timeout: if_offline
   mod_bosh: {}
   mod_disco: {}
   mod_ping: {}
+  mod_caps: {}
+  mod_carboncopy: {}
+  mod_private: {}
+  mod_vcard: {}
+  mod_pubsub:
+    access_createnode: local
+    plugins:
+      - flat
+      - pep
   mod_admin_extra: {}
 `);
   const sysCtl = fs.readFileSync('/etc/ejabberd/ejabberdctl.cfg', 'utf8')
@@ -175,6 +189,7 @@ modules:
     directTlsPort,
     httpPort,
     boshUrl: `http://127.0.0.1:${httpPort}/http-bind`,
+    wsUrl: `ws://127.0.0.1:${httpPort}/ws`,
     logs,
     ctl,
     stop,

@@ -1,7 +1,9 @@
 'use strict';
 // A private Prosody (Debian 0.12) on loopback: config, data, pid and log in a
 // temp dir; c2s with STARTTLS required, a direct-TLS c2s port (XEP-0368),
-// mod_smacks, and mod_bosh for development runs against its own endpoint.
+// mod_smacks with resumption, the modules web clients such as Converse.js use
+// (PEP, private XML, bookmarks, vCard4 + legacy vCard, carbons, MAM), and
+// mod_bosh + mod_websocket for development runs against its own endpoints.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,7 +16,7 @@ function luaString(s) {
 /**
  * Starts Prosody for `domain` with `users` ([{user, password}]) and the
  * certificate { cert, key }; logLevel is Prosody's minimum log level. Resolves with
- * { pid, configFile, domain, c2sPort, directTlsPort, httpPort, boshUrl, logs, stop() }.
+ * { pid, configFile, domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }.
  * Rejects (with the log tail) if Prosody does not come up.
  */
 async function startProsody({ dir, domain, cert, users, logLevel = 'debug' }) {
@@ -44,8 +46,18 @@ authentication = "internal_hashed"
 storage = "internal"
 consider_bosh_secure = true
 bosh_max_inactivity = 60
+-- The servers' own endpoints are plain http on loopback (direct mode only):
+-- treat them as secure so SASL PLAIN is offered, and accept any page Origin.
+consider_websocket_secure = true
+cross_domain_websocket = true
+cross_domain_bosh = true
 smacks_hibernation_time = 30
-modules_enabled = { "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "bosh"; "http" }
+smacks_max_hibernated_sessions = 100
+archive_expires_after = "1d"
+modules_enabled = {
+  "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "bosh"; "websocket"; "http";
+  "pep"; "private"; "bookmarks"; "vcard4"; "vcard_legacy"; "carbons"; "mam";
+}
 modules_disabled = { "s2s"; "offline" }
 certificates = ${luaString(path.dirname(cert.cert))}
 ssl = ${ssl}
@@ -75,6 +87,7 @@ VirtualHost ${luaString(domain)}
     directTlsPort,
     httpPort,
     boshUrl: `http://127.0.0.1:${httpPort}/http-bind`,
+    wsUrl: `ws://127.0.0.1:${httpPort}/xmpp-websocket`,
     logs,
     stop: () => proc.stop(),
     alive: proc.exited,

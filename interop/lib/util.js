@@ -165,15 +165,19 @@ function killGroup(pid, signal) {
   }
 }
 
-/** Resolves when `file` contains a line matching `re` (watching the file); returns the match. */
-function waitForLogLine(file, re, ms, alive = () => true) {
-  return withTimeout(`${re} in ${file}`, ms, (resolve, reject) => {
+/**
+ * Resolves when `file` contains a line matching `re` (watching the file);
+ * returns the match. `fromByte`: only text appended after that offset counts
+ * (e.g. a size taken before the action whose log line is awaited).
+ */
+function waitForLogLine(file, re, ms, alive = () => true, fromByte = 0) {
+  return withTimeout(`${re} in ${file}${fromByte ? ` after byte ${fromByte}` : ''}`, ms, (resolve, reject) => {
     let watcher = null;
     let interval = null;
     const check = () => {
       let text = '';
       try {
-        text = fs.readFileSync(file, 'utf8');
+        text = fs.readFileSync(file).subarray(fromByte).toString('utf8');
       } catch (_) {
         // not created yet
       }

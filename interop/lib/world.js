@@ -4,11 +4,19 @@
 // file and shared by its scenarios.
 //
 // Modes:
-//   BOSHGATE_BIN=/path/to/boshgate  -> clients speak BOSH to boshgate, which
-//                                      resolves the domain via SRV (dnsmasq)
-//                                      and connects upstream (the real suite).
+//   BOSHGATE_BIN=/path/to/boshgate  -> clients speak BOSH (world.url) or
+//                                      WebSocket (world.wsUrl) to boshgate,
+//                                      which resolves the domain via SRV
+//                                      (dnsmasq) and connects upstream (the
+//                                      real suite).
 //   INTEROP_DIRECT=1                -> development aid: clients use the
-//                                      server's own BOSH endpoint.
+//                                      server's own BOSH and WebSocket
+//                                      endpoints.
+//
+// What callers (scenarios, the browser tests) rely on: world.url (BOSH),
+// world.wsUrl (RFC 7395, subprotocol xmpp), world.domain, world.users,
+// world.tcpService and world.caFile (plain XMPP/TCP users), world.mode, and
+// world.gateway (null in direct mode) with its log file.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -74,6 +82,8 @@ async function startWorld({ kind, upstream }) {
     world.tcpService = `xmpp://127.0.0.1:${server.c2sPort}`;
     if (m === 'direct') {
       world.url = server.boshUrl;
+      world.wsUrl = server.wsUrl;
+      world.gateway = null;
       return world;
     }
     const target = `xmpp-1.${domain}`;
@@ -104,6 +114,7 @@ async function startWorld({ kind, upstream }) {
     world.logs.push(...gw.logs);
     world.gateway = gw;
     world.url = gw.url;
+    world.wsUrl = gw.wsUrl;
     return world;
   } catch (e) {
     await world.teardown(true);

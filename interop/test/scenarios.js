@@ -1,5 +1,6 @@
 'use strict';
-// The interop scenarios, defined once and run per server (see *.test.js).
+// The interop scenarios, defined once and run per server (see *.test.js):
+// BOSH here, WebSocket in ws_scenarios.js (same server, gateway and TCP user).
 // Requirement IDs from shared/spec/checklist.md are cited where exercised.
 
 const assert = require('node:assert/strict');
@@ -11,6 +12,7 @@ const { startWorld } = require('../lib/world');
 const { BoshClient, Strophe, localName, children, NS_SM } = require('../lib/bosh_client');
 const { TcpClient, subscribeAll, bare } = require('../lib/tcp_client');
 const { withTimeout, WAIT_MS } = require('../lib/util');
+const { defineWsScenarios } = require('./ws_scenarios');
 
 function token() {
   return crypto.randomBytes(6).toString('hex');
@@ -35,6 +37,7 @@ function defineSuite({ kind, upstream }) {
     let carol;
     let failed = false;
     const bosh = [];
+    const ws = []; // WebSocket clients (strophe.js and @xmpp/client), for teardown
     const jidOf = (user) => `${user}@${world.domain}`;
     const passOf = (user) => world.users.find((u) => u.user === user).password;
 
@@ -84,6 +87,9 @@ function defineSuite({ kind, upstream }) {
 
     after(async () => {
       for (const c of bosh) {
+        c.abandon();
+      }
+      for (const c of ws) {
         c.abandon();
       }
       if (carol) {
@@ -235,6 +241,20 @@ function defineSuite({ kind, upstream }) {
       } else {
         assert.ok(res.status === 404 || /item-not-found/.test(res.body), `unknown sid answered ${res.status} ${res.body}`);
       }
+    });
+
+    // The same users over WebSocket (RFC 7395): test/ws_scenarios.js.
+    defineWsScenarios({
+      world: () => world,
+      carol: () => carol,
+      scenario,
+      jidOf,
+      passOf,
+      boshClient,
+      track: (c) => {
+        ws.push(c);
+        return c;
+      },
     });
   });
 }
