@@ -2,11 +2,11 @@
 # Interop suite entry point. With BOSHGATE_BIN=/path/to/boshgate (the real
 # target) every scenario goes through boshgate to private Prosody and ejabberd
 # instances started on loopback. INTEROP_DIRECT=1 instead points the clients
-# at the servers' own BOSH endpoints (development aid only).
+# at the servers' own BOSH and WebSocket endpoints (development aid only).
+# test/browser.test.js drives Converse.js in Debian's Chromium (see README.md).
 # Exit code = the test result; node's test summary is printed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cd "$here"
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "interop: run as root (the private ejabberd runs as the ejabberd user)" >&2
@@ -26,27 +26,32 @@ else
   echo "interop: set BOSHGATE_BIN=/path/to/boshgate (or INTEROP_DIRECT=1 for the servers' own BOSH)" >&2
   exit 2
 fi
+# (BOSHGATE_BIN is resolved above relative to the caller's directory.)
+cd "$here"
 for tool in node prosody prosodyctl ejabberdctl dnsmasq openssl; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "interop: $tool not found: run tests/bootstrap.sh" >&2
     exit 2
   fi
 done
-if [[ ! -d node_modules/strophe.js || ! -d node_modules/@xmpp/client ]]; then
+if [[ ! -d node_modules/strophe.js || ! -d node_modules/@xmpp/client || ! -d node_modules/converse.js || ! -d node_modules/playwright-core ]]; then
   npm ci --no-audit --no-fund
 fi
 
-# The two files run as separate processes, each with its own server, dnsmasq
-# and gateway; one at a time keeps the 2-core machine responsive.
+# The files run as separate processes, each with its own server, dnsmasq and
+# gateway; one at a time keeps the 2-core machine responsive. browser.test.js
+# (Converse.js in headless Chromium over BOSH and WebSocket, about 10 s) writes
+# screenshots to $INTEROP_ARTIFACTS (default <repo>/build/interop-artifacts).
+# Hard cap for the whole suite: 540 s.
 flags=(--test --test-reporter=spec)
 if node --help | grep -q -- '--test-concurrency'; then
   flags+=(--test-concurrency=1) # Node >= 20.10; Node 18 has no such flag
 fi
 set +e
-timeout --kill-after=10 420 node "${flags[@]}" test/prosody.test.js test/ejabberd.test.js 2>&1
+timeout --kill-after=10 540 node "${flags[@]}" test/prosody.test.js test/ejabberd.test.js test/browser.test.js 2>&1
 rc=$?
 set -e
 if [[ $rc -eq 124 ]]; then
-  echo "interop: suite exceeded its 420 s budget" >&2
+  echo "interop: suite exceeded its 540 s budget" >&2
 fi
 exit "$rc"

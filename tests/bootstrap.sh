@@ -17,6 +17,9 @@ fi
 build_deps=(build-essential cmake ninja-build pkg-config libboost1.81-dev libboost-program-options1.81-dev
   libexpat1-dev libssl-dev libc-ares-dev libgtest-dev libgmock-dev libtoml11-dev libspdlog-dev libfmt-dev)
 test_deps=(prosody ejabberd dnsmasq-base openssl procps iproute2 ca-certificates)
+# The browser interop test (interop/test/browser.test.js): Debian's Chromium, driven
+# by playwright-core, plus a font so its screenshots are readable.
+test_deps+=(chromium fonts-dejavu-core)
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
@@ -72,7 +75,8 @@ for port in 5222 5280 5443; do
   fi
 done
 
-# Node packages for the interop clients (strophe.js and friends), pinned by package-lock.json.
+# Node packages for the interop clients (strophe.js, converse.js, playwright-core and
+# friends), pinned by package-lock.json. playwright-core downloads no browser.
 stamp="$root/interop/node_modules/.bootstrap-lock.json"
 if [[ -f $stamp ]] && cmp -s "$stamp" "$root/interop/package-lock.json"; then
   echo "bootstrap: interop/node_modules up to date"

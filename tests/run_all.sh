@@ -22,5 +22,5 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== unit + integration tests (ctest)"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
-echo "== interop: real Prosody + ejabberd, strophe.js and @xmpp/client through boshgate"
+echo "== interop: real Prosody + ejabberd; strophe.js, @xmpp/client (BOSH, WebSocket, TCP) and Converse.js in Chromium through boshgate"
 BOSHGATE_BIN="$build/boshgate" bash interop/run.sh
