@@ -1,8 +1,9 @@
 'use strict';
 // The benchmark: one private Prosody data set (per-run CA, N registered users),
-// then for each connection manager in turn a freshly started Prosody, the
-// manager, N authenticated idle BOSH sessions, RSS readings and message
-// latency, and a comparison table at the end. Started by bench/run.sh.
+// then for each row (connection manager x transport: BOSH or WebSocket) in
+// turn a freshly started Prosody, the manager, N then 2N authenticated idle
+// sessions, RSS readings and message latency, and a comparison table at the
+// end. Started by bench/run.sh.
 //
 // Reuses the interop harness (interop/lib) for certificates, Prosody, dnsmasq,
 // boshgate and process handling. Everything binds to 127.0.0.1; every wait has
@@ -22,26 +23,34 @@ const { startDnsmasq } = require(path.join(interop, 'dnsmasq'));
 const { startBoshgate } = require(path.join(interop, 'boshgate'));
 
 const { BoshSession } = require('./bosh_load');
+const { WsSession, loadWs } = require('./ws_load');
 const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
 const { printReport } = require('./report');
 
 const DOMAIN = 'bench.test';
-const MANAGERS = ['boshgate', 'prosody', 'nxb'];
-const LABELS = {
-  prosody: 'Prosody mod_bosh (in-process)',
-  boshgate: 'boshgate -> Prosody c2s',
-  nxb: 'node-xmpp-bosh 0.7.10 -> Prosody c2s',
+// Rows in their default order. base: which process serves the sessions
+// ('prosody' = Prosody's own endpoint, in-process); transport: the client side.
+const ROWS = {
+  boshgate: { base: 'boshgate', transport: 'bosh', label: 'boshgate BOSH -> Prosody c2s' },
+  'boshgate-ws': { base: 'boshgate', transport: 'ws', label: 'boshgate WebSocket -> Prosody c2s' },
+  prosody: { base: 'prosody', transport: 'bosh', label: 'Prosody mod_bosh (in-process)' },
+  'prosody-ws': { base: 'prosody', transport: 'ws', label: 'Prosody mod_websocket (in-process)' },
+  nxb: { base: 'nxb', transport: 'bosh', label: 'node-xmpp-bosh 0.7.10 -> Prosody c2s' },
 };
+const MANAGERS = Object.keys(ROWS);
+const TRANSPORTS = { bosh: 'BOSH', ws: 'WebSocket' };
+const LABELS = Object.fromEntries(MANAGERS.map((k) => [k, ROWS[k].label]));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function usage() {
   return `usage: bench/run.sh [options]
-  --sessions N          idle BOSH sessions per manager (default 200)
+  --sessions N          idle sessions per manager (default 200; 2N for the marginal figure)
   --messages M          A->B messages timed per manager (default 50)
   --ramp-batch K        sessions started per ramp step (default 20)
   --ramp-interval MS    ms between ramp steps (default 200)
   --wait S              BOSH wait attribute (default 20)
+  --no-marginal         skip the second batch of N sessions (RSS at 2N, marginal KB/session)
   --only LIST           comma list of: ${MANAGERS.join(',')} (default: all, in that order)
   --keep                keep the work dir (always kept when something failed)
   --json FILE           also write the results as JSON to FILE
@@ -49,7 +58,7 @@ env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest bui
 }
 
 function parseArgs(argv) {
-  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null };
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true };
   const num = (name, v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0) {
@@ -73,6 +82,7 @@ function parseArgs(argv) {
       case '--wait': o.wait = Math.max(1, num(a, next())); break;
       case '--only': o.only = next().split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--keep': o.keep = true; break;
+      case '--no-marginal': o.marginal = false; break;
       case '--json': o.json = path.resolve(next()); break;
       case '-h': case '--help': process.stdout.write(`${usage()}\n`); process.exit(0); break;
       default: throw new Error(`unknown option ${a}\n${usage()}`);
@@ -177,14 +187,16 @@ function countErrors(sessions) {
 }
 
 /**
- * Starts the manager `kind` in front of (or inside) `prosody`. Resolves with
- * { url, pid, stop, logs, alive } or throws with the reason it cannot run.
+ * Starts the manager of row `kind` in front of (or inside) `prosody`. Resolves
+ * with { url (of the row's transport), pid, stop, logs, alive } or throws with
+ * the reason it cannot run.
  */
 async function startManager(kind, ctx, prosody, phaseDir) {
-  if (kind === 'prosody') {
-    return { url: prosody.boshUrl, pid: prosody.pid, logs: prosody.logs, alive: prosody.alive, stop: async () => {} };
+  const { base, transport } = ROWS[kind];
+  if (base === 'prosody') {
+    return { url: transport === 'ws' ? prosody.wsUrl : prosody.boshUrl, pid: prosody.pid, logs: prosody.logs, alive: prosody.alive, stop: async () => {} };
   }
-  if (kind === 'boshgate') {
+  if (base === 'boshgate') {
     if (!ctx.boshgateBin) {
       throw new Error('no boshgate binary: set BOSHGATE_BIN or build build/release/boshgate');
     }
@@ -212,7 +224,7 @@ async function startManager(kind, ctx, prosody, phaseDir) {
     }
     const stopGw = track('boshgate', gw.pid, gw.stop);
     return {
-      url: gw.url,
+      url: transport === 'ws' ? gw.wsUrl : gw.url,
       pid: gw.pid,
       logs: [...gw.logs, ...dns.logs],
       alive: gw.alive,
@@ -258,27 +270,72 @@ async function startManager(kind, ctx, prosody, phaseDir) {
   };
 }
 
+/**
+ * Starts `count` logins (sessions first..first+count-1 on users 0..count-1,
+ * resources `${prefix}${i}`), ramped like o.rampBatch per o.rampInterval ms,
+ * each with a 30 s deadline and then idle. Appends the sessions to `sessions`
+ * and resolves with the latencies (ms) of the logins that succeeded.
+ */
+async function loginBatch({ kind, url, o, sessions, count, prefix, isCancelled }) {
+  const Session = ROWS[kind].transport === 'ws' ? WsSession : BoshSession;
+  const logins = [];
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && i % o.rampBatch === 0) {
+      await sleep(o.rampInterval);
+    }
+    if (isCancelled()) {
+      break;
+    }
+    const s = new Session({ url, domain: DOMAIN, user: userName(i), password: password(i), wait: o.wait, resource: `${prefix}${i}` });
+    sessions.push(s);
+    const d = deadline(30000, 'login');
+    logins.push(Promise.race([s.login(), d.promise]).then((ms) => {
+      d.cancel();
+      s.startIdle();
+      return ms;
+    }, (e) => {
+      d.cancel();
+      s.error = s.error || `${s.step || 'login'}: ${e.message}`;
+      s.abort();
+      return null;
+    }));
+  }
+  return (await Promise.all(logins)).filter((t) => t !== null);
+}
+
 /** Runs the N-session scenario against one manager; never throws (failures go into the result). */
 async function runManager(kind, ctx) {
   const o = ctx.opts;
+  const { base, transport } = ROWS[kind];
+  const inProc = base === 'prosody';
   const r = {
     kind,
     label: LABELS[kind],
+    transport: TRANSPORTS[transport],
+    inProcess: inProc,
     status: 'ok',
     error: null,
     attempted: o.sessions,
+    attempted2: o.marginal ? o.sessions : 0,
     loginsOk: 0,
+    loginsOk2: 0,
     loginP50: null,
     loginP95: null,
+    login2P50: null,
+    login2P95: null,
     held: null,
+    held2: null,
     mgrRssIdleKb: null,
     mgrRssLoadedKb: null,
+    mgrRss2Kb: null,
     prosodyRssIdleKb: null,
     prosodyRssLoadedKb: null,
+    prosodyRss2Kb: null,
     mgrCpuLoginMs: null,
     prosodyCpuLoginMs: null,
     msgSent: 0,
     msgReceived: 0,
+    msgHeld: null,
     msgP50: null,
     msgP95: null,
     loginErrors: [],
@@ -286,16 +343,17 @@ async function runManager(kind, ctx) {
     logs: [],
     notes: [],
   };
-  if (kind === 'boshgate' && ctx.boshgateBin && ctx.boshgateInfo) {
+  if (base === 'boshgate' && ctx.boshgateBin && ctx.boshgateInfo) {
     r.notes.push(ctx.boshgateInfo);
   }
-  if (kind === 'nxb') {
+  if (base === 'nxb') {
     r.notes.push('upstream STARTTLS without certificate verification (its helper ignores the result); '
       + 'crypto.createCredentials shimmed to tls.createSecureContext; route ignored, reached via SRV');
   }
-  const unavailable = kind === 'boshgate' && !ctx.boshgateBin
+  const unavailable = base === 'boshgate' && !ctx.boshgateBin
     ? `no boshgate binary (${ctx.boshgateInfo || 'set BOSHGATE_BIN or build build/release/boshgate'})`
-    : kind === 'nxb' ? ctx.nxbUnavailable : null;
+    : base === 'nxb' ? ctx.nxbUnavailable
+      : transport === 'ws' ? ctx.wsUnavailable : null;
   if (unavailable) {
     r.status = 'not measured';
     r.error = unavailable;
@@ -306,13 +364,14 @@ async function runManager(kind, ctx) {
   fs.mkdirSync(phaseDir, { recursive: true });
   const sessions = [];
   const stops = [];
-  const budgetMs = 90000 + o.sessions * 400 + o.messages * 2000;
+  const budgetMs = 90000 + (o.sessions + r.attempted2) * 400 + o.messages * 2000;
   const limit = deadline(budgetMs, `the ${kind} run`);
   let cancelled = false;
   limit.promise.catch(() => {
     cancelled = true;
   });
-  log(`--- ${LABELS[kind]}: ${o.sessions} sessions, ${o.messages} messages (budget ${Math.round(budgetMs / 1000)} s)`);
+  const isCancelled = () => cancelled;
+  log(`--- ${LABELS[kind]}: ${o.sessions}${o.marginal ? ` + ${o.sessions}` : ''} sessions, ${o.messages} messages (budget ${Math.round(budgetMs / 1000)} s)`);
   let inner = null;
   try {
     inner = (async () => {
@@ -327,41 +386,23 @@ async function runManager(kind, ctx) {
       if (cancelled) {
         throw new Error('cancelled');
       }
-      if (kind !== 'prosody') {
+      if (!inProc) {
         r.logs.push(...mgr.logs);
       }
+      const readRss = async () => {
+        const m = await sampleRssKb(mgr.pid);
+        return [m, inProc ? m : await sampleRssKb(prosody.pid)];
+      };
+      const rssLine = () => `manager ${fmtKb(r.mgrRssLoadedKb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRssLoadedKb)}`}`;
       // Let start-up work (module loading, JIT, caches) finish before the idle reading.
       await sleep(1500);
-      r.mgrRssIdleKb = await sampleRssKb(mgr.pid);
-      r.prosodyRssIdleKb = kind === 'prosody' ? r.mgrRssIdleKb : await sampleRssKb(prosody.pid);
-      log(`idle RSS: manager ${fmtKb(r.mgrRssIdleKb)}${kind === 'prosody' ? '' : `, Prosody ${fmtKb(r.prosodyRssIdleKb)}`}`);
+      [r.mgrRssIdleKb, r.prosodyRssIdleKb] = await readRss();
+      log(`idle RSS: manager ${fmtKb(r.mgrRssIdleKb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRssIdleKb)}`}`);
 
       // Logins: ramp of rampBatch sessions every rampInterval ms, each then held idle.
       const cpuMgr0 = cpuMs(mgr.pid);
       const cpuPro0 = cpuMs(prosody.pid);
-      const logins = [];
-      for (let i = 0; i < o.sessions; i++) {
-        if (i > 0 && i % o.rampBatch === 0) {
-          await sleep(o.rampInterval);
-        }
-        if (cancelled) {
-          break;
-        }
-        const s = new BoshSession({ url: mgr.url, domain: DOMAIN, user: userName(i), password: password(i), wait: o.wait, resource: `b${i}` });
-        sessions.push(s);
-        const d = deadline(30000, 'login');
-        logins.push(Promise.race([s.login(), d.promise]).then((ms) => {
-          d.cancel();
-          s.startIdle();
-          return ms;
-        }, (e) => {
-          d.cancel();
-          s.error = s.error || `${s.step || 'login'}: ${e.message}`;
-          s.abort();
-          return null;
-        }));
-      }
-      const times = (await Promise.all(logins)).filter((t) => t !== null);
+      const times = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'b', isCancelled });
       const cpuMgr1 = cpuMs(mgr.pid);
       const cpuPro1 = cpuMs(prosody.pid);
       r.loginsOk = times.length;
@@ -378,16 +419,36 @@ async function runManager(kind, ctx) {
       for (const e of r.loginErrors.slice(0, 3)) {
         log(`  login error x${e.count}: ${e.error}`);
       }
+      const heldNow = () => sessions.filter((s) => s.jid && !s.error).length;
 
-      // Idle with one held request per session, then the loaded reading.
+      // Idle with every session held (BOSH: one held request each), then the loaded reading.
       await sleep(2000);
-      r.held = sessions.filter((s) => s.jid && !s.error).length;
-      r.mgrRssLoadedKb = await sampleRssKb(mgr.pid);
-      r.prosodyRssLoadedKb = kind === 'prosody' ? r.mgrRssLoadedKb : await sampleRssKb(prosody.pid);
-      log(`with ${r.held} idle sessions: manager ${fmtKb(r.mgrRssLoadedKb)}${kind === 'prosody' ? '' : `, Prosody ${fmtKb(r.prosodyRssLoadedKb)}`}`);
+      r.held = heldNow();
+      [r.mgrRssLoadedKb, r.prosodyRssLoadedKb] = await readRss();
+      log(`with ${r.held} idle sessions: ${rssLine()}`);
+
+      // Marginal cost: N more sessions (same accounts, second resource), then RSS at 2N.
+      if (o.marginal && !cancelled && r.loginsOk > 0) {
+        const first = sessions.length;
+        const times2 = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'c', isCancelled });
+        r.loginsOk2 = times2.length;
+        r.login2P50 = percentile(times2, 50);
+        r.login2P95 = percentile(times2, 95);
+        const errs2 = countErrors(sessions.slice(first));
+        log(`second batch: logins ${r.loginsOk2}/${o.sessions}, p50 ${fmtMs(r.login2P50)}, p95 ${fmtMs(r.login2P95)}`);
+        for (const e of errs2.slice(0, 3)) {
+          log(`  login error x${e.count}: ${e.error}`);
+        }
+        r.loginErrors = countErrors(sessions);
+        await sleep(2000);
+        r.held2 = heldNow();
+        [r.mgrRss2Kb, r.prosodyRss2Kb] = await readRss();
+        log(`with ${r.held2} idle sessions: manager ${fmtKb(r.mgrRss2Kb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRss2Kb)}`}`);
+      }
 
       // Messages A -> B between held sessions, one at a time.
       const ok = sessions.filter((s) => s.jid && !s.error);
+      r.msgHeld = ok.length;
       if (ok.length >= 2 && o.messages > 0) {
         const waiters = new Map();
         for (const s of ok) {
@@ -426,7 +487,7 @@ async function runManager(kind, ctx) {
         }
         r.msgP50 = percentile(lat, 50);
         r.msgP95 = percentile(lat, 95);
-        log(`messages ${r.msgReceived}/${r.msgSent}, p50 ${fmtMs(r.msgP50)}, p95 ${fmtMs(r.msgP95)}`);
+        log(`messages ${r.msgReceived}/${r.msgSent} (${ok.length} sessions held), p50 ${fmtMs(r.msgP50)}, p95 ${fmtMs(r.msgP95)}`);
       }
       r.idleErrors = countErrors(sessions.filter((s) => s.jid)).filter((e) => e.error.startsWith('idle:'));
       for (const e of r.idleErrors.slice(0, 3)) {
@@ -526,6 +587,12 @@ async function main() {
     }
   }
 
+  try {
+    loadWs();
+  } catch (e) {
+    ctx.wsUnavailable = e.message;
+  }
+
   const dir = makeWorkDir('boshgate-bench');
   ctx.dir = dir;
   workDir = dir;
@@ -578,7 +645,7 @@ async function main() {
   } finally {
     await stopAll();
   }
-  printReport({ opts, results, versions: ctx.versions || {}, elapsedS: (Date.now() - started) / 1000, dir });
+  printReport({ opts, results, versions: ctx.versions || {}, elapsedS: (Date.now() - started) / 1000, dir, allKinds: MANAGERS });
   if (opts.json) {
     fs.writeFileSync(opts.json, `${JSON.stringify({ opts, versions: ctx.versions, results }, null, 2)}\n`);
     log(`results written to ${opts.json}`);

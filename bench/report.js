@@ -1,5 +1,5 @@
 'use strict';
-// The final comparison table (plain text, fixed-width) plus per-manager notes
+// The final comparison table (plain text, fixed-width) plus per-row notes
 // and failures. Every manager asked for gets a row: measured, failed (with the
 // reason) or not measured (with the reason).
 
@@ -15,11 +15,23 @@ function pair(a, b) {
   return `${ms(a)} / ${ms(b)}`;
 }
 
-function perSession(r, before, after) {
-  if (!r.held || before === null || after === null || before === undefined || after === undefined) {
+function known(v) {
+  return v !== null && v !== undefined;
+}
+
+/** (after - before) / sessions, in KB, or '-'. */
+function perSession(sessions, before, after) {
+  if (!sessions || sessions <= 0 || !known(before) || !known(after)) {
     return '-';
   }
-  return ((after - before) / r.held).toFixed(1);
+  return ((after - before) / sessions).toFixed(1);
+}
+
+/** "Δ / marginal": (RSS@N - idle) / N and (RSS@2N - RSS@N) / (held at 2N - held at N). */
+function memCell(r, idle, atN, at2N) {
+  const total = perSession(r.held, idle, atN);
+  const marginal = known(r.held2) ? perSession(r.held2 - r.held, atN, at2N) : '-';
+  return `${total} / ${marginal}`;
 }
 
 function cpu(v) {
@@ -27,17 +39,17 @@ function cpu(v) {
 }
 
 function row(r) {
-  const inProc = r.kind === 'prosody';
+  const inProc = r.inProcess;
+  const logins = r.attempted2 ? `${r.loginsOk || 0}+${r.loginsOk2 || 0}/${r.attempted}+${r.attempted2}` : `${r.loginsOk || 0}/${r.attempted ?? '-'}`;
   return [
     r.label,
-    r.status === 'not measured' ? 'NOT MEASURED'
-      : r.status === 'failed' ? `FAILED (${r.loginsOk || 0}/${r.attempted ?? '-'})` : `${r.loginsOk}/${r.attempted}`,
+    r.transport || '-',
+    r.status === 'not measured' ? 'NOT MEASURED' : r.status === 'failed' ? `FAILED (${logins})` : logins,
     pair(r.loginP50, r.loginP95),
     r.msgSent ? `${pair(r.msgP50, r.msgP95)} (${r.msgReceived}/${r.msgSent})` : '-',
-    mb(r.mgrRssIdleKb),
-    mb(r.mgrRssLoadedKb),
-    perSession(r, r.mgrRssIdleKb, r.mgrRssLoadedKb),
-    inProc ? '(same process)' : perSession(r, r.prosodyRssIdleKb, r.prosodyRssLoadedKb),
+    `${mb(r.mgrRssIdleKb)} / ${mb(r.mgrRssLoadedKb)} / ${mb(r.mgrRss2Kb)}`,
+    memCell(r, r.mgrRssIdleKb, r.mgrRssLoadedKb, r.mgrRss2Kb),
+    inProc ? '(same process)' : memCell(r, r.prosodyRssIdleKb, r.prosodyRssLoadedKb, r.prosodyRss2Kb),
     inProc ? `${cpu(r.mgrCpuLoginMs)} (same)` : `${cpu(r.mgrCpuLoginMs)} / ${cpu(r.prosodyCpuLoginMs)}`,
   ];
 }
@@ -50,29 +62,30 @@ function table(header, rows) {
 }
 
 /** Prints the table and the notes to stdout. */
-function printReport({ opts, results, versions, elapsedS, dir }) {
+function printReport({ opts, results, versions, elapsedS, dir, allKinds }) {
   const out = [];
   const n = opts.sessions;
   out.push('');
   out.push('='.repeat(100));
-  out.push(`boshgate bench: ${n} authenticated idle BOSH sessions per manager (wait=${opts.wait}, hold=1), `
+  out.push(`boshgate bench: ${n}${opts.marginal ? ` then ${2 * n}` : ''} authenticated idle sessions per row (BOSH: wait=${opts.wait}, hold=1; WebSocket: one open socket), `
     + `ramp ${opts.rampBatch} per ${opts.rampInterval} ms, SASL PLAIN, ${opts.messages} A->B messages; loopback, `
     + `${require('node:os').cpus().length} CPUs; Prosody ${versions.prosody || '?'}, Node ${versions.node || process.version}; `
     + `${elapsedS.toFixed(0)} s`);
   const load = require('node:os').loadavg().map((v) => v.toFixed(2)).join(' ');
   out.push(`load average at the end: ${load}${Number(load.split(' ')[2]) > 1 ? ' (the machine was busy: latencies are inflated; rerun on an idle machine)' : ''}`);
-  out.push('Fresh Prosody per manager (same accounts); RSS = VmRSS median of 5 readings; '
-    + 'Δ/session = (RSS with sessions held - RSS idle) / sessions held.');
+  out.push('Fresh Prosody per row (same accounts); RSS = VmRSS median of 5 readings. KB/session: '
+    + `Δ = (RSS@N - RSS idle) / N held; marginal = (RSS@2N - RSS@N) / (2N - N held)${opts.marginal ? ' (second batch: same accounts, second resource)' : ' (off: --no-marginal)'}.`);
+  out.push(`Login latency: first batch of ${n} (from no sessions). Messages: while every session is held.`);
   out.push('='.repeat(100));
   const header = [
     'Manager (process measured)',
+    'Transport',
     'Logins OK',
     'Login p50 / p95 ms',
     'Msg A->B p50 / p95 ms',
-    'RSS idle MB',
-    `RSS @held MB`,
-    'Δ KB/session (mgr)',
-    'Δ KB/session (Prosody)',
+    'RSS idle / @N / @2N MB',
+    'KB/session mgr Δ / marginal',
+    'KB/session Prosody Δ / marginal',
     'CPU s in logins (mgr / Prosody)',
   ];
   const measured = results.filter((r) => r.kind !== 'setup');
@@ -86,6 +99,9 @@ function printReport({ opts, results, versions, elapsedS, dir }) {
     if (r.status === 'ok' && r.held !== null && r.held !== r.loginsOk) {
       out.push(`${r.label}: ${r.loginsOk - r.held} session(s) failed after login, before the RSS reading (Δ divides by ${r.held} held)`);
     }
+    if (r.status === 'ok' && r.held2 !== null && r.held2 !== r.loginsOk + r.loginsOk2) {
+      out.push(`${r.label}: ${r.loginsOk + r.loginsOk2 - r.held2} session(s) failed after login, before the 2N reading (marginal divides by ${r.held2 - r.held})`);
+    }
     for (const e of (r.loginErrors || []).slice(0, 3)) {
       out.push(`${r.label}: login error x${e.count}: ${e.error}`);
     }
@@ -96,7 +112,7 @@ function printReport({ opts, results, versions, elapsedS, dir }) {
       out.push(`${r.label}: note: ${note}`);
     }
   }
-  for (const kind of ['boshgate', 'prosody', 'nxb']) {
+  for (const kind of allKinds) {
     if (!opts.only.includes(kind)) {
       out.push(`${kind}: not measured (left out by --only)`);
     }

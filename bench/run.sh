@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark entry point (not part of the test suite): N authenticated idle BOSH
-# sessions through each connection manager in turn, in one run on this
-# machine, all on loopback, then a comparison table. See bench/README.md.
+# Benchmark entry point (not part of the test suite): N (then 2N) authenticated
+# idle BOSH or WebSocket sessions through each connection manager in turn, in
+# one run on this machine, all on loopback, then a comparison table. See
+# bench/README.md.
 #
 #   BOSHGATE_BIN=build/release/boshgate bench/run.sh            # 200 sessions
 #   bench/run.sh --sessions 50 --messages 20                     # quick run
@@ -40,7 +41,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   fi
 done
 [[ $sessions =~ ^[0-9]+$ ]] || { echo "bench: --sessions needs a number" >&2; exit 2; }
-budget=${BENCH_BUDGET_S:-$((300 + sessions * 3))}
+budget=${BENCH_BUDGET_S:-$((300 + sessions * 5))}
 
 # The gateway: $BOSHGATE_BIN, else build/release/boshgate, else the newest
 # build/*/boshgate configured as Release without sanitizers, else the newest one
@@ -71,10 +72,11 @@ else
 fi
 export BOSHGATE_BIN
 
-# node-xmpp-bosh 0.7.10 from npm (package.json pins node-expat 2.4.1 through "overrides").
+# node-xmpp-bosh 0.7.10 and ws (WebSocket rows) from npm, pinned in package.json and
+# package-lock.json (which also pins node-expat 2.4.1 through "overrides").
 unset BENCH_NXB_INSTALL_ERROR
-if [[ ! -d node_modules/node-xmpp-bosh || ! -d node_modules/node-expat ]]; then
-  echo "bench: installing node-xmpp-bosh into bench/node_modules (npm ci)"
+if [[ ! -d node_modules/node-xmpp-bosh || ! -d node_modules/node-expat || ! -f node_modules/ws/package.json ]]; then
+  echo "bench: installing node-xmpp-bosh and ws into bench/node_modules (npm ci)"
   if ! npm_out=$(npm ci --no-audit --no-fund 2>&1); then
     BENCH_NXB_INSTALL_ERROR="npm ci failed: $(printf '%s' "$npm_out" | grep -m1 -i 'err' || printf '%s' "$npm_out" | tail -n 1)"
     export BENCH_NXB_INSTALL_ERROR
@@ -82,7 +84,7 @@ if [[ ! -d node_modules/node-xmpp-bosh || ! -d node_modules/node-expat ]]; then
   fi
 fi
 
-# Sockets: sessions x (client + manager + upstream + Prosody) plus headroom.
+# Sockets: 2N sessions x (client + manager + upstream + Prosody) plus headroom.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # Every child process the bench starts (own process group each) is listed in
