@@ -260,7 +260,7 @@ private:
         // (backend unreachable, WS-OPEN-4), never a credential.
         framing_.emplace(opt, cfg_->xml, core::random_sid().substr(0, 16), now());
         hub_->add(id_, this->weak_from_this());
-        core::log().info("{} WebSocket session open ({})", tag_, is_tls ? "wss" : "ws");
+        core::log().debug("{} WebSocket session open ({})", tag_, is_tls ? "wss" : "ws");
         if (!hub_->accepting()) {
             // shutdown_all() ran between the HTTP check and add(): it could not see us.
             framing_->shutdown(now());
@@ -596,7 +596,7 @@ private:
             upstream_.reset();
         }
         hub_->remove(id_);
-        core::log().info("{} WebSocket session closed", tag_);
+        core::log().debug("{} WebSocket session closed", tag_);
     }
 
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
