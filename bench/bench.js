@@ -303,6 +303,20 @@ async function loginBatch({ kind, url, o, sessions, count, prefix, isCancelled }
   return (await Promise.all(logins)).filter((t) => t !== null);
 }
 
+/**
+ * Login figures of one batch (`times`: latencies of the logins that succeeded
+ * out of `count`; `batch`: its sessions): { ok, p50, p95, errors } with the
+ * errors grouped by cause; logged with the three commonest causes.
+ */
+function loginStats(times, count, batch, prefix = '') {
+  const st = { ok: times.length, p50: percentile(times, 50), p95: percentile(times, 95), errors: countErrors(batch) };
+  log(`${prefix}logins ${st.ok}/${count}, p50 ${fmtMs(st.p50)}, p95 ${fmtMs(st.p95)}`);
+  for (const e of st.errors.slice(0, 3)) {
+    log(`  login error x${e.count}: ${e.error}`);
+  }
+  return st;
+}
+
 /** Runs the N-session scenario against one manager; never throws (failures go into the result). */
 async function runManager(kind, ctx) {
   const o = ctx.opts;
@@ -393,11 +407,11 @@ async function runManager(kind, ctx) {
         const m = await sampleRssKb(mgr.pid);
         return [m, inProc ? m : await sampleRssKb(prosody.pid)];
       };
-      const rssLine = () => `manager ${fmtKb(r.mgrRssLoadedKb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRssLoadedKb)}`}`;
+      const rssLine = (mgrKb, prosodyKb) => `manager ${fmtKb(mgrKb)}${inProc ? '' : `, Prosody ${fmtKb(prosodyKb)}`}`;
       // Let start-up work (module loading, JIT, caches) finish before the idle reading.
       await sleep(1500);
       [r.mgrRssIdleKb, r.prosodyRssIdleKb] = await readRss();
-      log(`idle RSS: manager ${fmtKb(r.mgrRssIdleKb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRssIdleKb)}`}`);
+      log(`idle RSS: ${rssLine(r.mgrRssIdleKb, r.prosodyRssIdleKb)}`);
 
       // Logins: ramp of rampBatch sessions every rampInterval ms, each then held idle.
       const cpuMgr0 = cpuMs(mgr.pid);
@@ -405,19 +419,12 @@ async function runManager(kind, ctx) {
       const times = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'b', isCancelled });
       const cpuMgr1 = cpuMs(mgr.pid);
       const cpuPro1 = cpuMs(prosody.pid);
-      r.loginsOk = times.length;
-      r.loginP50 = percentile(times, 50);
-      r.loginP95 = percentile(times, 95);
+      ({ ok: r.loginsOk, p50: r.loginP50, p95: r.loginP95, errors: r.loginErrors } = loginStats(times, o.sessions, sessions));
       if (cpuMgr0 !== null && cpuMgr1 !== null) {
         r.mgrCpuLoginMs = cpuMgr1 - cpuMgr0;
       }
       if (cpuPro0 !== null && cpuPro1 !== null) {
         r.prosodyCpuLoginMs = cpuPro1 - cpuPro0;
-      }
-      r.loginErrors = countErrors(sessions);
-      log(`logins ${r.loginsOk}/${o.sessions}, p50 ${fmtMs(r.loginP50)}, p95 ${fmtMs(r.loginP95)}`);
-      for (const e of r.loginErrors.slice(0, 3)) {
-        log(`  login error x${e.count}: ${e.error}`);
       }
       const heldNow = () => sessions.filter((s) => s.jid && !s.error).length;
 
@@ -425,25 +432,18 @@ async function runManager(kind, ctx) {
       await sleep(2000);
       r.held = heldNow();
       [r.mgrRssLoadedKb, r.prosodyRssLoadedKb] = await readRss();
-      log(`with ${r.held} idle sessions: ${rssLine()}`);
+      log(`with ${r.held} idle sessions: ${rssLine(r.mgrRssLoadedKb, r.prosodyRssLoadedKb)}`);
 
       // Marginal cost: N more sessions (same accounts, second resource), then RSS at 2N.
       if (o.marginal && !cancelled && r.loginsOk > 0) {
         const first = sessions.length;
         const times2 = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'c', isCancelled });
-        r.loginsOk2 = times2.length;
-        r.login2P50 = percentile(times2, 50);
-        r.login2P95 = percentile(times2, 95);
-        const errs2 = countErrors(sessions.slice(first));
-        log(`second batch: logins ${r.loginsOk2}/${o.sessions}, p50 ${fmtMs(r.login2P50)}, p95 ${fmtMs(r.login2P95)}`);
-        for (const e of errs2.slice(0, 3)) {
-          log(`  login error x${e.count}: ${e.error}`);
-        }
+        ({ ok: r.loginsOk2, p50: r.login2P50, p95: r.login2P95 } = loginStats(times2, o.sessions, sessions.slice(first), 'second batch: '));
         r.loginErrors = countErrors(sessions);
         await sleep(2000);
         r.held2 = heldNow();
         [r.mgrRss2Kb, r.prosodyRss2Kb] = await readRss();
-        log(`with ${r.held2} idle sessions: manager ${fmtKb(r.mgrRss2Kb)}${inProc ? '' : `, Prosody ${fmtKb(r.prosodyRss2Kb)}`}`);
+        log(`with ${r.held2} idle sessions: ${rssLine(r.mgrRss2Kb, r.prosodyRss2Kb)}`);
       }
 
       // Messages A -> B between held sessions, one at a time.

@@ -1,34 +1,16 @@
 'use strict';
 // A deliberately small BOSH client for load generation (XEP-0124 + XEP-0206):
 // plain HTTP POSTs over node:http keep-alive agents, SASL PLAIN, xmpp:restart,
-// resource bind, then an idle loop that keeps exactly one request held by the
-// connection manager. Responses are scanned with a few regular expressions
-// instead of a DOM: the bench controls every stanza it waits for, and the
-// load generator must stay cheap next to the managers it measures.
+// resource bind (the sequence in load_session.js), then an idle loop that
+// keeps exactly one request held by the connection manager. Responses are
+// scanned with a few regular expressions instead of a DOM.
 
 const http = require('node:http');
 const { performance } = require('node:perf_hooks');
+const { LoadSession, settleWithin, xmlEscape, parseAttrs, messageIds } = require('./load_session');
 
 const NS_HTTPBIND = 'http://jabber.org/protocol/httpbind';
 const NS_XBOSH = 'urn:xmpp:xbosh';
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
-
-/** Escapes text for an XML attribute or character data. */
-function xmlEscape(s) {
-  return String(s).replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' }[c]));
-}
-
-/** Parses the attributes of one start tag's attribute text into an object. */
-function parseAttrs(text) {
-  const out = {};
-  const re = /([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
-  let m;
-  while ((m = re.exec(text)) !== null) {
-    out[m[1]] = m[2] !== undefined ? m[2] : m[3];
-  }
-  return out;
-}
 
 /**
  * Splits a BOSH response into { attrs, inner }: the <body/> wrapper's
@@ -48,52 +30,27 @@ function parseBody(text) {
   return { attrs, inner: end >= start ? text.slice(start, end) : text.slice(start) };
 }
 
-/** ids of the <message/> stanzas in a chunk of XML. */
-function messageIds(inner) {
-  const ids = [];
-  const re = /<message\b([^>]*)>/g;
-  let m;
-  while ((m = re.exec(inner)) !== null) {
-    const id = parseAttrs(m[1]).id;
-    if (id !== undefined) {
-      ids.push(id);
-    }
-  }
-  return ids;
-}
-
 /**
  * One BOSH session. Lifetime: construct, login(), startIdle(), then any number
  * of send(); close() terminates the session and frees its sockets. Errors are
  * recorded in `error` (the first one wins) and end the idle loop.
  */
-class BoshSession {
+class BoshSession extends LoadSession {
   /**
    * url: BOSH endpoint; domain: the `to`; user/password: SASL PLAIN
    * credentials; wait/hold: the session creation request's values;
    * requestTimeoutMs: per HTTP request deadline (above `wait`).
    */
   constructor({ url, domain, user, password, wait = 20, hold = 1, resource = 'bench', requestTimeoutMs }) {
-    this.url = new URL(url);
-    this.domain = domain;
-    this.user = user;
-    this.password = password;
+    super({ url: new URL(url), domain, user, password, resource });
     this.wait = wait;
     this.hold = hold;
-    this.resource = resource;
     this.requestTimeoutMs = requestTimeoutMs || (wait + 15) * 1000;
     // Like one browser tab: its own small pool (hold + 1 requests at most).
     this.agent = new http.Agent({ keepAlive: true, maxSockets: hold + 1 });
     this.rid = 1000000 + Math.floor(Math.random() * 1000000000);
     this.sid = null;
-    this.jid = null;
-    this.error = null;
-    this.closed = false;
-    this.idle = false;
     this.outstanding = 0;
-    this.onMessage = null; // (id, tReceived) for <message/> stanzas seen while idle
-    this.loginMs = null;
-    this.step = null; // login step in progress (for error reports)
   }
 
   /** POSTs one <body/> and resolves with the parsed response; rejects on HTTP/transport errors, timeouts and terminate. */
@@ -165,62 +122,36 @@ class BoshSession {
     return acc;
   }
 
-  /**
-   * Session creation → SASL PLAIN → xmpp:restart → bind. Resolves with the
-   * latency in ms (creation request sent → bind result received); rejects
-   * with the step that failed.
-   */
-  async login() {
-    const t0 = performance.now();
-    let step = 'session creation';
-    this.step = step;
-    try {
-      const create = `<body content='text/xml; charset=utf-8' hold='${this.hold}' rid='${this.rid++}'`
-        + ` to='${xmlEscape(this.domain)}' ver='1.6' wait='${this.wait}' xml:lang='en'`
-        + ` xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='${NS_XBOSH}'/>`;
-      let r = await this._post(create);
-      if (!r.attrs.sid) {
-        throw new Error(`no sid in the session creation response: ${JSON.stringify(r.attrs)}`);
-      }
-      this.sid = r.attrs.sid;
-      let acc = r.inner;
-      for (let i = 0; !/<mechanisms\b/.test(acc); i++) {
-        if (i >= 4) {
-          throw new Error(`no stream features with mechanisms; got: ${acc.slice(0, 300)}`);
-        }
-        r = await this._post(this._wrap(''));
-        acc += r.inner;
-      }
-      if (!/<mechanism>\s*PLAIN\s*<\/mechanism>/.test(acc)) {
-        throw new Error(`PLAIN not offered: ${acc.slice(0, 300)}`);
-      }
-      step = 'SASL PLAIN';
-      this.step = step;
-      const creds = Buffer.from(`\0${this.user}\0${this.password}`, 'utf8').toString('base64');
-      acc = await this._exchange(this._wrap(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${creds}</auth>`), /<(?:\w+:)?(?:success|failure)\b/);
-      if (!/<(?:\w+:)?success\b/.test(acc)) {
-        throw new Error(`SASL failed: ${acc.slice(0, 300)}`);
-      }
-      step = 'restart';
-      this.step = step;
-      acc = await this._exchange(this._wrap('', ` to='${xmlEscape(this.domain)}' xml:lang='en' xmpp:restart='true' xmlns:xmpp='${NS_XBOSH}'`), /<bind\b/);
-      step = 'bind';
-      this.step = step;
-      acc = await this._exchange(
-        this._wrap(`<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${xmlEscape(this.resource)}</resource></bind></iq>`),
-        /<jid>([^<]+)<\/jid>|type=["']error["']/,
-      );
-      const m = /<jid>([^<]+)<\/jid>/.exec(acc);
-      if (!m) {
-        throw new Error(`bind failed: ${acc.slice(0, 300)}`);
-      }
-      this.jid = m[1];
-      this.loginMs = performance.now() - t0;
-      return this.loginMs;
-    } catch (e) {
-      this.error = this.error || `${step}: ${e.message}`;
-      throw new Error(this.error);
+  /** Session creation, polling until the stream features offer SASL mechanisms. */
+  async _open() {
+    this.step = 'session creation';
+    const create = `<body content='text/xml; charset=utf-8' hold='${this.hold}' rid='${this.rid++}'`
+      + ` to='${xmlEscape(this.domain)}' ver='1.6' wait='${this.wait}' xml:lang='en'`
+      + ` xmpp:version='1.0' xmlns='${NS_HTTPBIND}' xmlns:xmpp='${NS_XBOSH}'/>`;
+    let r = await this._post(create);
+    if (!r.attrs.sid) {
+      throw new Error(`no sid in the session creation response: ${JSON.stringify(r.attrs)}`);
     }
+    this.sid = r.attrs.sid;
+    let acc = r.inner;
+    for (let i = 0; !/<mechanisms\b/.test(acc); i++) {
+      if (i >= 4) {
+        throw new Error(`no stream features with mechanisms; got: ${acc.slice(0, 300)}`);
+      }
+      r = await this._post(this._wrap(''));
+      acc += r.inner;
+    }
+    return acc;
+  }
+
+  /** One login payload in its own <body/> (then empty polls until `re` matches). */
+  _step(payload, re) {
+    return this._exchange(this._wrap(payload), re);
+  }
+
+  /** XEP-0206 restart: an empty <body xmpp:restart='true'/>. */
+  _restart() {
+    return this._exchange(this._wrap('', ` to='${xmlEscape(this.domain)}' xml:lang='en' xmpp:restart='true' xmlns:xmpp='${NS_XBOSH}'`), /<bind\b/);
   }
 
   _handle(promise) {
@@ -228,9 +159,7 @@ class BoshSession {
     promise.then((r) => {
       this.outstanding--;
       if (this.onMessage && r.inner) {
-        for (const id of messageIds(r.inner)) {
-          this.onMessage(id, r.t);
-        }
+        this._deliverMessages(r.inner, r.t);
       }
       this._refill();
     }, (e) => {
@@ -273,12 +202,7 @@ class BoshSession {
     this.closed = true;
     if (this.sid && !this.error) {
       const xml = this._wrap(`<presence type='unavailable' xmlns='jabber:client'/>`, " type='terminate'");
-      let timer;
-      await Promise.race([
-        this._post(xml).catch(() => {}),
-        new Promise((r) => { timer = setTimeout(r, ms); }),
-      ]);
-      clearTimeout(timer);
+      await settleWithin(this._post(xml).catch(() => {}), ms);
     }
     this.agent.destroy();
   }

@@ -1,16 +1,15 @@
 'use strict';
 // A deliberately small XMPP-over-WebSocket client for load generation
 // (RFC 7395, subprotocol `xmpp`) with the same interface as bosh_load.js's
-// BoshSession: <open/>, SASL PLAIN, restart <open/>, resource bind, then the
-// socket is simply kept open (an idle WebSocket session carries nothing but
-// the server's keepalive Pings, which the `ws` package answers itself).
-// Frames are scanned with regular expressions instead of a DOM, like the BOSH
-// driver: the bench controls every stanza it waits for, and the load generator
-// must stay cheap next to the managers it measures.
+// BoshSession (both extend load_session.js): <open/>, SASL PLAIN, restart
+// <open/>, resource bind, then the socket is simply kept open (an idle
+// WebSocket session carries nothing but the server's keepalive Pings, which
+// the `ws` package answers itself). Frames are scanned with regular
+// expressions instead of a DOM, like the BOSH driver.
 
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { xmlEscape, parseAttrs, messageIds } = require('./bosh_load');
+const { LoadSession, settleWithin, xmlEscape, parseAttrs } = require('./load_session');
 
 /**
  * The `ws` package: bench/node_modules (package.json pins it), else the
@@ -26,8 +25,6 @@ function loadWs() {
 }
 
 const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
-const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
-const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 
 /**
  * One WebSocket session. Lifetime: construct, login(), startIdle(), then any
@@ -35,26 +32,15 @@ const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
  * recorded in `error` (the first one wins); an unexpected close while idle is
  * an error (`idle: ...`).
  */
-class WsSession {
+class WsSession extends LoadSession {
   /**
    * url: ws:// endpoint; domain: the <open/>'s `to`; user/password: SASL
    * PLAIN credentials; stepTimeoutMs: deadline of each login step.
    */
   constructor({ url, domain, user, password, resource = 'bench', stepTimeoutMs = 30000 }) {
-    this.url = url;
-    this.domain = domain;
-    this.user = user;
-    this.password = password;
-    this.resource = resource;
+    super({ url, domain, user, password, resource });
     this.stepTimeoutMs = stepTimeoutMs;
     this.ws = null;
-    this.jid = null;
-    this.error = null;
-    this.closed = false;
-    this.idle = false;
-    this.onMessage = null; // (id, tReceived) for <message/> stanzas seen while idle
-    this.loginMs = null;
-    this.step = null; // login step in progress (for error reports)
     this._acc = ''; // frames received since the current login step began
     this._waiter = null; // { re, resolve, reject, timer } of the login step
   }
@@ -63,9 +49,7 @@ class WsSession {
     const t = performance.now();
     if (this.idle) {
       if (this.onMessage && text.startsWith('<message')) {
-        for (const id of messageIds(text)) {
-          this.onMessage(id, t);
-        }
+        this._deliverMessages(text, t);
       } else if (/^<close\b/.test(text) || /^<(?:stream:)?error\b/.test(text)) {
         this._fail(`idle: the server closed the stream: ${text.slice(0, 200)}`);
       }
@@ -115,74 +99,56 @@ class WsSession {
   }
 
   /**
-   * WebSocket upgrade → <open/> → SASL PLAIN → restart <open/> → bind.
-   * Resolves with the latency in ms (upgrade request sent → bind result
-   * received, comparable to the BOSH driver's creation request → bind);
-   * rejects with the step that failed.
+   * WebSocket upgrade, then <open/> until the stream features offer SASL
+   * mechanisms. login()'s latency thus runs from the upgrade request sent to
+   * the bind result received (comparable to the BOSH driver's creation
+   * request → bind).
    */
-  async login() {
-    const t0 = performance.now();
-    let step = 'WebSocket upgrade';
-    this.step = step;
-    try {
-      const WebSocket = loadWs();
-      // No permessage-deflate: neither manager measured here negotiates it.
-      this.ws = new WebSocket(this.url, 'xmpp', { perMessageDeflate: false, handshakeTimeout: this.stepTimeoutMs });
-      this.ws.on('message', (data, isBinary) => {
-        if (isBinary) {
-          this._fail('binary frame received');
-          return;
-        }
-        this._onFrame(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat([].concat(data)).toString('utf8'));
-      });
-      this.ws.on('close', (code, reason) => {
-        this._fail(`${this.idle ? 'idle: ' : ''}WebSocket closed by the server: code ${code} ${reason.toString('utf8')}`);
-      });
-      this.ws.on('error', (e) => {
-        this._fail(`${this.idle ? 'idle: ' : ''}WebSocket error: ${e.message}`);
-      });
-      await new Promise((resolve, reject) => {
-        this.ws.once('open', resolve);
-        this.ws.once('error', reject);
-        this.ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode} instead of 101`)));
-      });
-      if (this.ws.protocol !== 'xmpp') {
-        throw new Error(`subprotocol ${JSON.stringify(this.ws.protocol)} instead of "xmpp"`);
+  async _open() {
+    this.step = 'WebSocket upgrade';
+    const WebSocket = loadWs();
+    // No permessage-deflate: neither manager measured here negotiates it.
+    this.ws = new WebSocket(this.url, 'xmpp', { perMessageDeflate: false, handshakeTimeout: this.stepTimeoutMs });
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        this._fail('binary frame received');
+        return;
       }
-      step = 'open';
-      this.step = step;
-      let acc = await this._exchange(this._openFrame(), /<mechanisms\b[\s\S]*<\/(?:\w+:)?features>/);
-      if (!/<mechanism>\s*PLAIN\s*<\/mechanism>/.test(acc)) {
-        throw new Error(`PLAIN not offered: ${acc.slice(0, 300)}`);
-      }
-      step = 'SASL PLAIN';
-      this.step = step;
-      const creds = Buffer.from(`\0${this.user}\0${this.password}`, 'utf8').toString('base64');
-      acc = await this._exchange(`<auth xmlns='${NS_SASL}' mechanism='PLAIN'>${creds}</auth>`, /<(?:\w+:)?(?:success|failure)\b/);
-      if (!/<(?:\w+:)?success\b/.test(acc)) {
-        throw new Error(`SASL failed: ${acc.slice(0, 300)}`);
-      }
-      step = 'restart';
-      this.step = step;
-      await this._exchange(this._openFrame(), /<bind\b/);
-      step = 'bind';
-      this.step = step;
-      acc = await this._exchange(
-        `<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='${NS_BIND}'><resource>${xmlEscape(this.resource)}</resource></bind></iq>`,
-        /<jid>([^<]+)<\/jid>|type=["']error["']/,
-      );
-      const m = /<jid>([^<]+)<\/jid>/.exec(acc);
-      if (!m) {
-        throw new Error(`bind failed: ${acc.slice(0, 300)}`);
-      }
-      this.jid = m[1];
-      this.loginMs = performance.now() - t0;
-      this._acc = '';
-      return this.loginMs;
-    } catch (e) {
-      this.error = this.error || `${step}: ${e.message}`;
-      throw new Error(this.error);
+      this._onFrame(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat([].concat(data)).toString('utf8'));
+    });
+    this.ws.on('close', (code, reason) => {
+      this._fail(`${this.idle ? 'idle: ' : ''}WebSocket closed by the server: code ${code} ${reason.toString('utf8')}`);
+    });
+    this.ws.on('error', (e) => {
+      this._fail(`${this.idle ? 'idle: ' : ''}WebSocket error: ${e.message}`);
+    });
+    await new Promise((resolve, reject) => {
+      this.ws.once('open', resolve);
+      this.ws.once('error', reject);
+      this.ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode} instead of 101`)));
+    });
+    if (this.ws.protocol !== 'xmpp') {
+      throw new Error(`subprotocol ${JSON.stringify(this.ws.protocol)} instead of "xmpp"`);
     }
+    this.step = 'open';
+    return this._exchange(this._openFrame(), /<mechanisms\b[\s\S]*<\/(?:\w+:)?features>/);
+  }
+
+  /** One login payload, one frame (RFC 7395 3.3.3). */
+  _step(payload, re) {
+    return this._exchange(payload, re);
+  }
+
+  /** RFC 7395 3.4: after SASL success the client sends a new <open/>. */
+  _restart() {
+    return this._exchange(this._openFrame(), /<bind\b/);
+  }
+
+  /** See LoadSession.login(); frames received from here on belong to the idle state. */
+  async login() {
+    const ms = await super.login();
+    this._acc = '';
+    return ms;
   }
 
   /** Enters the idle state: the socket stays open, incoming messages go to onMessage. */
@@ -216,7 +182,6 @@ class WsSession {
       return;
     }
     if (ws.readyState === ws.OPEN) {
-      let timer;
       const closed = new Promise((r) => ws.once('close', r));
       try {
         if (this.jid && !this.error) {
@@ -226,8 +191,7 @@ class WsSession {
       } catch (_) {
         // already closing
       }
-      await Promise.race([closed, new Promise((r) => { timer = setTimeout(r, ms); })]);
-      clearTimeout(timer);
+      await settleWithin(closed, ms);
     }
     ws.terminate();
   }

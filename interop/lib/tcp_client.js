@@ -1,12 +1,13 @@
 'use strict';
 // The third user: a plain XMPP/TCP client (@xmpp/client, STARTTLS verified
 // against the per-run test CA), with the same record-and-wait style as
-// BoshClient.
+// BoshClient (recorder.js).
 
 const fs = require('node:fs');
 const tls = require('node:tls');
 const { client, xml } = require('@xmpp/client');
 const { WAIT_MS, withTimeout } = require('./util');
+const { Recorder } = require('./recorder');
 
 // @xmpp/client 0.13 upgrades with tls.connect({ socket, host: domain }) and
 // no way to pass a CA. Trust the test CA for the test domains only: a narrow
@@ -32,13 +33,12 @@ function trustTestCa(domain, caFile) {
   };
 }
 
-class TcpClient {
+class TcpClient extends Recorder {
   /** service: 'xmpp://127.0.0.1:PORT'; caFile: the test CA. */
   constructor({ service, domain, username, password, resource = 'tcp', caFile, label }) {
     trustTestCa(domain, caFile);
-    this.label = label || `${username}@${domain}`;
+    super(label || `${username}@${domain}`);
     this.inbound = [];
-    this._waiters = [];
     this.xmpp = client({ service, domain, username, password, resource });
     this.xmpp.reconnect.stop();
     this.xmpp.on('error', (e) => {
@@ -50,29 +50,8 @@ class TcpClient {
     });
   }
 
-  _check() {
-    for (const w of [...this._waiters]) {
-      const v = w.pred();
-      if (v) {
-        this._waiters.splice(this._waiters.indexOf(w), 1);
-        w.resolve(v);
-      }
-    }
-  }
-
-  waitUntil(what, pred, ms = WAIT_MS) {
-    return withTimeout(`${this.label}: ${what}`, ms, (resolve) => {
-      this._waiters.push({ pred, resolve });
-      this._check();
-    }).catch((e) => {
-      this._waiters = this._waiters.filter((w) => w.pred !== pred);
-      e.message += `\n  last inbound: ${this.inbound.slice(-5).map(String).join('\n    ')}`;
-      throw e;
-    });
-  }
-
-  waitInbound(what, pred, from = 0) {
-    return this.waitUntil(what, () => this.inbound.slice(from).find(pred));
+  _waitContext() {
+    return `\n  last inbound: ${this.inbound.slice(-5).map(String).join('\n    ')}`;
   }
 
   async start() {
@@ -164,4 +143,26 @@ async function subscribeAll(clients) {
   }
 }
 
-module.exports = { TcpClient, subscribeAll, xml, bare };
+/**
+ * Test set-up: logs each of `users` ([{ user, password }]) in over plain
+ * XMPP/TCP straight to `world`'s server (resource 'setup'), makes them all
+ * mutual contacts (subscribeAll) and logs them out again.
+ */
+async function provisionContacts(world, users) {
+  const tcp = users.map(({ user, password }) => new TcpClient({
+    service: world.tcpService, domain: world.domain, username: user, password,
+    resource: 'setup', caFile: world.caFile, label: `${user}/setup`,
+  }));
+  try {
+    for (const c of tcp) {
+      await c.start();
+    }
+    await subscribeAll(tcp);
+  } finally {
+    for (const c of tcp) {
+      await c.stop();
+    }
+  }
+}
+
+module.exports = { TcpClient, subscribeAll, provisionContacts, xml, bare };

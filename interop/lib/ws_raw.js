@@ -9,6 +9,7 @@ const http = require('node:http');
 const WebSocket = require('ws');
 const { SaxesParser } = require('saxes');
 const { WAIT_MS, withTimeout } = require('./util');
+const { Recorder } = require('./recorder');
 
 const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 const NS_STREAMS = 'http://etherx.jabber.org/streams';
@@ -150,14 +151,13 @@ function frameViolations({ text, binary }) {
  * A WebSocket with subprotocol `xmpp` whose received frames are recorded as
  * { text, binary, root } (root: parseFrame() result or null when unparsable).
  */
-class RawWs {
+class RawWs extends Recorder {
   constructor(url, label = 'raw-ws') {
+    super(label);
     this.url = url;
-    this.label = label;
     this.frames = [];
     this.sent = [];
     this.closeInfo = null;
-    this._waiters = [];
   }
 
   async open() {
@@ -188,27 +188,8 @@ class RawWs {
     this.protocol = this.ws.protocol;
   }
 
-  _check() {
-    for (const w of [...this._waiters]) {
-      const v = w.pred();
-      if (v) {
-        this._waiters.splice(this._waiters.indexOf(w), 1);
-        w.resolve(v);
-      }
-    }
-  }
-
-  waitUntil(what, pred, ms = WAIT_MS) {
-    const w = { pred };
-    return withTimeout(`${this.label}: ${what}`, ms, (resolve) => {
-      w.resolve = resolve;
-      this._waiters.push(w);
-      this._check();
-    }).catch((e) => {
-      this._waiters = this._waiters.filter((x) => x !== w);
-      e.message += `\n  frames: ${this.frames.slice(-6).map((f) => f.text).join('\n    ')}\n  close: ${JSON.stringify(this.closeInfo)}`;
-      throw e;
-    });
+  _waitContext() {
+    return `\n  frames: ${this.frames.slice(-6).map((f) => f.text).join('\n    ')}\n  close: ${JSON.stringify(this.closeInfo)}`;
   }
 
   /** Next frame at or after `from` whose root is `local` in `uri`. */

@@ -26,7 +26,7 @@ const path = require('node:path');
 const { describe, before, after, test } = require('node:test');
 
 const { startWorld } = require('../lib/world');
-const { TcpClient, subscribeAll } = require('../lib/tcp_client');
+const { provisionContacts } = require('../lib/tcp_client');
 const { launchBrowser, saveArtifacts } = require('../lib/browser');
 const { startPageServer } = require('../browser/server');
 const { WAIT_MS, withTimeout } = require('../lib/util');
@@ -91,20 +91,7 @@ describe('browser: Converse.js in Chromium, BOSH and WebSocket through the gatew
     assert.ok(world.wsUrl, 'world.wsUrl (WebSocket endpoint) is not set by lib/world.js');
     // alice and bob are mutual contacts (in-band over plain TCP, straight to the server),
     // so each Converse roster lists the other with presence.
-    const tcp = ['alice', 'bob'].map((user) => new TcpClient({
-      service: world.tcpService, domain: world.domain, username: user, password: passOf(user),
-      resource: 'setup', caFile: world.caFile, label: `${user}/setup`,
-    }));
-    try {
-      for (const c of tcp) {
-        await c.start();
-      }
-      await subscribeAll(tcp);
-    } finally {
-      for (const c of tcp) {
-        await c.stop();
-      }
-    }
+    await provisionContacts(world, ['alice', 'bob'].map((user) => ({ user, password: passOf(user) })));
     pages = await startPageServer();
     if (world.gateway) {
       metricsBefore = await readMetrics(world.gateway.port);

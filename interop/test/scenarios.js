@@ -4,19 +4,15 @@
 // Requirement IDs from shared/spec/checklist.md are cited where exercised.
 
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 const http = require('node:http');
 const { describe, before, after, test } = require('node:test');
 
 const { startWorld } = require('../lib/world');
 const { BoshClient, Strophe, localName, children, NS_SM } = require('../lib/bosh_client');
-const { TcpClient, subscribeAll, bare } = require('../lib/tcp_client');
+const { TcpClient, provisionContacts, bare } = require('../lib/tcp_client');
 const { withTimeout, WAIT_MS } = require('../lib/util');
 const { defineWsScenarios } = require('./ws_scenarios');
-
-function token() {
-  return crypto.randomBytes(6).toString('hex');
-}
+const { token, exchangeMessages, assertContacts } = require('./helpers');
 
 /** Raw BOSH POST (used to probe a terminated sid); resolves { status, body }. */
 function rawPost(url, body) {
@@ -61,20 +57,7 @@ function defineSuite({ kind, upstream }) {
       failed = true; // until set-up completes
       world = await startWorld({ kind, upstream });
       // Provision rosters in-band over TCP: alice, bob and carol all mutually subscribed.
-      const tcp = world.users.map(({ user, password }) => new TcpClient({
-        service: world.tcpService, domain: world.domain, username: user, password,
-        resource: 'setup', caFile: world.caFile, label: `${user}/setup`,
-      }));
-      try {
-        for (const c of tcp) {
-          await c.start();
-        }
-        await subscribeAll(tcp);
-      } finally {
-        for (const c of tcp) {
-          await c.stop();
-        }
-      }
+      await provisionContacts(world, world.users);
       // carol stays online over plain XMPP/TCP (STARTTLS, test CA) for every scenario.
       carol = new TcpClient({
         service: world.tcpService, domain: world.domain, username: 'carol', password: passOf('carol'),
@@ -114,14 +97,8 @@ function defineSuite({ kind, upstream }) {
       // The SASL result came from the real server.
       assert.ok(alice.inbound.some((el) => localName(el) === 'success'), 'alice saw <success/>');
       assert.ok(bob.inbound.some((el) => localName(el) === 'success'), 'bob saw <success/>');
-      assert.deepEqual(await alice.roster(), [
-        { jid: jidOf('bob'), subscription: 'both' },
-        { jid: jidOf('carol'), subscription: 'both' },
-      ]);
-      assert.deepEqual(await bob.roster(), [
-        { jid: jidOf('alice'), subscription: 'both' },
-        { jid: jidOf('carol'), subscription: 'both' },
-      ]);
+      await assertContacts(alice, 'alice', jidOf);
+      await assertContacts(bob, 'bob', jidOf);
       await Promise.all([alice.disconnect(), bob.disconnect()]);
     });
 
@@ -138,20 +115,15 @@ function defineSuite({ kind, upstream }) {
       await carol.waitInbound('bob available', (el) => el.is('presence') && el.attrs.from === bob.fullJid && !el.attrs.type, carolMark);
       await alice.waitInbound('carol available', (el) => localName(el) === 'presence' && bare(el.getAttribute('from')) === jidOf('carol') && !el.getAttribute('type'));
 
-      const sent = [
-        ['alice', 'bob'], ['bob', 'alice'],
-        ['alice', 'carol'], ['carol', 'alice'],
-        ['bob', 'carol'], ['carol', 'bob'],
-      ];
-      const clients = { alice, bob, carol };
-      const marks = { alice: alice.inbound.length, bob: bob.inbound.length, carol: carol.inbound.length };
-      const bodies = sent.map(([from, to]) => `${from}->${to} ${token()} <&> "ünïcødé"`);
-      sent.forEach(([from, to], i) => clients[from].sendMessage(jidOf(to), bodies[i]));
-      for (let i = 0; i < sent.length; i++) {
-        const [from, to] = sent[i];
-        const got = await clients[to].waitMessage(jidOf(from), bodies[i], marks[to]);
-        assert.ok(got, `${to} got ${bodies[i]}`);
-      }
+      await exchangeMessages({
+        clients: { alice, bob, carol },
+        sent: [
+          ['alice', 'bob'], ['bob', 'alice'],
+          ['alice', 'carol'], ['carol', 'alice'],
+          ['bob', 'carol'], ['carol', 'bob'],
+        ],
+        jidOf,
+      });
       await Promise.all([alice.disconnect(), bob.disconnect()]);
     });
 

@@ -7,7 +7,6 @@
 // sections 16 and 18 are cited where exercised.
 
 const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
 
 const { StropheWsClient, NS_SM } = require('../lib/ws_strophe_client');
 const { XmppWsClient } = require('../lib/ws_xmpp_client');
@@ -15,12 +14,11 @@ const { upgradeRequest, frameViolations, rawLogin, NS_FRAMING, NS_STREAMS, NS_CL
 const { localName } = require('../lib/bosh_client');
 const { bare } = require('../lib/tcp_client');
 const { WAIT_MS, waitForLogLine } = require('../lib/util');
+const { token, exchangeMessages, assertContacts } = require('./helpers');
 
 const STANZAS = new Set(['message', 'presence', 'iq']);
-
-function token() {
-  return crypto.randomBytes(6).toString('hex');
-}
+/** Messages between alice (WebSocket) and bob (BOSH) and carol (TCP), both ways. */
+const BOTH_WAYS = [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice']];
 
 /**
  * ctx: { world(), carol(), scenario(name, fn), jidOf(user), passOf(user),
@@ -42,6 +40,8 @@ function defineWsScenarios(ctx) {
     `${fullJid} ${type || 'available'}`,
     (el) => el.is('presence') && el.attrs.from === fullJid && el.attrs.type === type, mark);
 
+  /** The gateway log's current size (a mark for gatewayLogs), 0 without a gateway. */
+  const gatewayLogMark = () => (ctx.world().gateway ? ctx.world().gateway.logMark() : 0);
   /** Resolves once the gateway log, after byte `mark`, has a line matching `re` (boshgate mode). */
   const gatewayLogs = (re, mark) => {
     const gw = ctx.world().gateway;
@@ -62,6 +62,21 @@ function defineWsScenarios(ctx) {
     }
     const tag = await gatewayWsTag(mark);
     await gatewayLogs(new RegExp(` ${tag} upstream closed \\(clean=${clean}\\)`), mark);
+  };
+
+  /**
+   * After a resumption: the resumed session of alice (`client`, full JID `fullJid`) carries a
+   * message to carol, and the dropped stream never looked closed to carol: no unavailable
+   * presence from `fullJid` since carol's inbound index `carolMark`.
+   */
+  const expectSessionCarriedOn = async (client, fullJid, carolMark) => {
+    const carol = ctx.carol();
+    const after = `after resume ${token()}`;
+    const cm = carol.inbound.length;
+    await client.sendMessage(jidOf('carol'), after);
+    await carol.waitMessage(jidOf('alice'), after, cm);
+    assert.ok(!carol.inbound.slice(carolMark).some((el) => el.is('presence') && el.attrs.from === fullJid
+      && el.attrs.type === 'unavailable'), 'carol saw no unavailable presence across the drop');
   };
 
   // WS-HS-1, WS-HS-2
@@ -153,14 +168,8 @@ function defineWsScenarios(ctx) {
       assert.ok(c.inbound.some((el) => localName(el) === 'success'), `${user} saw <success/>`);
       assert.equal(c.inbound.filter((el) => localName(el) === 'open').length, 2, `${user}: two <open/> (initial + restart)`);
     }
-    assert.deepEqual(await alice.roster(), [
-      { jid: jidOf('bob'), subscription: 'both' },
-      { jid: jidOf('carol'), subscription: 'both' },
-    ]);
-    assert.deepEqual(await bob.roster(), [
-      { jid: jidOf('alice'), subscription: 'both' },
-      { jid: jidOf('carol'), subscription: 'both' },
-    ]);
+    await assertContacts(alice, 'alice', jidOf);
+    await assertContacts(bob, 'bob', jidOf);
     await Promise.all([alice.disconnect(), bob.disconnect()]);
   });
 
@@ -177,15 +186,7 @@ function defineWsScenarios(ctx) {
     await carolSeesPresence(bob.fullJid, undefined, carolMark);
     await alice.waitInbound('bob available', (el) => localName(el) === 'presence' && el.getAttribute('from') === bob.fullJid && !el.getAttribute('type'));
 
-    const sent = [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice']];
-    const clients = { alice, bob, carol };
-    const marks = { alice: alice.inbound.length, bob: bob.inbound.length, carol: carol.inbound.length };
-    const bodies = sent.map(([from, to]) => `ws ${from}->${to} ${token()} <&> "ünïcødé"`);
-    sent.forEach(([from, to], i) => clients[from].sendMessage(jidOf(to), bodies[i]));
-    for (let i = 0; i < sent.length; i++) {
-      const [from, to] = sent[i];
-      assert.ok(await clients[to].waitMessage(jidOf(from), bodies[i], marks[to]), `${to} got ${bodies[i]}`);
-    }
+    await exchangeMessages({ clients: { alice, bob, carol }, sent: BOTH_WAYS, jidOf, prefix: 'ws ' });
     await Promise.all([alice.disconnect(), bob.disconnect()]);
   });
 
@@ -198,10 +199,7 @@ function defineWsScenarios(ctx) {
     assert.equal(alice.authMechanismSent(), 'SCRAM-SHA-1');
     assert.equal(bare(alice.fullJid), jidOf('alice'));
     assert.equal(alice.fullJid, `${jidOf('alice')}/ws-xmppjs`);
-    assert.deepEqual(await alice.roster(), [
-      { jid: jidOf('bob'), subscription: 'both' },
-      { jid: jidOf('carol'), subscription: 'both' },
-    ]);
+    await assertContacts(alice, 'alice', jidOf);
     const carolMark = carol.inbound.length;
     await alice.sendPresence();
     bob.sendPresence();
@@ -209,26 +207,14 @@ function defineWsScenarios(ctx) {
     await carolSeesPresence(bob.fullJid, undefined, carolMark);
     await alice.waitInbound('bob available', (el) => el.is('presence') && el.attrs.from === bob.fullJid && !el.attrs.type);
 
-    const sent = [['alice', 'bob'], ['bob', 'alice'], ['alice', 'carol'], ['carol', 'alice']];
-    const clients = { alice, bob, carol };
-    const marks = { alice: alice.inbound.length, bob: bob.inbound.length, carol: carol.inbound.length };
-    const bodies = sent.map(([from, to]) => `xmppjs ${from}->${to} ${token()} <&> "ünïcødé"`);
-    for (let i = 0; i < sent.length; i++) {
-      const [from, to] = sent[i];
-      await clients[from].sendMessage(jidOf(to), bodies[i]);
-    }
-    for (let i = 0; i < sent.length; i++) {
-      const [from, to] = sent[i];
-      assert.ok(await clients[to].waitMessage(jidOf(from), bodies[i], marks[to]), `${to} got ${bodies[i]}`);
-    }
+    await exchangeMessages({ clients: { alice, bob, carol }, sent: BOTH_WAYS, jidOf, prefix: 'xmppjs ' });
     await Promise.all([alice.stop(), bob.disconnect()]);
   });
 
   // SM-1, SM-3, SM-4, WS-CLOSE-3, WS-SM-1
   scenario('strophe.js over WebSocket: XEP-0198 resume after the socket is dropped', async () => {
     const carol = ctx.carol();
-    const world = ctx.world();
-    const logMark = world.gateway ? world.gateway.logMark() : 0;
+    const logMark = gatewayLogMark();
     const alice = stropheWs('alice', 'SCRAM-SHA-1', true);
     await alice.connect();
     const enabled = await alice.waitSmEnabled();
@@ -268,22 +254,14 @@ function defineWsScenarios(ctx) {
     assert.equal(resume.getAttribute('previd'), enabled.getAttribute('id'));
     assert.equal(resume.getAttribute('h'), String(hIn), '<resume h/> = stanzas received before the drop');
     await alice.waitMessage(jidOf('carol'), whileGone, mark);
-    // The resumed session carries traffic both ways.
-    const after = `after resume ${token()}`;
-    const cm = carol.inbound.length;
-    alice.sendMessage(jidOf('carol'), after);
-    await carol.waitMessage(jidOf('alice'), after, cm);
-    // The dropped stream never looked closed to the contact.
-    assert.ok(!carol.inbound.slice(carolMark).some((el) => el.is('presence') && el.attrs.from === firstJid
-      && el.attrs.type === 'unavailable'), 'carol saw no unavailable presence across the drop');
+    await expectSessionCarriedOn(alice, firstJid, carolMark);
     await alice.disconnect();
   });
 
   // SM-1, SM-3, SM-4, WS-CLOSE-3, WS-SM-1
   scenario('@xmpp/client over WebSocket: XEP-0198 resume after the socket is dropped', async () => {
     const carol = ctx.carol();
-    const world = ctx.world();
-    const logMark = world.gateway ? world.gateway.logMark() : 0;
+    const logMark = gatewayLogMark();
     const alice = xmppWs('alice', { mechanism: 'PLAIN', resource: `sm-${token()}` });
     await alice.start();
     assert.equal(alice.authMechanismSent(), 'PLAIN');
@@ -315,12 +293,7 @@ function defineWsScenarios(ctx) {
     assert.equal(alice.outbound.slice(outMark).filter((el) => el.getChild('bind', NS_BIND)).length, 0, 'no new bind');
     assert.equal(alice.fullJid, firstJid, 'the full JID is unchanged');
     await alice.waitMessage(jidOf('carol'), whileGone, mark);
-    const after = `after resume ${token()}`;
-    const cm = carol.inbound.length;
-    await alice.sendMessage(jidOf('carol'), after);
-    await carol.waitMessage(jidOf('alice'), after, cm);
-    assert.ok(!carol.inbound.slice(carolMark).some((el) => el.is('presence') && el.attrs.from === firstJid
-      && el.attrs.type === 'unavailable'), 'carol saw no unavailable presence across the drop');
+    await expectSessionCarriedOn(alice, firstJid, carolMark);
     await alice.stop();
   });
 
@@ -329,9 +302,8 @@ function defineWsScenarios(ctx) {
   // than WAIT_MS) and carol would see nothing in time. Through boshgate its log must show
   // the session's upstream closed cleanly (closing tags exchanged).
   scenario('strophe.js over WebSocket: clean close; the TCP contact sees unavailable presence', async () => {
-    const world = ctx.world();
     const carol = ctx.carol();
-    const logMark = world.gateway ? world.gateway.logMark() : 0;
+    const logMark = gatewayLogMark();
     const alice = stropheWs('alice', 'PLAIN', true);
     await alice.connect();
     await alice.waitSmEnabled();
@@ -347,9 +319,8 @@ function defineWsScenarios(ctx) {
 
   // WS-CLOSE-1, SM-3, C2S-CLOSE-1
   scenario('@xmpp/client over WebSocket: clean close; the TCP contact sees unavailable presence', async () => {
-    const world = ctx.world();
     const carol = ctx.carol();
-    const logMark = world.gateway ? world.gateway.logMark() : 0;
+    const logMark = gatewayLogMark();
     const alice = xmppWs('alice', { resource: `close-${token()}` });
     await alice.start();
     await alice.waitSmEnabled();
