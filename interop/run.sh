@@ -40,8 +40,9 @@ fi
 
 # The files run as separate processes, each with its own server, dnsmasq and
 # gateway; one at a time keeps the 2-core machine responsive. browser.test.js
-# (Converse.js in headless Chromium over BOSH and WebSocket, about 10 s) writes
-# screenshots to $INTEROP_ARTIFACTS (default <repo>/build/interop-artifacts).
+# (Converse.js in headless Chromium over BOSH and WebSocket, against Prosody and
+# against ejabberd, about 20 s) writes screenshots browser-<server>-<user>-<transport>.png
+# to $INTEROP_ARTIFACTS (default <repo>/build/interop-artifacts).
 # Hard cap for the whole suite: 540 s.
 flags=(--test --test-reporter=spec)
 if node --help | grep -q -- '--test-concurrency'; then

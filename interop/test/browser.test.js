@@ -1,6 +1,8 @@
 'use strict';
 // A real browser client through boshgate: Converse.js 14 in Debian's Chromium
-// (headless, driven by playwright-core), against the real Prosody.
+// (headless, driven by playwright-core), once against the real Prosody (SRV ->
+// STARTTLS) and once against the real ejabberd (SRV -> direct TLS): the same
+// scenario and assertions, one describe per server.
 //
 //   alice: Converse over BOSH       (world.url,   cross-origin POSTs: CORS preflight + replies)
 //   bob:   Converse over WebSocket  (world.wsUrl, subprotocol xmpp, foreign Origin header)
@@ -9,7 +11,8 @@
 // with bob from her roster and sends a unique text, bob's page shows it, bob
 // replies, alice's page shows the reply. The gateway's /metrics must show one
 // new BOSH session and one WebSocket upgrade. Full-page screenshots of both
-// pages are written to $INTEROP_ARTIFACTS (default <repo>/build/interop-artifacts);
+// pages are written to $INTEROP_ARTIFACTS (default <repo>/build/interop-artifacts)
+// as browser-<server>-alice-bosh.png and browser-<server>-bob-websocket.png;
 // on failure also each page's console log.
 //
 // Requirement IDs exercised end to end with a real browser: WEB-1, WEB-2
@@ -33,8 +36,10 @@ const { WAIT_MS, withTimeout } = require('../lib/util');
 
 const REPO = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = process.env.INTEROP_ARTIFACTS || path.join(REPO, 'build', 'interop-artifacts');
-/** File names (without extension) of each user's screenshot and console log. */
-const ARTIFACT_NAMES = { alice: 'browser-alice-bosh', bob: 'browser-bob-websocket' };
+/** File names (without extension) of each user's screenshot and console log on `kind`'s world. */
+function artifactNames(kind) {
+  return { alice: `browser-${kind}-alice-bosh`, bob: `browser-${kind}-bob-websocket` };
+}
 /** Budget for one UI step (page load + login is the slowest). */
 const UI_MS = Math.max(WAIT_MS, 20000);
 
@@ -70,216 +75,227 @@ function metric(all, name) {
   return all[name];
 }
 
-describe('browser: Converse.js in Chromium, BOSH and WebSocket through the gateway', () => {
-  let world;
-  let pages;
-  let failed = false;
-  const browsers = {};
-  let metricsBefore = null;
-  const jidOf = (user) => `${user}@${world.domain}`;
-  const passOf = (user) => world.users.find((u) => u.user === user).password;
+/**
+ * The whole browser scenario against one server: kind 'prosody' | 'ejabberd',
+ * upstream as for startWorld(). Each call is its own describe with its own world,
+ * page server and two Chromium processes (started in before, stopped in after).
+ */
+function browserScenario(kind, upstream) {
+  const ARTIFACT_NAMES = artifactNames(kind);
+  describe(`browser (${kind}): Converse.js in Chromium, BOSH and WebSocket through the gateway`, () => {
+    let world;
+    let pages;
+    let failed = false;
+    const browsers = {};
+    let metricsBefore = null;
+    const jidOf = (user) => `${user}@${world.domain}`;
+    const passOf = (user) => world.users.find((u) => u.user === user).password;
 
-  before(async () => {
-    failed = true; // until set-up completes
-    // No stale screenshots or console logs from an earlier run next to this run's.
-    for (const n of Object.values(ARTIFACT_NAMES)) {
-      for (const ext of ['.png', '.console.log']) {
-        fs.rmSync(path.join(ARTIFACTS, `${n}${ext}`), { force: true });
-      }
-    }
-    world = await startWorld({ kind: 'prosody', upstream: 'starttls' });
-    assert.ok(world.wsUrl, 'world.wsUrl (WebSocket endpoint) is not set by lib/world.js');
-    // alice and bob are mutual contacts (in-band over plain TCP, straight to the server),
-    // so each Converse roster lists the other with presence.
-    await provisionContacts(world, ['alice', 'bob'].map((user) => ({ user, password: passOf(user) })));
-    pages = await startPageServer();
-    if (world.gateway) {
-      metricsBefore = await readMetrics(world.gateway.port);
-    }
-    // Two Chromium processes, each with a fresh profile under the run's temp dir.
-    browsers.alice = await launchBrowser({ label: 'alice', profileDir: path.join(world.dir, 'chromium-alice') });
-    browsers.bob = await launchBrowser({ label: 'bob', profileDir: path.join(world.dir, 'chromium-bob') });
-    failed = false;
-  });
-
-  after(async () => {
-    const saved = [];
-    for (const [user, b] of Object.entries(browsers)) {
-      saved.push(...(await saveArtifacts(b, ARTIFACTS, ARTIFACT_NAMES[user], { withConsole: failed })));
-      if (failed) {
-        const probe = await b.page.evaluate(() => window.boshgateProbe).catch((e) => `(no probe: ${e.message})`);
-        process.stderr.write(`--- ${user}: probe ---\n${JSON.stringify(probe, null, 2)}\n`);
-        process.stderr.write(`--- ${user}: last console lines ---\n${b.consoleLines.slice(-40).join('\n')}\n`);
-      }
-    }
-    process.stdout.write(`browser artifacts:\n${saved.map((p) => `  ${p}`).join('\n')}\n`);
-    for (const b of Object.values(browsers)) {
-      await b.close();
-    }
-    if (failed && pages) {
-      process.stderr.write(`page server 404s: ${JSON.stringify(pages.notFound)}\n`);
-    }
-    if (pages) {
-      await pages.stop();
-    }
-    if (world) {
-      await world.teardown(failed);
-    }
-  });
-
-  /** Opens the Converse page for `user` over `transport` ('bosh' | 'websocket'). */
-  async function openConverse(user, transport) {
-    const url = transport === 'bosh' ? world.url : world.wsUrl;
-    const q = new URLSearchParams({ transport, url, jid: jidOf(user), password: passOf(user) });
-    const page = browsers[user].page;
-    await page.goto(`${pages.origin}/?${q}`, { waitUntil: 'load', timeout: UI_MS });
-    return page;
-  }
-
-  /** Waits until the control box shows `user` logged in and online, with `contact` in the roster. */
-  async function expectLoggedIn(page, user, contact) {
-    const profile = page.locator('converse-user-profile .userinfo');
-    // Logged in (profile shown), or Converse gave up (auto_reconnect is off, so a
-    // 'disconnected' event is final): whichever comes first, not a blind timeout.
-    const outcome = await page.waitForFunction(() => {
-      if ((window.boshgateProbe?.events || []).some((e) => e.endsWith(' disconnected'))) {
-        return 'disconnected';
-      }
-      const el = document.querySelector('converse-user-profile .userinfo');
-      return el && el.getClientRects().length > 0 ? 'shown' : false;
-    }, null, { timeout: UI_MS, polling: 100 }).then((h) => h.jsonValue(), (e) => `no login within ${UI_MS} ms (${e.message.split('\n')[0]})`);
-    if (outcome !== 'shown') {
-      // Say why: Converse's own feedback line on the login form, and the probe's events.
-      const feedback = await page.locator('.conn-feedback').first().innerText({ timeout: 1000 }).catch(() => '');
-      const probe = await page.evaluate(() => window.boshgateProbe).catch(() => null);
-      assert.fail(`${user} did not get logged in: ${outcome}; login form says ${JSON.stringify(feedback.trim())}; `
-        + `probe: ${JSON.stringify(probe)}; page errors: ${JSON.stringify(browsers[user].pageErrors)}; `
-        + `page server 404s: ${JSON.stringify(pages.notFound)}`);
-    }
-    await assertVisibleText(profile.locator('.username'), new RegExp(`^\\s*${user}(@|\\s*$)`), `${user}'s name in the control box`);
-    await assertVisibleText(profile.locator('.xmpp-status__msg'), /^I am online$/i, `${user}'s own status`);
-    // (A contact with unread messages is listed twice: under "New messages" and its group.)
-    const item = page.locator(`converse-roster a.open-chat[data-jid="${jidOf(contact)}"]`).first();
-    await item.waitFor({ state: 'visible', timeout: UI_MS });
-    // The contact is online too (presence relayed through the gateway).
-    await item.locator('.contact-name--online').waitFor({ state: 'visible', timeout: UI_MS });
-    return item;
-  }
-
-  async function assertVisibleText(locator, re, what) {
-    try {
-      await locator.first().waitFor({ state: 'visible', timeout: UI_MS });
-      const deadline = Date.now() + UI_MS;
-      for (;;) {
-        const text = (await locator.first().innerText()).trim();
-        if (re.test(text)) {
-          return text;
+    before(async () => {
+      failed = true; // until set-up completes
+      // No stale screenshots or console logs from an earlier run next to this run's.
+      for (const n of Object.values(ARTIFACT_NAMES)) {
+        for (const ext of ['.png', '.console.log']) {
+          fs.rmSync(path.join(ARTIFACTS, `${n}${ext}`), { force: true });
         }
-        if (Date.now() > deadline) {
-          assert.fail(`${what}: expected ${re}, page shows ${JSON.stringify(text)}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
       }
-    } catch (e) {
-      if (e instanceof assert.AssertionError) {
+      world = await startWorld({ kind, upstream });
+      assert.ok(world.wsUrl, 'world.wsUrl (WebSocket endpoint) is not set by lib/world.js');
+      // alice and bob are mutual contacts (in-band over plain TCP, straight to the server),
+      // so each Converse roster lists the other with presence.
+      await provisionContacts(world, ['alice', 'bob'].map((user) => ({ user, password: passOf(user) })));
+      pages = await startPageServer();
+      if (world.gateway) {
+        metricsBefore = await readMetrics(world.gateway.port);
+      }
+      // Two Chromium processes, each with a fresh profile under the run's temp dir.
+      browsers.alice = await launchBrowser({ label: 'alice', profileDir: path.join(world.dir, 'chromium-alice') });
+      browsers.bob = await launchBrowser({ label: 'bob', profileDir: path.join(world.dir, 'chromium-bob') });
+      failed = false;
+    });
+
+    after(async () => {
+      const saved = [];
+      for (const [user, b] of Object.entries(browsers)) {
+        saved.push(...(await saveArtifacts(b, ARTIFACTS, ARTIFACT_NAMES[user], { withConsole: failed })));
+        if (failed) {
+          const probe = await b.page.evaluate(() => window.boshgateProbe).catch((e) => `(no probe: ${e.message})`);
+          process.stderr.write(`--- ${user}: probe ---\n${JSON.stringify(probe, null, 2)}\n`);
+          process.stderr.write(`--- ${user}: last console lines ---\n${b.consoleLines.slice(-40).join('\n')}\n`);
+        }
+      }
+      process.stdout.write(`browser (${kind}) artifacts:\n${saved.map((p) => `  ${p}`).join('\n')}\n`);
+      for (const b of Object.values(browsers)) {
+        await b.close();
+      }
+      if (failed && pages) {
+        process.stderr.write(`page server 404s: ${JSON.stringify(pages.notFound)}\n`);
+      }
+      if (pages) {
+        await pages.stop();
+      }
+      if (world) {
+        await world.teardown(failed);
+      }
+    });
+
+    /** Opens the Converse page for `user` over `transport` ('bosh' | 'websocket'). */
+    async function openConverse(user, transport) {
+      const url = transport === 'bosh' ? world.url : world.wsUrl;
+      const q = new URLSearchParams({ transport, url, jid: jidOf(user), password: passOf(user) });
+      const page = browsers[user].page;
+      await page.goto(`${pages.origin}/?${q}`, { waitUntil: 'load', timeout: UI_MS });
+      return page;
+    }
+
+    /** Waits until the control box shows `user` logged in and online, with `contact` in the roster. */
+    async function expectLoggedIn(page, user, contact) {
+      const profile = page.locator('converse-user-profile .userinfo');
+      // Logged in (profile shown), or Converse gave up (auto_reconnect is off, so a
+      // 'disconnected' event is final): whichever comes first, not a blind timeout.
+      const outcome = await page.waitForFunction(() => {
+        if ((window.boshgateProbe?.events || []).some((e) => e.endsWith(' disconnected'))) {
+          return 'disconnected';
+        }
+        const el = document.querySelector('converse-user-profile .userinfo');
+        return el && el.getClientRects().length > 0 ? 'shown' : false;
+      }, null, { timeout: UI_MS, polling: 100 }).then((h) => h.jsonValue(), (e) => `no login within ${UI_MS} ms (${e.message.split('\n')[0]})`);
+      if (outcome !== 'shown') {
+        // Say why: Converse's own feedback line on the login form, and the probe's events.
+        const feedback = await page.locator('.conn-feedback').first().innerText({ timeout: 1000 }).catch(() => '');
+        const probe = await page.evaluate(() => window.boshgateProbe).catch(() => null);
+        assert.fail(`${user} did not get logged in: ${outcome}; login form says ${JSON.stringify(feedback.trim())}; `
+          + `probe: ${JSON.stringify(probe)}; page errors: ${JSON.stringify(browsers[user].pageErrors)}; `
+          + `page server 404s: ${JSON.stringify(pages.notFound)}`);
+      }
+      await assertVisibleText(profile.locator('.username'), new RegExp(`^\\s*${user}(@|\\s*$)`), `${user}'s name in the control box`);
+      await assertVisibleText(profile.locator('.xmpp-status__msg'), /^I am online$/i, `${user}'s own status`);
+      // (A contact with unread messages is listed twice: under "New messages" and its group.)
+      const item = page.locator(`converse-roster a.open-chat[data-jid="${jidOf(contact)}"]`).first();
+      await item.waitFor({ state: 'visible', timeout: UI_MS });
+      // The contact is online too (presence relayed through the gateway).
+      await item.locator('.contact-name--online').waitFor({ state: 'visible', timeout: UI_MS });
+      return item;
+    }
+
+    async function assertVisibleText(locator, re, what) {
+      try {
+        await locator.first().waitFor({ state: 'visible', timeout: UI_MS });
+        const deadline = Date.now() + UI_MS;
+        for (;;) {
+          const text = (await locator.first().innerText()).trim();
+          if (re.test(text)) {
+            return text;
+          }
+          if (Date.now() > deadline) {
+            assert.fail(`${what}: expected ${re}, page shows ${JSON.stringify(text)}`);
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      } catch (e) {
+        if (e instanceof assert.AssertionError) {
+          throw e;
+        }
+        throw new Error(`${what}: not visible: ${e.message.split('\n')[0]}`);
+      }
+    }
+
+    /** Chat view with `peer` on `page`; waits until it is visible. */
+    async function chatWith(page, peer) {
+      // (converse-chat itself has no box of its own; its composer shows the view is open.)
+      const chat = page.locator(`converse-chat[jid="${jidOf(peer)}"]`);
+      try {
+        await chat.locator('textarea.chat-textarea').waitFor({ state: 'visible', timeout: UI_MS });
+      } catch (e) {
+        assert.fail(`chat view with ${peer} not shown: ${e.message.split('\n')[0]}`);
+      }
+      return chat;
+    }
+
+    /** Types `text` into the chat's composer and sends it with Enter. */
+    async function send(chat, text) {
+      const box = chat.locator('textarea.chat-textarea');
+      await box.waitFor({ state: 'visible', timeout: UI_MS });
+      await box.fill(text);
+      await box.press('Enter');
+    }
+
+    /** The message with exactly `text`, sent by `from`, in `chat`; waits until visible. */
+    async function expectMessage(chat, text, from, what) {
+      const msg = chat.locator('div.chat-msg').filter({ has: chat.page().locator('.chat-msg__text', { hasText: text }) }).first();
+      try {
+        await msg.waitFor({ state: 'visible', timeout: UI_MS });
+      } catch (e) {
+        assert.fail(`${what}: ${JSON.stringify(text)} not shown: ${e.message.split('\n')[0]}`);
+      }
+      assert.equal((await msg.locator('.chat-msg__text').innerText()).trim(), text, what);
+      const sender = await msg.getAttribute('data-from');
+      assert.ok(sender === jidOf(from) || sender.startsWith(`${jidOf(from)}/`), `${what}: shown as from ${sender}, not ${jidOf(from)}`);
+    }
+
+    // WEB-1, WEB-2, XBOSH-1, XBOSH-10, WS-HS-1, WS-OPEN-2, WS-RST-1, WS-FRM-4, WS-SEC-1
+    test('alice (BOSH) and bob (WebSocket) log in with Converse and chat both ways', { timeout: 6 * UI_MS }, async () => {
+      try {
+        const t0 = Date.now();
+        const [alicePage, bobPage] = await Promise.all([openConverse('alice', 'bosh'), openConverse('bob', 'websocket')]);
+        const [bobInAlice] = await Promise.all([expectLoggedIn(alicePage, 'alice', 'bob'), expectLoggedIn(bobPage, 'bob', 'alice')]);
+        const tLogin = Date.now();
+
+        // Each page used exactly the transport and endpoint it was given.
+        const aliceProbe = await alicePage.evaluate(() => window.boshgateProbe);
+        const bobProbe = await bobPage.evaluate(() => window.boshgateProbe);
+        assert.equal(aliceProbe.connectedType, 'bosh', `alice's connection: ${JSON.stringify(aliceProbe)}`);
+        assert.equal(aliceProbe.service, world.url);
+        assert.equal(bobProbe.connectedType, 'websocket', `bob's connection: ${JSON.stringify(bobProbe)}`);
+        assert.equal(bobProbe.service, world.wsUrl);
+
+        // alice -> bob: opened from alice's roster, typed into the composer.
+        const tag = crypto.randomBytes(5).toString('hex');
+        const hello = `hello bob, alice here over BOSH ${tag}`;
+        await bobInAlice.click();
+        const aliceChat = await chatWith(alicePage, 'bob');
+        await send(aliceChat, hello);
+        await expectMessage(aliceChat, hello, 'alice', 'alice sees her own message');
+        // Converse does not pop the chat open on bob's side: his roster flags alice with
+        // one unread message; bob opens the chat from there and reads it.
+        const unread = bobPage.locator(`converse-roster a.open-chat[data-jid="${jidOf('alice')}"] .msgs-indicator`).first();
+        await assertVisibleText(unread, /^1$/, 'unread-message badge on alice in bob\'s roster');
+        await unread.click();
+        const bobChat = await chatWith(bobPage, 'alice');
+        await expectMessage(bobChat, hello, 'alice', 'bob sees alice\'s message');
+
+        // bob -> alice over the WebSocket.
+        const reply = `hi alice, bob answering over WebSocket ${tag}`;
+        await send(bobChat, reply);
+        await expectMessage(bobChat, reply, 'bob', 'bob sees his own reply');
+        await expectMessage(aliceChat, reply, 'bob', 'alice sees bob\'s reply');
+        const tChat = Date.now();
+
+        // Gateway side: one new BOSH session (alice) and one WebSocket upgrade (bob).
+        if (world.gateway) {
+          const now = await readMetrics(world.gateway.port);
+          assert.equal(metric(now, 'boshgate_bosh_sessions_created') - metric(metricsBefore, 'boshgate_bosh_sessions_created'), 1,
+            'gateway created exactly one BOSH session (alice)');
+          assert.equal(metric(now, 'boshgate_ws_upgrades') - metric(metricsBefore, 'boshgate_ws_upgrades'), 1,
+            'gateway accepted exactly one WebSocket upgrade (bob)');
+        } else {
+          process.stdout.write(`INTEROP_DIRECT=1: pages talked to ${kind}'s own BOSH/WebSocket; no gateway assertions\n`);
+        }
+        // Nothing but pictures tried to leave 127.0.0.1 (the fullscreen login form shows
+        // sponsor logos from conversejs.org; they are aborted), and no script crashed.
+        for (const b of Object.values(browsers)) {
+          const nonImage = b.blockedRequests.filter((r) => r.type !== 'image');
+          assert.deepEqual(nonImage, [], `${b.label}'s page tried to reach the network`);
+          assert.deepEqual(b.pageErrors, [], `${b.label}'s page threw`);
+        }
+        process.stdout.write(`browser (${kind}): login ${tLogin - t0} ms, chat both ways ${tChat - tLogin} ms\n`);
+      } catch (e) {
+        failed = true;
         throw e;
       }
-      throw new Error(`${what}: not visible: ${e.message.split('\n')[0]}`);
-    }
-  }
-
-  /** Chat view with `peer` on `page`; waits until it is visible. */
-  async function chatWith(page, peer) {
-    // (converse-chat itself has no box of its own; its composer shows the view is open.)
-    const chat = page.locator(`converse-chat[jid="${jidOf(peer)}"]`);
-    try {
-      await chat.locator('textarea.chat-textarea').waitFor({ state: 'visible', timeout: UI_MS });
-    } catch (e) {
-      assert.fail(`chat view with ${peer} not shown: ${e.message.split('\n')[0]}`);
-    }
-    return chat;
-  }
-
-  /** Types `text` into the chat's composer and sends it with Enter. */
-  async function send(chat, text) {
-    const box = chat.locator('textarea.chat-textarea');
-    await box.waitFor({ state: 'visible', timeout: UI_MS });
-    await box.fill(text);
-    await box.press('Enter');
-  }
-
-  /** The message with exactly `text`, sent by `from`, in `chat`; waits until visible. */
-  async function expectMessage(chat, text, from, what) {
-    const msg = chat.locator('div.chat-msg').filter({ has: chat.page().locator('.chat-msg__text', { hasText: text }) }).first();
-    try {
-      await msg.waitFor({ state: 'visible', timeout: UI_MS });
-    } catch (e) {
-      assert.fail(`${what}: ${JSON.stringify(text)} not shown: ${e.message.split('\n')[0]}`);
-    }
-    assert.equal((await msg.locator('.chat-msg__text').innerText()).trim(), text, what);
-    const sender = await msg.getAttribute('data-from');
-    assert.ok(sender === jidOf(from) || sender.startsWith(`${jidOf(from)}/`), `${what}: shown as from ${sender}, not ${jidOf(from)}`);
-  }
-
-  // WEB-1, WEB-2, XBOSH-1, XBOSH-10, WS-HS-1, WS-OPEN-2, WS-RST-1, WS-FRM-4, WS-SEC-1
-  test('alice (BOSH) and bob (WebSocket) log in with Converse and chat both ways', { timeout: 6 * UI_MS }, async () => {
-    try {
-      const t0 = Date.now();
-      const [alicePage, bobPage] = await Promise.all([openConverse('alice', 'bosh'), openConverse('bob', 'websocket')]);
-      const [bobInAlice] = await Promise.all([expectLoggedIn(alicePage, 'alice', 'bob'), expectLoggedIn(bobPage, 'bob', 'alice')]);
-      const tLogin = Date.now();
-
-      // Each page used exactly the transport and endpoint it was given.
-      const aliceProbe = await alicePage.evaluate(() => window.boshgateProbe);
-      const bobProbe = await bobPage.evaluate(() => window.boshgateProbe);
-      assert.equal(aliceProbe.connectedType, 'bosh', `alice's connection: ${JSON.stringify(aliceProbe)}`);
-      assert.equal(aliceProbe.service, world.url);
-      assert.equal(bobProbe.connectedType, 'websocket', `bob's connection: ${JSON.stringify(bobProbe)}`);
-      assert.equal(bobProbe.service, world.wsUrl);
-
-      // alice -> bob: opened from alice's roster, typed into the composer.
-      const tag = crypto.randomBytes(5).toString('hex');
-      const hello = `hello bob, alice here over BOSH ${tag}`;
-      await bobInAlice.click();
-      const aliceChat = await chatWith(alicePage, 'bob');
-      await send(aliceChat, hello);
-      await expectMessage(aliceChat, hello, 'alice', 'alice sees her own message');
-      // Converse does not pop the chat open on bob's side: his roster flags alice with
-      // one unread message; bob opens the chat from there and reads it.
-      const unread = bobPage.locator(`converse-roster a.open-chat[data-jid="${jidOf('alice')}"] .msgs-indicator`).first();
-      await assertVisibleText(unread, /^1$/, 'unread-message badge on alice in bob\'s roster');
-      await unread.click();
-      const bobChat = await chatWith(bobPage, 'alice');
-      await expectMessage(bobChat, hello, 'alice', 'bob sees alice\'s message');
-
-      // bob -> alice over the WebSocket.
-      const reply = `hi alice, bob answering over WebSocket ${tag}`;
-      await send(bobChat, reply);
-      await expectMessage(bobChat, reply, 'bob', 'bob sees his own reply');
-      await expectMessage(aliceChat, reply, 'bob', 'alice sees bob\'s reply');
-      const tChat = Date.now();
-
-      // Gateway side: one new BOSH session (alice) and one WebSocket upgrade (bob).
-      if (world.gateway) {
-        const now = await readMetrics(world.gateway.port);
-        assert.equal(metric(now, 'boshgate_bosh_sessions_created') - metric(metricsBefore, 'boshgate_bosh_sessions_created'), 1,
-          'gateway created exactly one BOSH session (alice)');
-        assert.equal(metric(now, 'boshgate_ws_upgrades') - metric(metricsBefore, 'boshgate_ws_upgrades'), 1,
-          'gateway accepted exactly one WebSocket upgrade (bob)');
-      } else {
-        process.stdout.write('INTEROP_DIRECT=1: pages talked to Prosody\'s own BOSH/WebSocket; no gateway assertions\n');
-      }
-      // Nothing but pictures tried to leave 127.0.0.1 (the fullscreen login form shows
-      // sponsor logos from conversejs.org; they are aborted), and no script crashed.
-      for (const b of Object.values(browsers)) {
-        const nonImage = b.blockedRequests.filter((r) => r.type !== 'image');
-        assert.deepEqual(nonImage, [], `${b.label}'s page tried to reach the network`);
-        assert.deepEqual(b.pageErrors, [], `${b.label}'s page threw`);
-      }
-      process.stdout.write(`browser: login ${tLogin - t0} ms, chat both ways ${tChat - tLogin} ms\n`);
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
+    });
   });
-});
+}
+
+browserScenario('prosody', 'starttls');
+browserScenario('ejabberd', 'direct_tls');
