@@ -25,9 +25,23 @@ installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
+# Minimum versions the build needs: an installed package older than this is upgraded
+# (apt-get install upgrades a named package). libexpat1-dev 2.5.0-1+deb12u1, still found
+# on Debian 12 machines, predates the CVE-2023-52425 fix and its reparse-deferral API.
+declare -A min_version=([libexpat1-dev]=2.5.0-1+deb12u2)
+
+installed_version() {
+  dpkg-query -W -f='${Version}' "$1" 2>/dev/null
+}
+
 missing=()
 for p in "${build_deps[@]}" "${test_deps[@]}"; do
-  installed "$p" || missing+=("$p")
+  if ! installed "$p"; then
+    missing+=("$p")
+  elif [[ -n ${min_version[$p]:-} ]] && dpkg --compare-versions "$(installed_version "$p")" lt "${min_version[$p]}"; then
+    echo "bootstrap: $p $(installed_version "$p") is older than ${min_version[$p]}: upgrading"
+    missing+=("$p")
+  fi
 done
 # Node: Debian's nodejs (18) or a newer one already present; npm may come with it.
 node_major=0

@@ -80,7 +80,7 @@ struct stream_parser::impl final : detail::expat_base {
     {
         install_restrictions();
         // Deferral stays on while slices of one feed() are parsed; see force_parse().
-        XML_SetReparseDeferralEnabled(parser, XML_TRUE);
+        set_reparse_deferral(true);
         XML_SetElementHandler(parser, on_start, on_end);
         XML_SetNamespaceDeclHandler(parser, on_ns_start, on_ns_end);
         XML_SetCharacterDataHandler(parser, on_text);
@@ -442,6 +442,15 @@ struct stream_parser::impl final : detail::expat_base {
         return limit_mark != no_pos && cur_base - limit_mark > lim.max_element_bytes;
     }
 
+    /// An expat without reparse deferral (older than 2.6 / Debian's 2.5.0-1+deb12u2) always
+    /// parses eagerly, which is the behaviour force_parse() restores: nothing to switch.
+    void set_reparse_deferral([[maybe_unused]] bool on) noexcept
+    {
+#if defined(BOSHGATE_HAVE_XML_REPARSE_DEFERRAL)
+        XML_SetReparseDeferralEnabled(parser, on ? XML_TRUE : XML_FALSE);
+#endif
+    }
+
     /// Since expat 2.6 (and Debian's 2.5.0-1+deb12u*), expat defers re-parsing a partial
     /// token until the buffered input has doubled, to avoid quadratic work on large tokens
     /// (CVE-2023-52425). A stream cannot wait for input that may never come, so at the end
@@ -453,9 +462,9 @@ struct stream_parser::impl final : detail::expat_base {
     std::optional<std::size_t> force_parse(std::size_t fed, boost::system::error_code& ec)
     {
         cur = {};
-        XML_SetReparseDeferralEnabled(parser, XML_FALSE);
+        set_reparse_deferral(false);
         XML_Status status = XML_Parse(parser, "", 0, XML_FALSE);
-        XML_SetReparseDeferralEnabled(parser, XML_TRUE);
+        set_reparse_deferral(true);
         if (std::optional<std::size_t> stop = after_parse(status, fed, ec)) {
             return stop;
         }
