@@ -361,6 +361,7 @@ refusal refusal_for(const parsed& p)
     case xml::errc::restricted_xml:
         return {"restricted-xml", std::move(why), close_code::normal};
     case xml::errc::too_deep:
+    case xml::errc::too_many_namespaces:
         return {"policy-violation", std::move(why), close_code::normal};
     case xml::errc::element_too_large:
         return {"policy-violation", std::move(why), close_code::message_too_big};

@@ -38,6 +38,8 @@ std::string_view reason(errc e) noexcept
         return "XEP-0124 §6: the body is not a complete XML document";
     case errc::trailing_content:
         return "XEP-0124 §6: content follows the end of the root element";
+    case errc::too_many_namespaces:
+        return "RFC 6120 §13.12: namespace declarations in scope exceed the configured limit";
     }
     return "unknown boshgate.xml error";
 }

@@ -1,32 +1,13 @@
 #include "expat_support.hpp"
 
+#include "boshgate/core/text.hpp"
+
 #include <cstring>
 #include <new>
 
 namespace boshgate::xml::detail {
 
 namespace {
-
-bool ascii_iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x >= 'A' && x <= 'Z') {
-            x = static_cast<char>(x - 'A' + 'a');
-        }
-        if (y >= 'A' && y <= 'Z') {
-            y = static_cast<char>(y - 'A' + 'a');
-        }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /// True if `s` (n bytes available) starts with one well-formed UTF-8 scalar value
 /// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
@@ -111,7 +92,7 @@ void XMLCALL on_skipped_entity(void* ud, const XML_Char*, int)
 // parser is created with UTF-8 forced, so a different declared encoding is otherwise ignored.
 void XMLCALL on_xml_decl(void* ud, const XML_Char*, const XML_Char* encoding, int)
 {
-    if (encoding != nullptr && !ascii_iequals(encoding, "UTF-8")) {
+    if (encoding != nullptr && !core::ascii_iequals(encoding, "UTF-8")) {
         expat_base::from(ud).fail(errc::invalid_utf8, why::encoding);
     }
 }

@@ -79,6 +79,8 @@ inline constexpr std::string_view too_deep =
     "RFC 6120 §13.12: element nesting exceeds the configured depth limit";
 inline constexpr std::string_view too_large =
     "RFC 6120 §13.12: element exceeds the configured size limit";
+inline constexpr std::string_view too_many_namespaces =
+    "RFC 6120 §13.12: namespace declarations in scope exceed the configured limit";
 } // namespace why
 
 } // namespace boshgate::xml::detail

@@ -6,9 +6,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace boshgate::xml {
 
@@ -55,7 +58,11 @@ struct stream_parser::impl final : detail::expat_base {
     bool elem_own_default = false;      ///< its start tag has xmlns='...'
     bool pending_own_default = false;   ///< xmlns= seen for the element about to start
     std::vector<std::size_t> needed;    ///< indices into root_ns of prefixes it relies on
-    std::vector<std::pair<std::string, unsigned>> inner_decls; ///< prefix -> active count
+    /// Prefixes ("" for a default namespace) declared on the open elements below the root,
+    /// innermost last. An entry is pushed when its element starts and popped when it ends,
+    /// so this holds only what is in scope now, at most limits::max_namespace_decls minus
+    /// root_ns.size() entries (SEC-XML-1).
+    std::vector<std::string> inner_decls;
 
     // ---- bytes
     std::string pending;          ///< bytes [cur_base - pending.size(), cur_base)
@@ -160,14 +167,10 @@ struct stream_parser::impl final : detail::expat_base {
 
     // ---------------------------------------------------------------- namespace tracking
 
-    unsigned* inner_count(std::string_view prefix) noexcept
+    /// A declaration inside the current top-level element binds `prefix` (bounded scan).
+    bool inner_bound(std::string_view prefix) const noexcept
     {
-        for (auto& [p, n] : inner_decls) {
-            if (p == prefix) {
-                return &n;
-            }
-        }
-        return nullptr;
+        return std::find(inner_decls.rbegin(), inner_decls.rend(), prefix) != inner_decls.rend();
     }
 
     /// A prefix used inside the current top-level element: if no declaration inside the
@@ -177,7 +180,7 @@ struct stream_parser::impl final : detail::expat_base {
         if (prefix.empty() || prefix == "xml") {
             return;
         }
-        if (const unsigned* n = inner_count(prefix); n != nullptr && *n > 0) {
+        if (inner_bound(prefix)) {
             return;
         }
         for (std::size_t i = 0; i < root_ns.size(); ++i) {
@@ -207,6 +210,11 @@ struct stream_parser::impl final : detail::expat_base {
         if (s.halted()) {
             return;
         }
+        // SEC-XML-1: bound what is in scope (and so every scan of it), whatever the stream.
+        if (s.root_ns.size() + s.inner_decls.size() >= s.lim.max_namespace_decls) {
+            s.fail(errc::too_many_namespaces, detail::why::too_many_namespaces);
+            return;
+        }
         // Declarations arrive before the start handler of the element carrying them, so
         // `depth` is still the parent's depth here.
         if (s.depth == 0) {
@@ -214,27 +222,25 @@ struct stream_parser::impl final : detail::expat_base {
             s.root_has_prefixes = s.root_has_prefixes || prefix != nullptr;
             return;
         }
-        if (prefix == nullptr) {
-            if (s.depth == 1) {
-                s.pending_own_default = true;
-            }
-            return;
+        if (prefix == nullptr && s.depth == 1) {
+            s.pending_own_default = true;
         }
-        if (unsigned* n = s.inner_count(prefix)) {
-            ++*n;
-        } else {
-            s.inner_decls.emplace_back(prefix, 1U);
-        }
+        s.inner_decls.emplace_back(prefix != nullptr ? prefix : "");
     }
 
+    /// expat reports the end of each declaration right after the end handler of the element
+    /// carrying it (so `depth` is the parent's again). The innermost binding of the prefix
+    /// is that element's. The root's declarations (depth 0 by then) stay until reset.
     static void XMLCALL on_ns_end(void* ud, const XML_Char* prefix)
     {
         impl& s = self(ud);
-        if (s.halted() || s.depth == 0 || prefix == nullptr) {
+        if (s.halted() || s.depth == 0) {
             return;
         }
-        if (unsigned* n = s.inner_count(prefix); n != nullptr && *n > 0) {
-            --*n;
+        std::string_view p = prefix != nullptr ? prefix : "";
+        auto it = std::find(s.inner_decls.rbegin(), s.inner_decls.rend(), p);
+        if (it != s.inner_decls.rend()) {
+            s.inner_decls.erase(std::next(it).base());
         }
     }
 
@@ -632,6 +638,11 @@ std::string_view stream_parser::error_reason() const noexcept
 std::size_t stream_parser::buffered_bytes() const noexcept
 {
     return impl_->pending.size();
+}
+
+std::size_t stream_parser::namespace_decls_in_scope() const noexcept
+{
+    return impl_->root_ns.size() + impl_->inner_decls.size();
 }
 
 boost::system::error_code parse_document(std::string_view doc, handler& h, limits lim, options opt)

@@ -15,17 +15,41 @@ struct tree_builder final : detail::expat_base {
     limits lim;
     std::vector<tree*> stack;
     bool started = false;
+    std::size_t ns_in_scope = 0; ///< namespace declarations in scope (SEC-XML-1)
 
     tree_builder(tree& out, limits l) : root(out), lim(l)
     {
         install_restrictions();
         XML_SetElementHandler(parser, on_start, on_end);
         XML_SetCharacterDataHandler(parser, on_text);
+        XML_SetNamespaceDeclHandler(parser, on_ns_start, on_ns_end);
     }
 
     static tree_builder& self(void* ud) noexcept
     {
         return static_cast<tree_builder&>(expat_base::from(ud));
+    }
+
+    // Same bound as the framer's (limits::max_namespace_decls, SEC-XML-1).
+    static void XMLCALL on_ns_start(void* ud, const XML_Char*, const XML_Char*)
+    {
+        tree_builder& s = self(ud);
+        if (s.failed()) {
+            return;
+        }
+        if (s.ns_in_scope >= s.lim.max_namespace_decls) {
+            s.fail(errc::too_many_namespaces, detail::why::too_many_namespaces);
+            return;
+        }
+        ++s.ns_in_scope;
+    }
+
+    static void XMLCALL on_ns_end(void* ud, const XML_Char*)
+    {
+        tree_builder& s = self(ud);
+        if (!s.failed() && s.ns_in_scope > 0) {
+            --s.ns_in_scope;
+        }
     }
 
     static void XMLCALL on_start(void* ud, const XML_Char* name, const XML_Char** atts)

@@ -23,6 +23,7 @@ enum class errc {
     text_at_top_level,     ///< non-whitespace character data directly inside the root
     incomplete_document,   ///< document mode: input ended before the root was closed
     trailing_content,      ///< document mode: anything but whitespace after the root's end
+    too_many_namespaces,   ///< namespace declarations in scope beyond limits::max_namespace_decls
 };
 const boost::system::error_category& error_category() noexcept;
 boost::system::error_code make_error_code(errc e) noexcept;
@@ -35,6 +36,11 @@ std::string_view reason(errc e) noexcept;
 struct limits {
     std::size_t max_element_bytes = 256 * 1024; ///< bytes of one top-level element, as received
     unsigned max_depth = 64;                    ///< element nesting depth including the root
+    /// Namespace declarations (xmlns and xmlns:p) in scope at any one point: those on the
+    /// root plus those on the open elements inside it (SEC-XML-1). Declarations leave the
+    /// count when the element carrying them ends, so a long stream of stanzas that each
+    /// declare namespaces never accumulates them. Real traffic needs a handful.
+    std::size_t max_namespace_decls = 64;
 };
 
 /// One attribute exactly as written: qualified name (prefix:local or local) and unescaped value.
@@ -100,9 +106,11 @@ public:
 /// Events: handler::on_open for the root start tag, handler::on_element for each complete
 /// child of the root (depth 1) with its exact bytes, handler::on_close at the root end tag.
 /// Whitespace between children is dropped (RFC 6120 §11.7); other text there is an error.
-/// Restricted XML (RFC 6120 §11.1) and non-UTF-8 input (§11.6) are errors. Work is linear in
-/// the input; memory is bounded by about limits::max_element_bytes plus one internal slice
-/// (32 KiB), because only the bytes of the element in progress are kept.
+/// Restricted XML (RFC 6120 §11.1) and non-UTF-8 input (§11.6) are errors; a DOCTYPE is
+/// refused at its start, before any of its internal subset is read (SEC-XML-2). Work is
+/// linear in the input; memory is bounded by about limits::max_element_bytes plus one
+/// internal slice (32 KiB), because only the bytes of the element in progress are kept, and
+/// the namespace bookkeeping holds at most limits::max_namespace_decls entries (SEC-XML-1).
 /// Thread-safety: none; one owner (the owning session's strand). Lifetime: the handler must
 /// outlive the parser.
 class stream_parser {
@@ -133,6 +141,11 @@ public:
     /// Bytes currently held by the framer for the element in progress (diagnostics and
     /// tests of the memory bound; expat's own buffer is bounded the same way).
     std::size_t buffered_bytes() const noexcept;
+
+    /// Namespace declarations the framer tracks right now: the root's plus those in scope
+    /// inside the current top-level element; never above limits::max_namespace_decls
+    /// (diagnostics and tests of the bound, SEC-XML-1).
+    std::size_t namespace_decls_in_scope() const noexcept;
 
 private:
     struct impl;

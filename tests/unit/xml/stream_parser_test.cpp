@@ -2,10 +2,12 @@
 // matrix (whole, every two-chunk split, byte by byte) and must give identical events.
 #include "boshgate/xml/stream_parser.hpp"
 
+#include "boshgate/xml/tree.hpp"
 #include "xml_test_support.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -548,13 +550,231 @@ TEST(stream_parser, many_stanzas_in_one_feed)
     EXPECT_LE(p.buffered_bytes(), 1U);
 }
 
+// ---------------------------------------------------------------- namespace bookkeeping
+
+const std::string ns_limit_reason =
+    "RFC 6120 §13.12: namespace declarations in scope exceed the configured limit";
+
+/// Records events and, after each element, how many declarations the parser tracks.
+class scope_probe final : public handler {
+public:
+    stream_parser* parser = nullptr;
+    std::size_t elements = 0;
+    std::size_t max_seen = 0;
+    std::size_t after_element_max = 0;
+
+    void on_open(root_open&&) override { note(); }
+    void on_element(element&&) override
+    {
+        ++elements;
+        note();
+        after_element_max = std::max(after_element_max, parser->namespace_decls_in_scope());
+    }
+    void on_close() override {}
+
+private:
+    void note() { max_seen = std::max(max_seen, parser->namespace_decls_in_scope()); }
+};
+
+// SEC-XML-1: declarations inside stanzas leave the bookkeeping when their element ends: a
+// long stream whose stanzas each declare fresh prefixes (and defaults, nested, re-declared)
+// keeps it at the root's declarations between stanzas, whatever the stream's length.
+TEST(stream_parser, namespace_bookkeeping_stays_constant_over_a_long_stream)
+{
+    scope_probe probe;
+    stream_parser p(probe, limits{});
+    probe.parser = &p;
+    boost::system::error_code ec;
+    ASSERT_EQ(p.feed(header, ec), header.size());
+    ASSERT_FALSE(ec);
+    const std::size_t root_decls = 2; // xmlns, xmlns:stream
+    EXPECT_EQ(p.namespace_decls_in_scope(), root_decls);
+    for (int i = 0; i < 20000; ++i) {
+        const std::string n = std::to_string(i);
+        std::string stanza = "<message xmlns:a" + n + "='urn:a:" + n + "' xmlns:b" + n + "='urn:b'>"
+                             "<x xmlns='urn:x' xmlns:a" + n + "='urn:inner'><a" + n + ":y/></x>"
+                             "<b" + n + ":z xmlns:c='urn:c'/></message>";
+        ASSERT_EQ(p.feed(stanza, ec), stanza.size());
+        ASSERT_FALSE(ec) << p.error_reason();
+        ASSERT_EQ(p.namespace_decls_in_scope(), root_decls) << "after stanza " << i;
+    }
+    EXPECT_EQ(probe.elements, 20000U);
+    // on_element runs between the stanza's end tag and expat's end-of-scope reports for the
+    // declarations on its own start tag: those two are still counted there, the inner ones
+    // are gone already.
+    EXPECT_EQ(probe.after_element_max, root_decls + 2);
+    EXPECT_EQ(probe.max_seen, root_decls + 2);
+}
+
+// SEC-XML-1: a declaration that went out of scope no longer shadows the root's binding: a
+// later use of the prefix (in a sibling inside the same stanza, or in a later stanza) gets
+// the root's declaration copied onto the lifted element (BOSH-XML-14).
+TEST(stream_parser, inner_declarations_end_with_their_element)
+{
+    const std::string root = "<stream:stream xmlns='jabber:client' xmlns:stream='" + ns_stream +
+                             "' xmlns:x='urn:root'>";
+    const std::string x_decl = " xmlns:x='urn:root'";
+    const std::string input = root +
+                              "<iq><a xmlns:x='urn:inner'><x:b/></a><x:c/></iq>"
+                              "<iq xmlns:x='urn:own'><x:d/></iq>"
+                              "<iq><x:e/></iq>";
+    expect_matrix(input, setup{},
+                  ok({"open stream:stream {" + ns_stream + "}stream xmlns=jabber:client xmlns:stream=" +
+                          ns_stream + " xmlns:x=urn:root",
+                      "element {jabber:client}iq <iq" + client_decl + x_decl +
+                          "><a xmlns:x='urn:inner'><x:b/></a><x:c/></iq>",
+                      "element {jabber:client}iq <iq" + client_decl + " xmlns:x='urn:own'><x:d/></iq>",
+                      "element {jabber:client}iq <iq" + client_decl + x_decl + "><x:e/></iq>"},
+                     input.size()));
+}
+
+// SEC-XML-1: more declarations in scope than limits::max_namespace_decls is a clear stream
+// error (policy-violation upstream / for the client), in every split; exactly the limit
+// passes. The root's declarations count.
+TEST(stream_parser, namespace_declaration_limit)
+{
+    setup s;
+    s.lim.max_namespace_decls = 5;
+    auto decls = [](int from, int count) {
+        std::string out;
+        for (int i = from; i < from + count; ++i) {
+            out += " xmlns:p" + std::to_string(i) + "='urn:" + std::to_string(i) + "'";
+        }
+        return out;
+    };
+    // root 2 + 3 on one element: exactly 5 => fine; nested, 3 then (out of scope) 3 again.
+    const std::string fits = header + "<iq" + decls(0, 3) + "/><iq><a" + decls(0, 2) +
+                             "/><b xmlns='urn:b'" + decls(5, 2) + "/></iq>";
+    outcome good = run_whole(fits, s);
+    EXPECT_FALSE(good.ec) << good.reason;
+    EXPECT_EQ(good.events.size(), 3U);
+    expect_matrix(fits, s, good);
+
+    // One more on a single start tag.
+    const std::string flat = header + "<presence/><iq" + decls(0, 4) + "/>";
+    expect_matrix(flat, s,
+                  failed({header_event, "element {jabber:client}presence <presence" + client_decl + "/>"},
+                         errc::too_many_namespaces, ns_limit_reason));
+    // Accumulated over nesting inside one stanza.
+    const std::string nested = header + "<iq xmlns:a='urn:a'><q xmlns:b='urn:b'><r xmlns='urn:r'>"
+                                        "<s xmlns:c='urn:c'/></r></q></iq>";
+    expect_matrix(nested, s, failed({header_event}, errc::too_many_namespaces, ns_limit_reason));
+    // On the root itself.
+    const std::string root = "<stream:stream xmlns='jabber:client'" + decls(0, 5) + ">";
+    expect_matrix(root, s, failed({}, errc::too_many_namespaces, ns_limit_reason));
+
+    // The default limit (64) with a realistic stream and a hostile start tag.
+    setup d;
+    const std::string hostile = header + "<iq" + decls(0, 63) + "/>";
+    outcome r = run_whole(hostile, d);
+    EXPECT_EQ(r.ec, make_error_code(errc::too_many_namespaces));
+    EXPECT_EQ(r.reason, ns_limit_reason);
+    EXPECT_FALSE(run_whole(header + "<iq" + decls(0, 62) + "/>", d).ec);
+}
+
+// SEC-XML-1: the document mode (BOSH bodies) and parse_tree apply the same limit.
+TEST(stream_parser, namespace_declaration_limit_in_documents_and_trees)
+{
+    limits lim;
+    lim.max_namespace_decls = 3;
+    struct sink final : handler {
+        void on_open(root_open&&) override {}
+        void on_element(element&&) override {}
+        void on_close() override {}
+    } h;
+    const std::string body = "<body xmlns='http://jabber.org/protocol/httpbind'>";
+    EXPECT_FALSE(parse_document(body + "<a xmlns:x='urn:x' xmlns:y='urn:y'/></body>", h, lim));
+    EXPECT_EQ(parse_document(body + "<a xmlns:x='urn:x' xmlns:y='urn:y' xmlns:z='urn:z'/></body>",
+                             h, lim),
+              make_error_code(errc::too_many_namespaces));
+    tree t;
+    EXPECT_FALSE(parse_tree("<a xmlns='urn:a' xmlns:x='urn:x'><b xmlns:y='urn:y'/><c xmlns:z='urn:z'/></a>",
+                            t, lim));
+    EXPECT_EQ(parse_tree("<a xmlns='urn:a' xmlns:x='urn:x'><b xmlns:y='urn:y' xmlns:z='urn:z'/></a>", t, lim),
+              make_error_code(errc::too_many_namespaces));
+}
+
+// ---------------------------------------------------------------- DTDs and entities
+
+// SEC-XML-2, BOSH-XML-4, RFC 6120 §11.1: a DOCTYPE is refused as soon as its name is read,
+// before the internal subset: an entity bomb is never declared, let alone expanded. Both
+// directions use this framer: the server's stream (stream mode) and client input (BOSH
+// bodies in document mode, WebSocket messages wrapped in a synthetic root).
+TEST(stream_parser, doctype_refused_before_its_internal_subset)
+{
+    setup s;
+    test::recorder rec(s);
+    stream_parser p(rec, limits{});
+    boost::system::error_code ec;
+    const std::string start = "<?xml version='1.0'?><!DOCTYPE lolz [";
+    EXPECT_EQ(p.feed(start, ec), start.size());
+    EXPECT_EQ(ec, make_error_code(errc::restricted_xml));
+    EXPECT_EQ(p.error_reason(), "RFC 6120 §11.1: DTDs (<!DOCTYPE>) are not allowed");
+    EXPECT_TRUE(rec.events.empty());
+    // The rest of the bomb is never looked at.
+    EXPECT_EQ(p.feed("<!ENTITY lol 'lol'><!ENTITY lol1 '&lol;&lol;'>]><lolz>&lol1;</lolz>", ec), 0U);
+    EXPECT_EQ(ec, make_error_code(errc::restricted_xml));
+    EXPECT_EQ(p.buffered_bytes(), 0U);
+}
+
+// SEC-XML-2: a full-size billion-laughs document (10^9 expansions of 'lol') is refused at
+// the DOCTYPE in document mode too, with nothing delivered and nothing buffered; the
+// external-entity (XXE) and parameter-entity variants likewise.
+TEST(stream_parser, entity_bombs_refused_in_document_mode)
+{
+    std::string bomb = "<?xml version='1.0'?><!DOCTYPE body [<!ENTITY lol0 'lol'>";
+    for (int i = 1; i <= 9; ++i) {
+        bomb += "<!ENTITY lol" + std::to_string(i) + " '";
+        for (int k = 0; k < 10; ++k) {
+            bomb += "&lol" + std::to_string(i - 1) + ";";
+        }
+        bomb += "'>";
+    }
+    bomb += "]><body xmlns='http://jabber.org/protocol/httpbind'><m>&lol9;</m></body>";
+    for (const std::string& doc :
+         {bomb,
+          std::string("<!DOCTYPE body SYSTEM 'http://attacker.example/x.dtd'>"
+                      "<body xmlns='http://jabber.org/protocol/httpbind'/>"),
+          std::string("<!DOCTYPE body [<!ENTITY % p SYSTEM 'file:///etc/passwd'> %p;]>"
+                      "<body xmlns='http://jabber.org/protocol/httpbind'/>"),
+          std::string("<!DOCTYPE body [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>"
+                      "<body xmlns='http://jabber.org/protocol/httpbind'>&x;</body>")}) {
+        std::size_t events = 0;
+        struct counter final : handler {
+            std::size_t& n;
+            explicit counter(std::size_t& c) : n(c) {}
+            void on_open(root_open&&) override { ++n; }
+            void on_element(element&&) override { ++n; }
+            void on_close() override { ++n; }
+        } h(events);
+        EXPECT_EQ(parse_document(doc, h, limits{}), make_error_code(errc::restricted_xml)) << doc;
+        EXPECT_EQ(events, 0U) << doc;
+    }
+}
+
+// SEC-XML-2: inside an open stream (server direction) a DOCTYPE or an entity declaration
+// is markup XML does not allow there: the stream dies before anything is declared.
+TEST(stream_parser, doctype_and_entity_declaration_inside_a_stream_refused)
+{
+    for (const std::string& tail : {std::string("<!DOCTYPE x [<!ENTITY a 'b'>]>"),
+                                    std::string("<!ENTITY a 'b'>"),
+                                    std::string("<message><!DOCTYPE x></message>")}) {
+        outcome r = run_whole(header + tail, setup{});
+        EXPECT_TRUE(r.ec == make_error_code(errc::not_well_formed) ||
+                    r.ec == make_error_code(errc::restricted_xml))
+            << tail << ": " << r.reason;
+        expect_matrix(header + tail, setup{}, r);
+    }
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(xml_errc, reasons_cite_the_spec)
 {
     for (errc e : {errc::not_well_formed, errc::restricted_xml, errc::invalid_utf8,
                    errc::too_deep, errc::element_too_large, errc::text_at_top_level,
-                   errc::incomplete_document, errc::trailing_content}) {
+                   errc::incomplete_document, errc::trailing_content,
+                   errc::too_many_namespaces}) {
         std::string_view r = reason(e);
         EXPECT_TRUE(r.find("RFC 6120 §") != std::string_view::npos ||
                     r.find("XEP-0124 §") != std::string_view::npos)
