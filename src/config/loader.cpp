@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -61,6 +62,28 @@ std::string lower_ascii(std::string_view s)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
     return out;
+}
+
+/// Shortest decimal spelling that reads back as the same value ("2", "0.5", "0.1"; "inf", "nan").
+std::string format_number(double d)
+{
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+        return std::to_string(static_cast<std::int64_t>(d)); // "1000000", not "1e+06"
+    }
+    for (int precision = 1; precision < std::numeric_limits<double>::max_digits10; ++precision) {
+        std::ostringstream out;
+        out.precision(precision);
+        out << d;
+        double back = 0;
+        std::istringstream in(out.str());
+        if ((in >> back) && back == d) {
+            return out.str();
+        }
+    }
+    std::ostringstream out;
+    out.precision(std::numeric_limits<double>::max_digits10);
+    out << d;
+    return out.str();
 }
 
 enum class path_kind { file, directory };
@@ -204,6 +227,31 @@ public:
             return false;
         }
         out = static_cast<T>(n);
+        return true;
+    }
+
+    /// An integer or a float, finite, within [min, max].
+    bool get_number(const std::string& key, double& out, double min, double max)
+    {
+        const auto* v = find(key);
+        if (v == nullptr) {
+            return false;
+        }
+        double n = 0;
+        if (v->is_integer()) {
+            n = static_cast<double>(v->as_integer());
+        } else if (v->is_floating()) {
+            n = v->as_floating();
+        } else {
+            error(v, key, "expected a number, got " + type_name(*v));
+            return false;
+        }
+        if (!(n >= min && n <= max)) { // also refuses nan
+            error(v, key, "must be between " + format_number(min) + " and " + format_number(max) + " (got " +
+                              format_number(n) + ")");
+            return false;
+        }
+        out = n;
         return true;
     }
 
@@ -687,6 +735,7 @@ void read_xml(context& ctx, const tvalue& t, xml::limits& out)
     table_reader r(ctx, t, "xml");
     r.get_int("max_stanza_bytes", out.max_element_bytes, 1024, std::int64_t{64} << 20);
     r.get_int("max_depth", out.max_depth, 4, 1024);
+    r.get_int("max_namespace_decls", out.max_namespace_decls, 4, 4096);
     r.finish();
 }
 
@@ -827,6 +876,34 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
     r.finish();
 }
 
+void read_limits(context& ctx, const tvalue& t, limits::options& out)
+{
+    table_reader r(ctx, t, "limits");
+    constexpr std::int64_t ten_million = 10'000'000;
+    // Admission (SEC-LIMIT-1..6). 0 switches a per-address limit off.
+    r.get_int("max_sessions", out.max_sessions, 1, ten_million);
+    r.get_int("max_sessions_per_address", out.max_sessions_per_address, 0, ten_million);
+    r.get_number("session_rate_per_address", out.session_rate_per_address, 0, 1'000'000);
+    r.get_int("session_burst_per_address", out.session_burst_per_address, 0, 1'000'000);
+    r.get_int("max_connections_per_address", out.max_connections_per_address, 0, ten_million);
+    r.get_int("ipv6_prefix", out.ipv6_prefix, 1, 128);
+    r.get_int("ipv4_prefix", out.ipv4_prefix, 1, 32);
+    // Upstream protection, per XMPP domain. 0 switches the cap / the breaker off.
+    r.get_int("max_connecting_per_domain", out.max_connecting_per_domain, 0, ten_million);
+    r.get_int("breaker_failures", out.breaker_failures, 0, 1000);
+    constexpr milliseconds hour(3600 * 1000);
+    r.get_duration("breaker_open", out.breaker_open, milliseconds(100), hour);
+    r.get_duration("breaker_open_max", out.breaker_open_max, milliseconds(100), 24 * hour);
+    // Flow control, per session (low < high: cross_check).
+    constexpr std::int64_t gib = std::int64_t{1} << 30;
+    r.get_int("client_send_high_water", out.client_send_high_water, 1024, gib);
+    r.get_int("client_send_low_water", out.client_send_low_water, 0, gib);
+    r.get_int("upstream_send_high_water", out.upstream_send_high_water, 1024, gib);
+    r.get_int("upstream_send_low_water", out.upstream_send_low_water, 0, gib);
+    r.get_seconds("write_timeout", out.write_timeout, seconds(1), seconds(3600));
+    r.finish();
+}
+
 /// Relations between keys, checked once every key has its final value. Each error is
 /// reported at the key most likely to be wrong, falling back to its partner, then the file.
 void cross_check(context& ctx, const config& c)
@@ -878,6 +955,29 @@ void cross_check(context& ctx, const config& c)
                           std::to_string(tls - ls.begin()) +
                           "] uses TLS (RFC 7395 §3.6.1: never send a client to a weaker transport)");
         }
+    }
+    // SEC-LIMIT-3: with a rate, the bucket must hold at least one session or none would start.
+    const auto& lim = c.limits;
+    if (lim.session_rate_per_address > 0 && lim.session_burst_per_address < 1) {
+        ctx.error(ctx.where_any({"limits.session_burst_per_address", "limits.session_rate_per_address"}),
+                  "limits.session_burst_per_address: must be at least 1 when limits.session_rate_per_address is "
+                  "above 0 (set session_rate_per_address = 0 to switch the rate limit off)");
+    }
+    // Hysteresis: reading resumes below the low water mark, which must sit under the high one.
+    const auto water = [&](std::string_view side, std::size_t low, std::size_t high) {
+        if (low >= high) {
+            const std::string prefix = "limits." + std::string(side) + "_send_";
+            ctx.error(ctx.where_any({prefix + "low_water", prefix + "high_water"}),
+                      prefix + "low_water: " + std::to_string(low) + " must be less than " + prefix + "high_water " +
+                          std::to_string(high));
+        }
+    };
+    water("client", lim.client_send_low_water, lim.client_send_high_water);
+    water("upstream", lim.upstream_send_low_water, lim.upstream_send_high_water);
+    if (lim.breaker_open > lim.breaker_open_max) {
+        ctx.error(ctx.where_any({"limits.breaker_open", "limits.breaker_open_max"}),
+                  "limits.breaker_open: " + format_duration(lim.breaker_open) + " exceeds limits.breaker_open_max " +
+                      format_duration(lim.breaker_open_max) + " (the open period doubles up to the maximum)");
     }
     // Only when no domain was written at all (or `domain = []`): a domain that failed
     // validation has its own error already.
@@ -946,6 +1046,9 @@ load_result load_stream(std::istream& in, const std::string& name, fs::path base
         }
         if (const auto* t = top.get_table("upstream")) {
             read_upstream(ctx, *t, c.upstream);
+        }
+        if (const auto* t = top.get_table("limits")) {
+            read_limits(ctx, *t, c.limits);
         }
         top.finish();
         cross_check(ctx, c);

@@ -4,6 +4,7 @@
 // shared_ptr<const config> in for new sessions.
 #include "boshgate/bosh/options.hpp"
 #include "boshgate/http/options.hpp"
+#include "boshgate/limits/options.hpp"
 #include "boshgate/upstream/options.hpp"
 #include "boshgate/websocket/options.hpp"
 #include "boshgate/xml/stream_parser.hpp"
@@ -31,6 +32,7 @@ struct config {
     upstream::options upstream;
     websocket::options websocket;
     xml::limits xml;
+    limits::options limits;
 };
 
 struct load_error {

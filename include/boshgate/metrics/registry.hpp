@@ -11,10 +11,15 @@ namespace boshgate::metrics {
 #define BOSHGATE_METRICS(X)                                                                      \
     X(http_connections_accepted, counter, "TCP connections accepted by the HTTP listeners")      \
     X(http_connections_active, gauge, "HTTP connections open now")                               \
-    X(http_connections_refused, counter, "connections closed at once: max_connections reached")  \
+    X(http_connections_refused, counter, "connections closed at once by a connection limit (limits_refused_* says which)")  \
     X(http_requests, counter, "HTTP requests read")                                              \
     X(http_bad_requests, counter, "malformed HTTP requests (status 400/413/431)")                \
     X(http_cors_refused, counter, "requests refused because their Origin is not allowed")        \
+    X(limits_refused_connections, counter, "connections refused: http.max_connections (WebSocket included)") \
+    X(limits_refused_address_connections, counter, "connections refused: limits.max_connections_per_address") \
+    X(limits_refused_sessions, counter, "BOSH/WebSocket sessions refused: limits.max_sessions") \
+    X(limits_refused_address_sessions, counter, "sessions refused: limits.max_sessions_per_address") \
+    X(limits_refused_address_rate, counter, "sessions refused: limits.session_rate_per_address") \
     X(bosh_requests, counter, "BOSH POST bodies handled")                                        \
     X(bosh_sessions_created, counter, "BOSH sessions created")                                   \
     X(bosh_sessions_active, gauge, "BOSH sessions alive now")                                    \
@@ -41,7 +46,13 @@ namespace boshgate::metrics {
     X(ws_messages_in, counter, "complete WebSocket messages received from clients")              \
     X(ws_messages_out, counter, "WebSocket text messages sent to clients")                       \
     X(ws_client_errors, counter, "WebSocket sessions ended by a client error (stream error, RFC 6455 violation)") \
-    X(ws_idle_drops, counter, "WebSocket connections dropped: client idle beyond idle_timeout")
+    X(ws_idle_drops, counter, "WebSocket connections dropped: client idle beyond idle_timeout") \
+    X(upstream_breaker_refused, counter, "upstream connects refused: the domain's circuit breaker is open (limits.breaker_failures)") \
+    X(upstream_connecting_refused, counter, "upstream connects refused: limits.max_connecting_per_domain attempts under way") \
+    X(flow_upstream_read_pauses, counter, "times a session stopped reading its server: data for the client above limits.client_send_high_water") \
+    X(flow_client_read_pauses, counter, "times a session stopped reading its client: data for the server above limits.upstream_send_high_water") \
+    X(flow_upstream_write_timeouts, counter, "server connections cut: the server accepted no byte for limits.write_timeout") \
+    X(flow_client_write_timeouts, counter, "client connections cut: the client accepted no byte for limits.write_timeout")
 
 struct registry {
 #define BOSHGATE_METRIC_FIELD(name, kind, help) std::atomic<std::int64_t> name{0};

@@ -119,6 +119,7 @@ see_other_uri = "wss://other.example:5281/xmpp-websocket?node=2"
 [xml]
 max_stanza_bytes = 65536
 max_depth = 32
+max_namespace_decls = 16
 
 [upstream]
 allow_any_domain = true
@@ -211,6 +212,7 @@ TEST(config_loader, full_file_maps_every_key)
 
     EXPECT_EQ(c.xml.max_element_bytes, 65536u);
     EXPECT_EQ(c.xml.max_depth, 32u);
+    EXPECT_EQ(c.xml.max_namespace_decls, 16u); // SEC-XML-1
 
     EXPECT_TRUE(c.upstream.allow_any_domain);
     EXPECT_TRUE(c.upstream.allow_private_addresses);
@@ -579,6 +581,209 @@ TEST(config_loader, cache_and_queue_relations)
                      "bosh.max_cached_responses: must be at least bosh.max_hold + 1 (5)");
     expect_one_error(std::string(minimal) + "[bosh]\nmax_queued_bytes = 2048\n", "test.toml:4",
                      "bosh.max_queued_bytes: must be at least xml.max_stanza_bytes (262144)");
+}
+
+// ------------------------------------------------------------------------ limits
+
+constexpr const char* limits_full = R"([limits]
+max_sessions = 500
+max_sessions_per_address = 7
+session_rate_per_address = 0.5
+session_burst_per_address = 3
+max_connections_per_address = 40
+ipv6_prefix = 48
+ipv4_prefix = 24
+max_connecting_per_domain = 12
+breaker_failures = 9
+breaker_open = "1500ms"
+breaker_open_max = "5m"
+client_send_high_water = 131072
+client_send_low_water = 4096
+upstream_send_high_water = 65536
+upstream_send_low_water = 0
+write_timeout = "45s"
+)";
+
+// Every key of [limits] reaches its field (SEC-LIMIT-1..6 and the upstream/flow bounds).
+TEST(config_loader, limits_section_maps_every_key)
+{
+    const config c = expect_ok(std::string(minimal) + limits_full);
+    const auto& l = c.limits;
+    EXPECT_EQ(l.max_sessions, 500u);                // SEC-LIMIT-1
+    EXPECT_EQ(l.max_sessions_per_address, 7u);      // SEC-LIMIT-2
+    EXPECT_EQ(l.session_rate_per_address, 0.5);     // SEC-LIMIT-3
+    EXPECT_EQ(l.session_burst_per_address, 3u);
+    EXPECT_EQ(l.max_connections_per_address, 40u);  // SEC-LIMIT-4
+    EXPECT_EQ(l.ipv6_prefix, 48u);                  // SEC-LIMIT-6
+    EXPECT_EQ(l.ipv4_prefix, 24u);
+    EXPECT_EQ(l.max_connecting_per_domain, 12u);
+    EXPECT_EQ(l.breaker_failures, 9u);
+    EXPECT_EQ(l.breaker_open, 1500ms);
+    EXPECT_EQ(l.breaker_open_max, 300s);
+    EXPECT_EQ(l.client_send_high_water, 131072u);
+    EXPECT_EQ(l.client_send_low_water, 4096u);
+    EXPECT_EQ(l.upstream_send_high_water, 65536u);
+    EXPECT_EQ(l.upstream_send_low_water, 0u);
+    EXPECT_EQ(l.write_timeout, 45s);
+}
+
+TEST(config_loader, limits_defaults_are_on)
+{
+    const config c = expect_ok(minimal);
+    const limits::options d{};
+    const auto& l = c.limits;
+    EXPECT_EQ(l.max_sessions, d.max_sessions);
+    EXPECT_EQ(l.max_sessions_per_address, d.max_sessions_per_address);
+    EXPECT_EQ(l.session_rate_per_address, d.session_rate_per_address);
+    EXPECT_EQ(l.session_burst_per_address, d.session_burst_per_address);
+    EXPECT_EQ(l.max_connections_per_address, d.max_connections_per_address);
+    EXPECT_EQ(l.ipv6_prefix, 64u); // SEC-LIMIT-6
+    EXPECT_EQ(l.ipv4_prefix, 32u);
+    EXPECT_EQ(l.write_timeout, 30s);
+    // Safe for a public deployment: every per-address limit is on.
+    EXPECT_GT(l.max_sessions_per_address, 0u);
+    EXPECT_GT(l.session_rate_per_address, 0.0);
+    EXPECT_GT(l.max_connections_per_address, 0u);
+}
+
+// 0 switches a per-address limit off (behind a same-host reverse proxy); a rate may be an
+// integer or a float.
+TEST(config_loader, limits_zero_is_off_and_rate_accepts_integers)
+{
+    auto c = expect_ok(std::string(minimal) + R"([limits]
+max_sessions_per_address = 0
+session_rate_per_address = 0
+session_burst_per_address = 0
+max_connections_per_address = 0
+max_connecting_per_domain = 0
+breaker_failures = 0
+)");
+    EXPECT_EQ(c.limits.max_sessions_per_address, 0u);
+    EXPECT_EQ(c.limits.session_rate_per_address, 0.0);
+    EXPECT_EQ(c.limits.session_burst_per_address, 0u);
+    EXPECT_EQ(c.limits.max_connections_per_address, 0u);
+    EXPECT_EQ(c.limits.max_connecting_per_domain, 0u);
+    EXPECT_EQ(c.limits.breaker_failures, 0u);
+    c = expect_ok(std::string(minimal) + "[limits]\nsession_rate_per_address = 5\n");
+    EXPECT_EQ(c.limits.session_rate_per_address, 5.0);
+    // Edges of the ranges.
+    c = expect_ok(std::string(minimal) + R"([limits]
+ipv6_prefix = 1
+ipv4_prefix = 1
+breaker_open = "100ms"
+breaker_open_max = "100ms"
+client_send_high_water = 1024
+client_send_low_water = 1023
+write_timeout = "1s"
+)");
+    EXPECT_EQ(c.limits.ipv6_prefix, 1u);
+    EXPECT_EQ(c.limits.ipv4_prefix, 1u);
+    EXPECT_EQ(c.limits.breaker_open, 100ms);
+    EXPECT_EQ(c.limits.breaker_open_max, 100ms);
+    EXPECT_EQ(c.limits.client_send_low_water, 1023u);
+    EXPECT_EQ(c.limits.write_timeout, 1s);
+    c = expect_ok(std::string(minimal) + "[limits]\nipv6_prefix = 128\nipv4_prefix = 32\n");
+    EXPECT_EQ(c.limits.ipv6_prefix, 128u);
+    EXPECT_EQ(c.limits.ipv4_prefix, 32u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    config_limits, config_range,
+    ::testing::Values(
+        range_case{"[limits]\nmax_sessions = 0\n", "test.toml:2", "limits.max_sessions: must be between 1 and"},
+        range_case{"[limits]\nmax_sessions_per_address = -1\n", "test.toml:2",
+                   "limits.max_sessions_per_address: must be between 0 and"},
+        range_case{"[limits]\nmax_connections_per_address = -3\n", "test.toml:2",
+                   "limits.max_connections_per_address: must be between 0 and"},
+        range_case{"[limits]\nsession_rate_per_address = -0.5\n", "test.toml:2",
+                   "limits.session_rate_per_address: must be between 0 and 1000000 (got -0.5)"},
+        range_case{"[limits]\nsession_rate_per_address = nan\n", "test.toml:2",
+                   "limits.session_rate_per_address: must be between 0 and 1000000"},
+        range_case{"[limits]\nsession_rate_per_address = inf\n", "test.toml:2",
+                   "limits.session_rate_per_address: must be between 0 and 1000000 (got inf)"},
+        range_case{"[limits]\nsession_rate_per_address = \"2/s\"\n", "test.toml:2",
+                   "limits.session_rate_per_address: expected a number, got a string"},
+        range_case{"[limits]\nsession_burst_per_address = -1\n", "test.toml:2",
+                   "limits.session_burst_per_address: must be between 0 and"},
+        // SEC-LIMIT-6: prefixes in range.
+        range_case{"[limits]\nipv6_prefix = 0\n", "test.toml:2", "limits.ipv6_prefix: must be between 1 and 128 (got 0)"},
+        range_case{"[limits]\nipv6_prefix = 129\n", "test.toml:2",
+                   "limits.ipv6_prefix: must be between 1 and 128 (got 129)"},
+        range_case{"[limits]\nipv6_prefix = 64.0\n", "test.toml:2", "limits.ipv6_prefix: expected an integer, got a float"},
+        range_case{"[limits]\nipv4_prefix = 0\n", "test.toml:2", "limits.ipv4_prefix: must be between 1 and 32 (got 0)"},
+        range_case{"[limits]\nipv4_prefix = 33\n", "test.toml:2", "limits.ipv4_prefix: must be between 1 and 32 (got 33)"},
+        range_case{"[limits]\nmax_connecting_per_domain = -1\n", "test.toml:2",
+                   "limits.max_connecting_per_domain: must be between 0 and"},
+        range_case{"[limits]\nbreaker_failures = 1001\n", "test.toml:2",
+                   "limits.breaker_failures: must be between 0 and 1000 (got 1001)"},
+        range_case{"[limits]\nbreaker_open = \"50ms\"\n", "test.toml:2",
+                   "limits.breaker_open: must be between 100ms and 1h (got 50ms)"},
+        range_case{"[limits]\nbreaker_open = 2\n", "test.toml:2",
+                   "limits.breaker_open: expected a duration string such as \"5s\""},
+        range_case{"[limits]\nbreaker_open_max = \"2d\"\n", "test.toml:2",
+                   "limits.breaker_open_max: must be between 100ms and 1d (got 2d)"},
+        range_case{"[limits]\nclient_send_high_water = 1000\n", "test.toml:2",
+                   "limits.client_send_high_water: must be between 1024 and 1073741824 (got 1000)"},
+        range_case{"[limits]\nupstream_send_high_water = 1073741825\n", "test.toml:2",
+                   "limits.upstream_send_high_water: must be between 1024 and 1073741824"},
+        range_case{"[limits]\nupstream_send_low_water = -1\n", "test.toml:2",
+                   "limits.upstream_send_low_water: must be between 0 and"},
+        range_case{"[limits]\nwrite_timeout = \"0s\"\n", "test.toml:2",
+                   "limits.write_timeout: must be between 1s and 1h (got 0s)"},
+        range_case{"[limits]\nwrite_timeout = \"1500ms\"\n", "test.toml:2",
+                   "limits.write_timeout: must be a whole number of seconds (got 1500ms)"},
+        range_case{"[limits]\nmax_session = 10\n", "test.toml:2",
+                   "limits.max_session: unknown key \"max_session\" in [limits] (did you mean \"max_sessions\"?)"},
+        range_case{"limits = 3\n", "test.toml:1", "limits: expected a table ([limits]), got an integer"}));
+
+TEST(config_loader, limits_cross_checks)
+{
+    // SEC-LIMIT-3: a rate without a bucket would refuse every session.
+    expect_one_error(std::string(minimal) + "[limits]\nsession_rate_per_address = 1\nsession_burst_per_address = 0\n",
+                     "test.toml:5",
+                     "limits.session_burst_per_address: must be at least 1 when limits.session_rate_per_address is "
+                     "above 0");
+    const auto off = expect_ok(std::string(minimal) +
+                               "[limits]\nsession_rate_per_address = 0\nsession_burst_per_address = 0\n");
+    EXPECT_EQ(off.limits.session_burst_per_address, 0u);
+
+    // Low water below high water, for both directions; blamed at low water when written.
+    expect_one_error(std::string(minimal) + "[limits]\nclient_send_high_water = 4096\nclient_send_low_water = 4096\n",
+                     "test.toml:5",
+                     "limits.client_send_low_water: 4096 must be less than limits.client_send_high_water 4096");
+    // Only high water written, below the default low water 65536: blamed there.
+    expect_one_error(std::string(minimal) + "[limits]\nclient_send_high_water = 8192\n", "test.toml:4",
+                     "limits.client_send_low_water: 65536 must be less than limits.client_send_high_water 8192");
+    expect_one_error(std::string(minimal) + "[limits]\nupstream_send_low_water = 300000\n", "test.toml:4",
+                     "limits.upstream_send_low_water: 300000 must be less than limits.upstream_send_high_water 262144");
+    expect_one_error(std::string(minimal) + "[limits]\nupstream_send_high_water = 2048\n", "test.toml:4",
+                     "limits.upstream_send_low_water: 65536 must be less than limits.upstream_send_high_water 2048");
+
+    // The breaker's first open period is at most its cap.
+    expect_one_error(std::string(minimal) + "[limits]\nbreaker_open = \"2m\"\nbreaker_open_max = \"1m\"\n",
+                     "test.toml:4", "limits.breaker_open: 2m exceeds limits.breaker_open_max 1m");
+    expect_one_error(std::string(minimal) + "[limits]\nbreaker_open_max = \"1s\"\n", "test.toml:4",
+                     "limits.breaker_open: 2s exceeds limits.breaker_open_max 1s");
+    const auto equal = expect_ok(std::string(minimal) + "[limits]\nbreaker_open = \"1m\"\nbreaker_open_max = \"1m\"\n");
+    EXPECT_EQ(equal.limits.breaker_open, 60s);
+}
+
+// Several [limits] problems at once, each at its own line.
+TEST(config_loader, limits_errors_are_all_collected)
+{
+    const auto errors = expect_errors(std::string(minimal) + R"([limits]
+ipv4_prefix = 40
+session_rate_per_address = 2
+session_burst_per_address = 0
+write_timeout = "0s"
+)");
+    ASSERT_EQ(errors.size(), 3u) << dump(errors);
+    EXPECT_EQ(errors[0].where, "test.toml:4");
+    EXPECT_NE(errors[0].message.find("limits.ipv4_prefix"), std::string::npos);
+    EXPECT_EQ(errors[1].where, "test.toml:6");
+    EXPECT_NE(errors[1].message.find("limits.session_burst_per_address: must be at least 1"), std::string::npos);
+    EXPECT_EQ(errors[2].where, "test.toml:7");
+    EXPECT_NE(errors[2].message.find("limits.write_timeout"), std::string::npos);
 }
 
 // ------------------------------------------------------------------------ websocket

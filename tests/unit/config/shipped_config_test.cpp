@@ -81,6 +81,7 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.bosh.default_content_type, d.bosh.default_content_type);
     EXPECT_EQ(c.xml.max_element_bytes, d.xml.max_element_bytes);
     EXPECT_EQ(c.xml.max_depth, d.xml.max_depth);
+    EXPECT_EQ(c.xml.max_namespace_decls, d.xml.max_namespace_decls);
     EXPECT_EQ(c.upstream.allow_any_domain, d.upstream.allow_any_domain);
     EXPECT_EQ(c.upstream.allow_private_addresses, d.upstream.allow_private_addresses);
     EXPECT_EQ(c.upstream.ca_file, d.upstream.ca_file);
@@ -99,6 +100,23 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.websocket.max_message_bytes, d.websocket.max_message_bytes);
     EXPECT_EQ(c.websocket.legacy_framing, d.websocket.legacy_framing);
     EXPECT_EQ(c.websocket.see_other_uri, d.websocket.see_other_uri);
+    // [limits]: on by default (SEC-LIMIT-1..6).
+    EXPECT_EQ(c.limits.max_sessions, d.limits.max_sessions);
+    EXPECT_EQ(c.limits.max_sessions_per_address, d.limits.max_sessions_per_address);
+    EXPECT_EQ(c.limits.session_rate_per_address, d.limits.session_rate_per_address);
+    EXPECT_EQ(c.limits.session_burst_per_address, d.limits.session_burst_per_address);
+    EXPECT_EQ(c.limits.max_connections_per_address, d.limits.max_connections_per_address);
+    EXPECT_EQ(c.limits.ipv6_prefix, d.limits.ipv6_prefix);
+    EXPECT_EQ(c.limits.ipv4_prefix, d.limits.ipv4_prefix);
+    EXPECT_EQ(c.limits.max_connecting_per_domain, d.limits.max_connecting_per_domain);
+    EXPECT_EQ(c.limits.breaker_failures, d.limits.breaker_failures);
+    EXPECT_EQ(c.limits.breaker_open, d.limits.breaker_open);
+    EXPECT_EQ(c.limits.breaker_open_max, d.limits.breaker_open_max);
+    EXPECT_EQ(c.limits.client_send_high_water, d.limits.client_send_high_water);
+    EXPECT_EQ(c.limits.client_send_low_water, d.limits.client_send_low_water);
+    EXPECT_EQ(c.limits.upstream_send_high_water, d.limits.upstream_send_high_water);
+    EXPECT_EQ(c.limits.upstream_send_low_water, d.limits.upstream_send_low_water);
+    EXPECT_EQ(c.limits.write_timeout, d.limits.write_timeout);
 
     // The demo domain: the same-host Prosody, plaintext by explicit opt-in (BOSH-SEC-1, C2S-TLS-7).
     ASSERT_EQ(c.upstream.domains.size(), 1u);
