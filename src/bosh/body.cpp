@@ -3,6 +3,8 @@
 // RFC 6120 §11.1 (no comments, PIs, DTDs, entity references; BOSH-XML-3/4).
 #include "boshgate/bosh/body.hpp"
 
+#include "boshgate/core/text.hpp"
+
 #include <charconv>
 #include <limits>
 
@@ -57,21 +59,6 @@ std::optional<bool> parse_bool(std::string_view s)
     return std::nullopt;
 }
 
-/// The value becomes an HTTP header (BOSH-HTTP-10): visible ASCII and spaces only, so no
-/// header injection is possible.
-bool valid_content_type(std::string_view s)
-{
-    if (s.empty() || s.size() > 200) {
-        return false;
-    }
-    for (char c : s) {
-        if (c < 0x20 || c > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
-
 body_error make_error(std::string_view section, std::string_view what)
 {
     std::string r(section);
@@ -80,7 +67,147 @@ body_error make_error(std::string_view section, std::string_view what)
     return body_error{std::move(r)};
 }
 
+/// RFC 9110 §5.6.2 tchar.
+bool is_tchar(char c) noexcept
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+        return true;
+    }
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool iends_with(std::string_view s, std::string_view suffix) noexcept
+{
+    return s.size() >= suffix.size() && core::ascii_iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+/// Cursor over a Content-Type value (RFC 9110 §8.3.1 media-type grammar).
+struct media_reader {
+    std::string_view s;
+    std::size_t i = 0;
+
+    bool done() const noexcept { return i == s.size(); }
+    void skip_ows() noexcept
+    {
+        while (i < s.size() && s[i] == ' ') {
+            ++i;
+        }
+    }
+    std::string_view token() noexcept
+    {
+        std::size_t from = i;
+        while (i < s.size() && is_tchar(s[i])) {
+            ++i;
+        }
+        return s.substr(from, i - from);
+    }
+    bool take(char c) noexcept
+    {
+        if (i < s.size() && s[i] == c) {
+            ++i;
+            return true;
+        }
+        return false;
+    }
+    /// quoted-string after the opening quote; the unescaped value is not needed except for
+    /// charset, which is compared on the raw text (a quoted-pair there makes it unequal).
+    bool quoted(std::string_view& raw) noexcept
+    {
+        std::size_t from = i;
+        while (i < s.size()) {
+            char c = s[i];
+            if (c == '"') {
+                raw = s.substr(from, i - from);
+                ++i;
+                return true;
+            }
+            if (c == '\\') {
+                if (i + 1 >= s.size()) {
+                    return false;
+                }
+                ++i;
+            }
+            ++i;
+        }
+        return false; // unterminated
+    }
+};
+
 } // namespace
+
+bool safe_content_type(std::string_view value) noexcept
+{
+    // SEC-INJ-1: printable ASCII only (no header injection, no obs-text), bounded.
+    if (value.empty() || value.size() > max_content_type_bytes) {
+        return false;
+    }
+    for (char c : value) {
+        if (c < 0x20 || c > 0x7e) {
+            return false;
+        }
+    }
+    media_reader r{value};
+    std::string_view type = r.token();
+    if (type.empty() || !r.take('/')) {
+        return false;
+    }
+    std::string_view subtype = r.token();
+    if (subtype.empty()) {
+        return false;
+    }
+    // Only XML media types: what a BOSH response is (XEP-0124 §7.1 example text/xml).
+    // RFC 7303 §4.2, §9.2: application/xml, text/xml and the +xml structured suffix.
+    bool xml_type = (core::ascii_iequals(type, "text") && core::ascii_iequals(subtype, "xml")) ||
+                    (core::ascii_iequals(type, "application") &&
+                     (core::ascii_iequals(subtype, "xml") ||
+                      (subtype.size() > 4 && iends_with(subtype, "+xml"))));
+    if (!xml_type) {
+        return false;
+    }
+    // RFC 9110 §5.6.6: *( OWS ";" OWS [ parameter ] ), parameter = token "=" value.
+    while (true) {
+        r.skip_ows();
+        if (r.done()) {
+            return true;
+        }
+        if (!r.take(';')) {
+            return false;
+        }
+        r.skip_ows();
+        if (r.done()) {
+            return true;
+        }
+        if (r.s[r.i] == ';') {
+            continue; // empty parameter
+        }
+        std::string_view name = r.token();
+        if (name.empty() || !r.take('=')) {
+            return false;
+        }
+        std::string_view val;
+        if (r.take('"')) {
+            if (!r.quoted(val)) {
+                return false;
+            }
+        } else {
+            val = r.token();
+            if (val.empty()) {
+                return false;
+            }
+        }
+        // Responses are UTF-8 (RFC 6120 §11.6); another label would make the browser decode
+        // them differently from what the gateway checked.
+        if (core::ascii_iequals(name, "charset") && !core::ascii_iequals(val, "utf-8")) {
+            return false;
+        }
+    }
+}
 
 std::variant<body, body_error> parse_body(std::string_view doc, const xml::limits& lim)
 {
@@ -139,8 +266,10 @@ std::variant<body, body_error> parse_body(std::string_view doc, const xml::limit
     copy("xml:lang", b.lang);
     copy("ver", b.ver);
     copy("content", b.content);
-    if (b.content && !valid_content_type(*b.content)) {
-        return error("XEP-0124 §7.1", "content must be a plain MIME type");
+    if (b.content && !safe_content_type(*b.content)) {
+        // SEC-INJ-1: not refused (XEP-0124 §7.1 allows any type); the session simply gets
+        // the configured default Content-Type.
+        b.content.reset();
     }
 
     // SCHEMA-1: wait/inactivity/pause are xs:unsignedShort, hold is xs:unsignedByte.

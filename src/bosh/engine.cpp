@@ -464,8 +464,11 @@ struct engine::state {
             return;
         }
         legacy = !req.ver.has_value();
-        if (req.content) {
-            content_type = *req.content; // BOSH-HTTP-10: every later response, errors too
+        // BOSH-HTTP-10: every later response, errors too. SEC-INJ-1: only an XML media
+        // type is honoured (parse_body already drops others; bodies built by hand too);
+        // anything else keeps options::default_content_type and the session goes on.
+        if (req.content && safe_content_type(*req.content)) {
+            content_type = *req.content;
         }
         version v{cm_ver_major, cm_ver_minor};
         if (req.ver) {
@@ -1051,6 +1054,11 @@ const std::string& engine::content_type() const noexcept
 bool engine::ended() const noexcept
 {
     return st_->ph == state::phase::ended;
+}
+
+std::size_t engine::queued_bytes() const noexcept
+{
+    return st_->queue.size();
 }
 
 bool engine::legacy() const noexcept

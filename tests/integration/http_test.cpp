@@ -133,26 +133,38 @@ TEST_F(http_front, content_type_from_creation_on_every_response)
     start();
     fake->add(open_session_script());
     fake->add(open_session_script());
-    const std::string plain = "text/plain; charset=utf-8";
+    fake->add(open_session_script());
+    const std::string chosen = "application/xml; charset=utf-8";
+    const std::string fallback = "text/xml; charset=utf-8";
 
-    auto c1 = post(create_body(40, domain, "content='text/plain; charset=utf-8'"));
-    EXPECT_EQ(c1.header("Content-Type"), plain);
+    auto c1 = post(create_body(40, domain, "content='application/xml; charset=utf-8'"));
+    EXPECT_EQ(c1.header("Content-Type"), chosen);
+    EXPECT_EQ(c1.header("X-Content-Type-Options"), "nosniff");
     const auto sid1 = body_attr(c1.body, "sid");
     ASSERT_TRUE(sid1.has_value()) << c1.body;
     auto t1 = post(terminate_req(*sid1, 41));
     EXPECT_TRUE(is_terminate(t1.body, "")) << t1.body;
-    EXPECT_EQ(t1.header("Content-Type"), plain);
+    EXPECT_EQ(t1.header("Content-Type"), chosen);
 
-    auto c2 = post(create_body(50, domain, "content='text/plain; charset=utf-8'"));
+    auto c2 = post(create_body(50, domain, "content='application/xml; charset=utf-8'"));
     const auto sid2 = body_attr(c2.body, "sid");
     ASSERT_TRUE(sid2.has_value()) << c2.body;
     auto bad = post(req_body(*sid2, 5000)); // far outside the rid window: item-not-found
     EXPECT_TRUE(is_terminate(bad.body, "item-not-found")) << bad.body;
-    EXPECT_EQ(bad.header("Content-Type"), plain);
+    EXPECT_EQ(bad.header("Content-Type"), chosen);
 
     // A session that never existed: the configured default.
     auto unknown = post(req_body(*sid2, 5001));
-    EXPECT_EQ(unknown.header("Content-Type"), "text/xml; charset=utf-8");
+    EXPECT_EQ(unknown.header("Content-Type"), fallback);
+
+    // SEC-INJ-1: an active type is dropped; the session continues with the default type.
+    auto c3 = post(create_body(70, domain, "content='text/html'"));
+    EXPECT_EQ(c3.header("Content-Type"), fallback);
+    EXPECT_EQ(c3.header("X-Content-Type-Options"), "nosniff");
+    const auto sid3 = body_attr(c3.body, "sid");
+    ASSERT_TRUE(sid3.has_value()) << c3.body;
+    auto t3 = post(terminate_req(*sid3, 71));
+    EXPECT_EQ(t3.header("Content-Type"), fallback);
 }
 
 // BOSH-HTTP-9, WEB-5, BOSH-HTTP-8, WEB-10: text/plain and form-urlencoded request types,

@@ -2,6 +2,7 @@
 // A parsed, validated BOSH request <body/> (XEP-0124 §22 schema, XEP-0206 §11 xbosh).
 #include "boshgate/xml/stream_parser.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,7 +19,9 @@ inline constexpr std::string_view ns_client = "jabber:client";
 inline constexpr std::uint64_t max_rid = 9007199254740991ULL; // 2^53 - 1 (BOSH-REQ-10)
 
 /// Attributes are stored as received (unescaped); absent attributes are nullopt. `lang` is
-/// xml:lang; `content` holds printable ASCII only (it becomes a header, BOSH-HTTP-10).
+/// xml:lang. `content` is kept only when safe_content_type() accepts it (it becomes the
+/// Content-Type of every response, BOSH-HTTP-10, SEC-INJ-1); any other value is dropped, so
+/// the session gets the configured default type and continues.
 /// Ignored on input: key/newkey (BOSH-KEY-4), stream (BOSH-MULTI-2), secure (BOSH-REQ-11),
 /// charsets, accept and unknown attributes (SCHEMA-3); type values other than 'terminate'.
 struct body {
@@ -35,6 +38,20 @@ struct body {
     std::vector<xml::element> payloads;
     std::size_t payload_bytes = 0;         ///< sum of payloads[i].xml.size()
 };
+
+/// Max length of a `content` value boshgate honours (SEC-INJ-1).
+inline constexpr std::size_t max_content_type_bytes = 128;
+
+/// True if `value` may become the Content-Type of a session's responses (BOSH-HTTP-10,
+/// SEC-INJ-1). XEP-0124 §7.1 lets the client choose any type, but a gateway on the
+/// Internet must not let a page have attacker-chosen XML rendered as text/html (or any
+/// other active type) on its origin, nor inject headers. Accepted, case-insensitively:
+/// `text/xml`, `application/xml` or `application/<name>+xml`, optionally followed by
+/// RFC 9110 §5.6.6 parameters (`; name=token` or `; name="quoted"`), where a `charset`
+/// parameter must be `utf-8` (responses are UTF-8; no UTF-7 style reinterpretation).
+/// Refused: anything else, any control character (CR, LF, TAB, NUL, DEL) or non-ASCII byte,
+/// and values longer than max_content_type_bytes. Pure; no allocation.
+bool safe_content_type(std::string_view value) noexcept;
 
 /// Why a body was refused; always maps to condition bad-request (BOSH-COND-1).
 struct body_error {

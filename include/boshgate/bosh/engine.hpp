@@ -143,9 +143,14 @@ public:
     std::vector<action_t> take_actions();
 
     const std::string& sid() const noexcept;
-    /// Content-Type of every response (BOSH-HTTP-10).
+    /// Content-Type of every response (BOSH-HTTP-10): the creation request's `content` when
+    /// safe_content_type() accepts it (an XML media type, SEC-INJ-1), else
+    /// options::default_content_type.
     const std::string& content_type() const noexcept;
     bool ended() const noexcept;
+    /// Bytes of server data queued for the client (no request held to carry them). The I/O
+    /// shell stops reading the server above limits.client_send_high_water (SEC-FLOW-1).
+    std::size_t queued_bytes() const noexcept;
     /// The creation request carried no `ver` (XEP-0124 §17.1 legacy status codes).
     bool legacy() const noexcept;
 

@@ -193,11 +193,46 @@ TEST(parse_body, ignored_attributes)
     EXPECT_EQ(b.sid, "s");
 }
 
-// BOSH-HTTP-10: content becomes a header: control characters refused.
+// BOSH-HTTP-10, SEC-INJ-1: content becomes a header. A value that is not a plain XML media
+// type (header injection, text/html, ...) is dropped, not refused: the session goes on with
+// the configured default type.
 TEST(parse_body, content_type_sanitised)
 {
-    EXPECT_NE(refused(open_tag + "rid='1' content='text/xml&#13;&#10;X-Evil: 1'/>").find("XEP-0124 §7.1"),
-              std::string::npos);
+    EXPECT_EQ(ok(open_tag + "rid='1' content='text/xml&#13;&#10;X-Evil: 1'/>").content, std::nullopt);
+    EXPECT_EQ(ok(open_tag + "rid='1' content='text/html'/>").content, std::nullopt);
+    EXPECT_EQ(ok(open_tag + "rid='1' content='text/plain; charset=utf-8'/>").content, std::nullopt);
+    EXPECT_EQ(ok(open_tag + "rid='1' content='application/xml; charset=utf-8'/>").content,
+              "application/xml; charset=utf-8");
+}
+
+// SEC-XML-1: the namespace declaration limit applies to request bodies (bad-request).
+TEST(parse_body, namespace_declaration_limit_applies)
+{
+    xml::limits lim;
+    lim.max_namespace_decls = 3;
+    EXPECT_EQ(ok(open_tag + "rid='1'><message xmlns='jabber:client' xmlns:a='urn:a'/></body>").rid,
+              1u);
+    auto r = parse_body(open_tag + "rid='1'><message xmlns='jabber:client' xmlns:a='urn:a' "
+                                   "xmlns:b='urn:b'/></body>",
+                        lim);
+    ASSERT_TRUE(std::holds_alternative<body_error>(r));
+    EXPECT_NE(std::get<body_error>(r).reason.find("RFC 6120 §13.12"), std::string::npos)
+        << std::get<body_error>(r).reason;
+}
+
+// SEC-XML-2, BOSH-XML-4: a full billion-laughs body is refused before any expansion.
+TEST(parse_body, billion_laughs_refused)
+{
+    std::string doc = "<!DOCTYPE body [<!ENTITY l0 'lol'>";
+    for (int i = 1; i <= 9; ++i) {
+        doc += "<!ENTITY l" + std::to_string(i) + " '";
+        for (int k = 0; k < 10; ++k) {
+            doc += "&l" + std::to_string(i - 1) + ";";
+        }
+        doc += "'>";
+    }
+    doc += "]>" + open_tag + "rid='1'><message><body>&l9;</body></message></body>";
+    EXPECT_NE(refused(doc).find("RFC 6120 §11.1"), std::string::npos);
 }
 
 // Limits from config bound the document.

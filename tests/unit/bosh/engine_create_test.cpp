@@ -248,9 +248,9 @@ TEST(engine_create, content_type_from_creation_request)
     driver d;
     EXPECT_EQ(d.eng.content_type(), "text/xml; charset=utf-8");
     auto b = driver::creation_body();
-    b.content = "text/plain; charset=utf-8";
+    b.content = "application/xml; charset=utf-8";
     d.create(std::move(b));
-    EXPECT_EQ(d.eng.content_type(), "text/plain; charset=utf-8");
+    EXPECT_EQ(d.eng.content_type(), "application/xml; charset=utf-8");
 }
 
 // BOSH-HTTP-10 also covers error bodies: the type is set before the session is refused.
@@ -258,10 +258,30 @@ TEST(engine_create, content_type_applies_to_refused_creation)
 {
     driver d;
     auto b = driver::creation_body();
-    b.content = "text/plain; charset=utf-8";
+    b.content = "application/xml; charset=utf-8";
     b.to.reset();
     d.create(std::move(b));
-    EXPECT_EQ(d.eng.content_type(), "text/plain; charset=utf-8");
+    EXPECT_EQ(d.eng.content_type(), "application/xml; charset=utf-8");
+}
+
+// SEC-INJ-1, BOSH-HTTP-10: a non-XML `content` (text/html would let a page render
+// attacker-chosen XML as HTML on the gateway's origin) keeps the configured default, and
+// the session is created normally.
+TEST(engine_create, unsafe_content_type_falls_back_to_default)
+{
+    for (const char* ct : {"text/html", "text/html; charset=utf-8", "text/plain",
+                           "application/javascript", "text/xml\r\nX-Evil: 1",
+                           "text/xml; charset=utf-7"}) {
+        options o;
+        o.default_content_type = "application/xml; charset=utf-8";
+        driver d(o);
+        auto b = driver::creation_body();
+        b.content = ct;
+        d.create(std::move(b));
+        EXPECT_EQ(d.eng.content_type(), "application/xml; charset=utf-8") << ct;
+        EXPECT_FALSE(d.eng.ended()) << ct;
+        EXPECT_FALSE(d.ended_action()) << ct;
+    }
 }
 
 // BOSH-RESP-9, PAUSE-1: no maxpause when pause is unsupported.
@@ -296,6 +316,35 @@ TEST(engine_create, upstream_failure_during_creation_terminates_it)
     EXPECT_EQ(payload(r->body), "") << "internal details never reach the client";
     ASSERT_TRUE(d.ended_action());
     EXPECT_EQ(d.ended_action()->why, condition::remote_connection_failed);
+}
+
+// SEC-INJ-2, BOSH-COND-9: the terminate body carries no connect details (addresses, ports,
+// SRV target names): a client must not be able to probe the gateway's network through
+// `to`/`route`. The detail still reaches session_ended::reason, i.e. the log.
+TEST(engine_create, upstream_failure_details_stay_in_the_log)
+{
+    const std::string detail =
+        "connect to xmpp-internal.corp.example [10.1.2.3]:5269 failed: Connection refused; "
+        "SRV _xmpp-client._tcp.example.com -> db.corp.example:3306 timed out";
+    for (condition c : {condition::remote_connection_failed, condition::host_unknown,
+                        condition::host_gone, condition::improper_addressing,
+                        condition::internal_server_error, condition::policy_violation,
+                        condition::undefined_condition}) {
+        driver d;
+        auto id = d.create();
+        d.eng.on_upstream_failed(c, detail, d.clock.now());
+        d.acts = d.eng.take_actions();
+        auto r = d.response(id);
+        ASSERT_TRUE(r) << to_string(c);
+        EXPECT_EQ(attr(r->body, "condition"), std::string(to_string(c)));
+        for (const char* leak : {"10.1.2.3", "5269", "3306", "corp.example", "refused",
+                                 "_xmpp-client", "timed out"}) {
+            EXPECT_EQ(r->body.find(leak), std::string::npos) << to_string(c) << ": " << r->body;
+        }
+        ASSERT_TRUE(d.ended_action());
+        EXPECT_NE(d.ended_action()->reason.find("10.1.2.3]:5269"), std::string::npos)
+            << "the detail is for the log";
+    }
 }
 
 // BOSH-COND-3, ROUTE-3 (policy in the adapter): the adapter reports host-unknown.

@@ -766,6 +766,25 @@ TEST(engine_limits, queue_overflow_terminates)
     EXPECT_EQ(payload(r->body), "") << "the overflowing queue is dropped";
 }
 
+// SEC-FLOW-1: queued_bytes() reports the queue the I/O shell watches to pause the server:
+// it grows while no request is held and is back to zero once a request carries it away.
+TEST(engine_limits, queued_bytes_tracks_the_queue)
+{
+    options o;
+    driver d(o);
+    d.start();
+    EXPECT_EQ(d.eng.queued_bytes(), 0u);
+    auto a = message(std::string(300, 'a'));
+    auto b = message(std::string(200, 'b'));
+    d.element(a);
+    EXPECT_EQ(d.eng.queued_bytes(), a.xml.size());
+    d.element(b);
+    EXPECT_EQ(d.eng.queued_bytes(), a.xml.size() + b.xml.size());
+    auto id = d.send(d.next());
+    EXPECT_EQ(payload(d.response(id)->body), a.xml + b.xml);
+    EXPECT_EQ(d.eng.queued_bytes(), 0u);
+}
+
 // With a held request the data does not queue, so no limit applies to it.
 TEST(engine_limits, large_element_delivered_to_held_request)
 {
