@@ -69,10 +69,20 @@ connect(connect_request req, dns::resolver_options resolver_opt, std::string log
         co_return connect_failure{failure::connection_failed, "no target to connect to"};
     }
 
+    if (candidates.size() > req.max_targets) {
+        core::log().info("{} upstream {} offers {} targets; trying the first {}", log_tag,
+                         req.domain, candidates.size(), req.max_targets);
+        candidates.resize(req.max_targets);
+    }
+
     std::string last_error = "no address";
     std::size_t tried = 0;
     std::size_t refused = 0;
+    std::size_t considered = 0; // addresses, against req.max_addresses
     for (const auto& cand : candidates) {
+        if (considered >= req.max_addresses) {
+            break;
+        }
         std::vector<net::ip::address> addrs;
         error_code lit_ec;
         auto literal = net::ip::make_address(cand.host, lit_ec);
@@ -91,6 +101,12 @@ connect(connect_request req, dns::resolver_options resolver_opt, std::string log
             addrs = std::move(*r);
         }
         for (const auto& addr : addrs) {
+            if (considered >= req.max_addresses) {
+                core::log().info("{} upstream {}: {} addresses tried, giving up (max {})",
+                                 log_tag, req.domain, considered, req.max_addresses);
+                break;
+            }
+            ++considered;
             if (req.permitted && !req.permitted(addr)) {
                 ++refused;
                 last_error = "address " + addr.to_string() + " of " + cand.host +

@@ -45,10 +45,41 @@ std::string_view condition_for(xml::errc e)
         return "restricted-xml"; // RFC 6120 §4.9.3.18, §11.1
     case xml::errc::too_deep:
     case xml::errc::element_too_large:
+    case xml::errc::too_many_namespaces:
         return "policy-violation"; // RFC 6120 §4.9.3.14
     default:
         return "not-well-formed"; // RFC 6120 §4.9.3.13
     }
+}
+
+/// The defined condition of a <stream:error/> if it is one of RFC 6120 §4.9.3's names
+/// (returned as our own constant, never the peer's bytes), else "unknown condition".
+std::string_view known_condition(const xml::element& error)
+{
+    static constexpr std::string_view conditions[] = {
+        "bad-format", "bad-namespace-prefix", "conflict", "connection-timeout", "host-gone",
+        "host-unknown", "improper-addressing", "internal-server-error", "invalid-from",
+        "invalid-namespace", "invalid-xml", "not-authorized", "not-well-formed",
+        "policy-violation", "remote-connection-failed", "reset", "resource-constraint",
+        "restricted-xml", "see-other-host", "system-shutdown", "undefined-condition",
+        "unsupported-encoding", "unsupported-feature", "unsupported-stanza-type",
+        "unsupported-version",
+    };
+    xml::tree t;
+    if (!xml::parse_tree(error.xml, t)) {
+        for (const auto& n : t.children) {
+            const auto* c = std::get_if<xml::tree>(&n.value);
+            if (c == nullptr || c->ns != ns_stream_errors) {
+                continue;
+            }
+            for (std::string_view known : conditions) {
+                if (c->local == known) {
+                    return known;
+                }
+            }
+        }
+    }
+    return "unknown condition";
 }
 
 std::string stream_error_xml(std::string_view condition)
@@ -129,6 +160,20 @@ void negotiator::on_element(xml::element&& el)
         return;
     }
     if (is(el, ns_streams, "error")) {
+        if (!tls_ && !params_.allow_plaintext) {
+            // SEC-TLS-1: with TLS required, nothing from before the handshake reaches the
+            // client: an on-path attacker could have written it (RFC 6120 §13.9.5, §5.3.1).
+            // The stream is over all the same (a stream error is fatal, RFC 6120 §4.9.1.1);
+            // the client sees a generic connection failure, the condition goes to the log.
+            // The reason is built from our constants only: the WebSocket side shows it to
+            // the client as the error text.
+            std::string reason = "SEC-TLS-1: the server sent <stream:error/> (";
+            reason += known_condition(el);
+            reason += ") before TLS was established; not relayed (XEP-0124 §19.2)";
+            send_closing_tag();
+            fail(failure::connection_failed, std::move(reason));
+            return;
+        }
         // C2S-ERR-1: fatal; relay it whole, close our side, wait for the server's close.
         stream_error_seen_ = true;
         actions_.emplace_back(neg_action::deliver_stream_error{std::move(el.xml)});

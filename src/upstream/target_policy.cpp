@@ -160,7 +160,9 @@ bool special_v4(const boost::asio::ip::address_v4& a) {
            || (v >> 24) == 127                 // loopback
            || (v & 0xFFFF0000u) == 0xA9FE0000u // 169.254/16 link-local
            || (v & 0xFFF00000u) == 0xAC100000u // 172.16/12 RFC 1918
+           || (v & 0xFFFFFF00u) == 0xC0000000u // 192.0.0/24 IETF protocol assignments (RFC 6890)
            || (v & 0xFFFF0000u) == 0xC0A80000u // 192.168/16 RFC 1918
+           || (v & 0xFFFE0000u) == 0xC6120000u // 198.18/15 benchmarking (RFC 2544)
            || v >= 0xE0000000u;                // 224/4 multicast, 240/4 reserved, broadcast
 }
 
@@ -170,19 +172,39 @@ bool special_v6(const boost::asio::ip::address_v6& a) {
         return boost::asio::ip::address_v4(
             boost::asio::ip::address_v4::bytes_type{b[12], b[13], b[14], b[15]});
     };
-    // ::ffff:a.b.c.d (mapped), 64:ff9b::a.b.c.d (NAT64, RFC 6052) and ::a.b.c.d (deprecated
-    // compatible form, which also covers :: and ::1) reach the embedded IPv4 address.
-    const bool first10_zero = std::all_of(b.begin(), b.begin() + 10, [](auto x) { return x == 0; });
+    // ::ffff:a.b.c.d (mapped, ::ffff:0:0/96), ::ffff:0:a.b.c.d (translated, RFC 6145),
+    // 64:ff9b::a.b.c.d (NAT64 well-known prefix, RFC 6052) and ::a.b.c.d (deprecated
+    // compatible form, which also covers :: and ::1) reach the embedded IPv4 address: the
+    // IPv4 rules apply to it.
+    const auto zero = [](auto x) { return x == 0; };
+    const bool first10_zero = std::all_of(b.begin(), b.begin() + 10, zero);
     if (first10_zero && b[10] == 0xff && b[11] == 0xff) {
         return special_v4(embedded_v4());
     }
     if (first10_zero && b[10] == 0 && b[11] == 0) {
         return true; // ::, ::1 and IPv4-compatible addresses: never a public destination
     }
+    if (std::all_of(b.begin(), b.begin() + 8, zero) && b[8] == 0xff && b[9] == 0xff && b[10] == 0 &&
+        b[11] == 0) {
+        return special_v4(embedded_v4());
+    }
     static constexpr std::array<unsigned char, 12> nat64{0x00, 0x64, 0xff, 0x9b, 0, 0,
                                                          0,    0,    0,    0,    0, 0};
     if (std::equal(nat64.begin(), nat64.end(), b.begin())) {
         return special_v4(embedded_v4());
+    }
+    // 64:ff9b:1::/48, local-use NAT64 (RFC 8215): translates into whatever the operator's
+    // network holds, so the whole prefix is refused.
+    if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0x00 && b[5] == 0x01) {
+        return true;
+    }
+    // 2002::/16 (6to4, RFC 3056) and 2001::/32 (Teredo, RFC 4380) tunnel to an embedded IPv4
+    // address (Teredo's obfuscated). Both are deprecated for servers (RFC 7526 for 6to4), a
+    // real XMPP server has a native address, and a local relay or tunnel endpoint could
+    // deliver into private networks: the whole prefixes are refused, whatever they embed.
+    if ((b[0] == 0x20 && b[1] == 0x02) ||
+        (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)) {
+        return true;
     }
     return (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)    // fe80::/10 link-local
            || (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) // fec0::/10 site-local (deprecated)

@@ -14,6 +14,7 @@
 //   not UTF-8 / non-UTF-8 encoding declared      unsupported-encoding, 1007         (WS-MSG-1)
 //   comment, PI, DTD, entity                     restricted-xml, 1000               (C2S-XML-1)
 //   nesting beyond limits::max_depth             policy-violation, 1000
+//   namespace declarations beyond the limit      policy-violation, 1000             (SEC-XML-1)
 //   element beyond limits::max_element_bytes     policy-violation, 1009             (WS-SIZE-1)
 //   empty or whitespace only (keepalive)         not-well-formed, 1000              (WS-KA-1)
 //   two elements, text around it, broken XML     not-well-formed, 1000    (WS-FRM-3/4, GAP-14)
@@ -666,31 +667,34 @@ void framing::on_upstream_closed(bool clean, core::time_point now)
                  close_code::normal);
 }
 
-void framing::on_upstream_failed(upstream::failure f, std::string_view detail, core::time_point)
+void framing::on_upstream_failed(upstream::failure f, std::string_view /*detail*/, core::time_point)
 {
     if (state_ == state::ended || state_ == state::closing || !upstream_open_) {
         return;
     }
     upstream_open_ = false;
+    // SEC-INJ-2: the client sees a fixed text per condition. `detail` (addresses, ports,
+    // SRV targets, DNS/TLS errors) is for the adapter's log only: echoing it would turn the
+    // gateway into a port/DNS oracle for the gateway's network.
     std::string_view condition;
-    std::string_view fallback;
+    std::string_view text;
     switch (f) {
     case upstream::failure::host_unknown:
         condition = "host-unknown";
-        fallback = "RFC 6120 §4.9.3.6: this gateway does not serve that domain";
+        text = "RFC 6120 §4.9.3.6: this gateway does not serve that domain";
         break;
     case upstream::failure::improper_addressing:
         condition = "improper-addressing";
-        fallback = "RFC 6120 §4.9.3.7: the stream has no 'to'";
+        text = "RFC 6120 §4.9.3.7: the stream has no 'to'";
         break;
     case upstream::failure::connection_failed:
     case upstream::failure::protocol_error:
         condition = "remote-connection-failed";
-        fallback = "RFC 6120 §4.9.3.15: the server cannot be reached";
+        text = "RFC 6120 §4.9.3.15: the XMPP server could not be reached";
         break;
     }
     // WS-OPEN-4: <open/>, the error, <close/>, then the WebSocket close.
-    stream_error(condition, detail.empty() ? fallback : detail, close_code::normal);
+    stream_error(condition, text, close_code::normal);
 }
 
 // ------------------------------------------------------------------------ gateway side

@@ -2,7 +2,9 @@
 // Candidate iteration for an upstream XMPP link: SRV (or fixed targets) -> A/AAAA ->
 // address policy -> TCP connect with a per-address timeout. I/O adapter (Asio coroutines);
 // compiled into boshgate_core (BOSHGATE_IO_SOURCES).
+#include "boshgate/core/clock.hpp"
 #include "boshgate/dns/resolver.hpp"
+#include "boshgate/limits/upstream_guard.hpp"
 #include "boshgate/upstream/failure.hpp"
 #include "boshgate/upstream/options.hpp"
 #include "boshgate/upstream/tls_context.hpp"
@@ -12,7 +14,9 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,22 +24,39 @@
 namespace boshgate::upstream {
 
 /// Per-gateway state shared by every upstream stream: the options, one TLS client context
-/// per CA file, and the resolver settings. Thread-safety: immutable except the TLS cache,
-/// which locks. Lifetime: shared_ptr held by the gateway and by every stream.
+/// per CA file, the resolver settings and the upstream protection (per-domain cap on
+/// connection attempts, circuit breaker). Thread-safety: immutable except the TLS cache and
+/// the guard, which lock. Lifetime: shared_ptr held by the gateway and by every stream.
 class shared_context {
 public:
-    explicit shared_context(options opt) : options_(std::move(opt)) {}
+    explicit shared_context(options opt, const limits::options& lim = {})
+        : options_(std::move(opt)), guard_(limits::upstream_guard::make(lim))
+    {
+    }
     const options& opts() const noexcept { return options_; }
     dns::resolver_options resolver_options() const
     {
         return dns::resolver_options{options_.dns_server, options_.dns_timeout};
     }
     tls_context_cache& tls_contexts() noexcept { return tls_; }
+    limits::upstream_guard& guard() noexcept { return *guard_; }
+    /// The adapters' clock (the guard takes `now` from here).
+    core::time_point now() const { return clock_.now(); }
 
 private:
     options options_;
     tls_context_cache tls_;
+    std::shared_ptr<limits::upstream_guard> guard_;
+    core::steady_clock clock_;
 };
+
+/// Bounds per connect, so that a hostile DNS answer (hundreds of SRV records or addresses)
+/// cannot make one login dial hundreds of times: at most this many SRV targets (in RFC 2782
+/// order; the rest are ignored) and this many addresses over all targets (each address
+/// counts whether the policy refuses it or a TCP connect is tried). Real deployments use
+/// one to three targets with one or two addresses each.
+inline constexpr std::size_t max_connect_targets = 8;
+inline constexpr std::size_t max_connect_addresses = 16;
 
 /// What to dial, from the target policy.
 struct connect_request {
@@ -45,6 +66,8 @@ struct connect_request {
     /// Address filter (target policy); an empty function permits every address.
     std::function<bool(const boost::asio::ip::address&)> permitted;
     std::chrono::milliseconds connect_timeout{5000}; ///< per address
+    std::size_t max_targets = max_connect_targets;     ///< candidates considered
+    std::size_t max_addresses = max_connect_addresses; ///< addresses considered, all targets
 };
 
 /// A connected TCP socket and the candidate it belongs to (direct_tls decides whether TLS
@@ -59,7 +82,8 @@ struct connect_failure {
     std::string reason; ///< log-safe, names the last error
 };
 
-/// Try every candidate in order and every address of each (C2S-DNS-1). A '.' SRV answer
+/// Try every candidate in order and every address of each (C2S-DNS-1), within
+/// req.max_targets / req.max_addresses. A '.' SRV answer
 /// fails with host_unknown and no fallback (C2S-DNS-2); DNS errors, refused or timed-out
 /// connects move on to the next address; when nothing connects the result is
 /// connection_failed (host_unknown when every address was refused by policy).

@@ -56,7 +56,9 @@ struct deliver_header {
 struct deliver_element {
     xml::element element;
 };
-/// The whole <stream:error/> element, namespace-complete (C2S-ERR-1, XBOSH-9).
+/// The whole <stream:error/> element, namespace-complete (C2S-ERR-1, XBOSH-9). Never for
+/// an error received before TLS when TLS is required: that one ends the stream with
+/// failed(connection_failed) instead (SEC-TLS-1).
 struct deliver_stream_error {
     std::string xml;
 };

@@ -53,9 +53,11 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
 /// Whether a resolved address may be dialled for `plan` (BOSH-ROUTE-3). Static targets,
 /// allowed routes and domains listed in `opt.domains` are trusted as configured. For other
 /// (allow_any_domain, SRV-resolved) domains, unless allow_private_addresses, refuses:
-/// IPv4 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, 224/4, 240/4 (incl.
-/// broadcast); IPv6 ::, ::1, fe80::/10, fec0::/10, fc00::/7, ff00::/8, and IPv4-mapped or
-/// NAT64 (64:ff9b::/96) forms of refused IPv4 addresses.
+/// IPv4 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.168/16,
+/// 198.18/15, 224/4, 240/4 (incl. broadcast); IPv6 ::, ::1, IPv4-compatible ::/96,
+/// fe80::/10, fec0::/10, fc00::/7, ff00::/8, the whole of 64:ff9b:1::/48 (local-use NAT64),
+/// 2002::/16 (6to4) and 2001::/32 (Teredo), and the IPv4-mapped (::ffff:0:0/96),
+/// IPv4-translated (::ffff:0:0:0/96) or NAT64 (64:ff9b::/96) forms of refused IPv4 addresses.
 bool address_permitted(const options& opt, const dial_plan& plan,
                        const boost::asio::ip::address& addr);
 

@@ -123,6 +123,9 @@ public:
     void on_upstream_element(xml::element&& el, core::time_point now);
     void on_upstream_stream_error(std::string error_xml, core::time_point now);
     void on_upstream_closed(bool clean, core::time_point now);
+    /// The upstream could not be set up or broke: a stream error with a fixed, generic text
+    /// per failure kind (SEC-INJ-2). `detail` is never shown to the client (it names internal
+    /// addresses, ports, SRV targets); the adapter logs it.
     void on_upstream_failed(upstream::failure f, std::string_view detail, core::time_point now);
 
     // ---------------------------------------------------------------- gateway side

@@ -497,29 +497,160 @@ TEST(negotiator, early_client_data_overflow_fails)
 
 // ------------------------------------------------------------------ errors and closing
 
-// C2S-ERR-2: header + error + closing tag in one packet, at every split point
+// C2S-ERR-2: header + error + closing tag in one packet, at every split point, on a
+// TLS-protected stream (direct TLS here; before TLS see SEC-TLS-1 below)
 TEST(negotiator, header_error_close_in_one_packet_any_split)
 {
     const std::string packet =
         server_header("e1") +
         "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
         "</stream:error></stream:stream>";
+    auto p = params();
+    p.direct_tls = true;
+    for (std::size_t split = 0; split <= packet.size(); ++split) {
+        harness h(p);
+        h.take_written();
+        h.server(packet.substr(0, split));
+        h.server(packet.substr(split));
+        auto ev = h.take_events();
+        ASSERT_EQ(ev.size(), 3u) << "split " << split;
+        EXPECT_EQ(ev[0].kind, "header");
+        EXPECT_EQ(ev[1].kind, "stream_error");
+        auto err = parse(ev[1].text);
+        EXPECT_EQ(err.ns, streams_ns);
+        EXPECT_EQ(err.local, "error");
+        EXPECT_NE(err.child("urn:ietf:params:xml:ns:xmpp-streams", "host-unknown"), nullptr);
+        EXPECT_EQ(ev[2].kind, "closed");
+        EXPECT_EQ(ev[2].text, "1");
+        EXPECT_EQ(h.take_written(), "</stream:stream>") << "split " << split;
+    }
+}
+
+// C2S-ERR-2 after STARTTLS: the error of the protected stream is relayed.
+TEST(negotiator, stream_error_after_starttls_is_relayed)
+{
+    harness h(params());
+    h.server(server_header("s1") + features_starttls);
+    h.server("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+    h.tls_ok();
+    h.take_written();
+    h.server(server_header("s2") +
+             "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+             "</stream:error></stream:stream>");
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[0].kind, "header");
+    EXPECT_EQ(ev[1].kind, "stream_error");
+    EXPECT_EQ(ev[2].kind, "closed");
+}
+
+const std::string injected_error =
+    "<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+    "evil.example</see-other-host><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+    "Please log in at https://evil.example</text></stream:error>";
+
+/// No client-visible event, and no server-supplied text in the failure reason.
+void expect_generic_pre_tls_failure(const std::vector<event>& ev, const std::string& context)
+{
+    ASSERT_EQ(ev.size(), 1u) << context;
+    EXPECT_EQ(ev[0].kind, "failed") << context;
+    EXPECT_EQ(ev[0].why, failure::connection_failed) << context;
+    EXPECT_EQ(ev[0].text.rfind("SEC-TLS-1", 0), 0u) << ev[0].text;
+    EXPECT_EQ(ev[0].text.find("evil"), std::string::npos) << ev[0].text;
+}
+
+// SEC-TLS-1 C2S-ERR-2 C2S-TLS-5: with TLS required, a stream error before TLS (here header +
+// error + closing tag in one packet, at every split) is never relayed; the client gets a
+// generic connection failure and the condition is named in the log reason only.
+TEST(negotiator, pre_tls_stream_error_is_never_relayed_any_split)
+{
+    const std::string packet = server_header("e1") + injected_error + "</stream:stream>";
     for (std::size_t split = 0; split <= packet.size(); ++split) {
         harness h(params());
         h.take_written();
         h.server(packet.substr(0, split));
         h.server(packet.substr(split));
         auto ev = h.take_events();
-        ASSERT_EQ(ev.size(), 2u) << "split " << split;
-        EXPECT_EQ(ev[0].kind, "stream_error");
-        auto err = parse(ev[0].text);
-        EXPECT_EQ(err.ns, streams_ns);
-        EXPECT_EQ(err.local, "error");
-        EXPECT_NE(err.child("urn:ietf:params:xml:ns:xmpp-streams", "host-unknown"), nullptr);
-        EXPECT_EQ(ev[1].kind, "closed");
-        EXPECT_EQ(ev[1].text, "1");
+        expect_generic_pre_tls_failure(ev, "split " + std::to_string(split));
+        EXPECT_NE(ev[0].text.find("(see-other-host)"), std::string::npos) << ev[0].text;
         EXPECT_EQ(h.take_written(), "</stream:stream>") << "split " << split;
+        EXPECT_EQ(h.neg.current_state(), negotiator::state::failed);
     }
+}
+
+// SEC-TLS-1 C2S-TLS-5: ... also while waiting for <proceed/>, and before the header's
+// features; an unknown condition is not echoed either.
+TEST(negotiator, pre_tls_stream_error_in_any_pre_tls_state_is_not_relayed)
+{
+    {
+        harness h(params());
+        h.server(server_header("s1") + features_starttls);
+        ASSERT_EQ(h.neg.current_state(), negotiator::state::await_proceed);
+        h.take_written();
+        h.server(injected_error);
+        expect_generic_pre_tls_failure(h.take_events(), "await_proceed");
+        EXPECT_EQ(h.take_written(), "</stream:stream>");
+    }
+    {
+        harness h(params());
+        h.server(server_header("s1"));
+        ASSERT_EQ(h.neg.current_state(), negotiator::state::await_features);
+        h.server("<stream:error><evil-made-up xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+                 "</stream:error>");
+        auto ev = h.take_events();
+        expect_generic_pre_tls_failure(ev, "await_features");
+        EXPECT_NE(ev[0].text.find("(unknown condition)"), std::string::npos) << ev[0].text;
+    }
+    {
+        // A client that sent data early gets none of it written after the failure.
+        harness h(params());
+        h.neg.client_send("<auth/>");
+        h.drain();
+        h.server(server_header("s1") + injected_error);
+        expect_generic_pre_tls_failure(h.take_events(), "with pending client data");
+        EXPECT_EQ(h.written.find("<auth/>"), std::string::npos) << h.written;
+    }
+}
+
+// SEC-TLS-1 BOSH-RESP-16 WS-RST-2: any other pre-TLS element fails the stream; nothing of it
+// reaches the client (the pre-TLS header is never delivered either).
+TEST(negotiator, pre_tls_elements_never_reach_the_client)
+{
+    for (const std::string& injected :
+         {std::string("<message from='evil@evil.example'><body>hi</body></message>"),
+          std::string("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")}) {
+        harness h(params());
+        h.server(server_header("s1") + injected);
+        auto ev = h.take_events();
+        ASSERT_EQ(ev.size(), 1u) << injected;
+        EXPECT_EQ(ev[0].kind, "failed");
+        EXPECT_EQ(ev[0].text.find("evil"), std::string::npos) << ev[0].text;
+
+        harness p(params());
+        p.server(server_header("s1") + features_starttls + injected);
+        ev = p.take_events();
+        ASSERT_EQ(ev.size(), 1u) << injected;
+        EXPECT_EQ(ev[0].kind, "failed");
+    }
+}
+
+// C2S-TLS-7: with plaintext explicitly allowed the first stream may be the client's, so its
+// stream error is relayed as before.
+TEST(negotiator, pre_tls_stream_error_relayed_when_plaintext_allowed)
+{
+    auto p = params();
+    p.allow_plaintext = true;
+    harness h(p);
+    h.take_written();
+    h.server(server_header("e1") +
+             "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+             "</stream:error></stream:stream>");
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "stream_error");
+    EXPECT_NE(ev[0].text.find("host-unknown"), std::string::npos);
+    EXPECT_EQ(ev[1].kind, "closed");
+    EXPECT_EQ(h.take_written(), "</stream:stream>");
 }
 
 // C2S-ERR-1: stream error on an open stream: relayed whole, we close our side
@@ -660,6 +791,25 @@ TEST(negotiator, restricted_xml_from_server)
     auto ev = h.take_events();
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].kind, "failed");
+    EXPECT_EQ(ev[0].why, failure::protocol_error);
+}
+
+// SEC-XML-1: a server element declaring more namespaces than xml.max_namespace_decls is a
+// policy violation (RFC 6120 §4.9.3.14), like an oversized or too deep element.
+TEST(negotiator, too_many_namespaces_from_server_is_policy_violation)
+{
+    harness h(params());
+    to_open(h);
+    std::string el = "<message";
+    for (int i = 0; i < 100; ++i) {
+        el += " xmlns:p" + std::to_string(i) + "='urn:x:" + std::to_string(i) + "'";
+    }
+    h.server(el + "/>");
+    EXPECT_EQ(h.take_written(),
+              "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+              "</stream:error></stream:stream>");
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].why, failure::protocol_error);
 }
 

@@ -261,6 +261,68 @@ TEST(target_policy, private_addresses_refused_for_open_gateway_targets) {
     }
 }
 
+/// An open-gateway plan for an unlisted domain (the address filter applies).
+struct open_gateway {
+    options o = [] {
+        auto c = listed_config();
+        c.allow_any_domain = true;
+        return c;
+    }();
+    dial_plan p = expect_plan(plan_target(o, "public.example", std::nullopt));
+    bool permitted(const char* a) const { return address_permitted(o, p, ip::make_address(a)); }
+};
+
+TEST(target_policy, special_purpose_ipv4_ranges_refused) {
+    // BOSH-ROUTE-3: 192.0.0.0/24 (IETF protocol assignments) and 198.18.0.0/15 (benchmarking).
+    const open_gateway g;
+    for (const char* a : {"192.0.0.0", "192.0.0.8", "192.0.0.255", "198.18.0.1", "198.19.255.255"}) {
+        EXPECT_FALSE(g.permitted(a)) << a;
+    }
+    for (const char* a : {"192.0.1.1", "198.17.255.255", "198.20.0.1"}) {
+        EXPECT_TRUE(g.permitted(a)) << a;
+    }
+}
+
+TEST(target_policy, ipv4_mapped_and_translated_follow_the_ipv4_rules) {
+    // BOSH-ROUTE-3: ::ffff:0:0/96 and ::ffff:0:0:0/96 carry an IPv4 destination.
+    const open_gateway g;
+    for (const char* a : {"::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:100.64.0.1",
+                          "::ffff:192.0.0.9", "::ffff:198.18.0.1", "::ffff:0.0.0.0",
+                          "::ffff:0:127.0.0.1", "::ffff:0:10.0.0.1", "::ffff:0:198.18.3.4"}) {
+        EXPECT_FALSE(g.permitted(a)) << a;
+    }
+    for (const char* a : {"::ffff:93.184.216.34", "::ffff:0:93.184.216.34"}) {
+        EXPECT_TRUE(g.permitted(a)) << a;
+    }
+}
+
+TEST(target_policy, nat64_prefixes) {
+    // BOSH-ROUTE-3: 64:ff9b::/96 (RFC 6052) follows the rules for the embedded IPv4 address;
+    // 64:ff9b:1::/48 (local-use, RFC 8215) is refused whole.
+    const open_gateway g;
+    for (const char* a : {"64:ff9b::10.0.0.1", "64:ff9b::127.0.0.1", "64:ff9b::192.168.0.1",
+                          "64:ff9b::198.18.0.1", "64:ff9b::192.0.0.170", "64:ff9b:1::1",
+                          "64:ff9b:1::93.184.216.34", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff"}) {
+        EXPECT_FALSE(g.permitted(a)) << a;
+    }
+    for (const char* a : {"64:ff9b::93.184.216.34", "64:ff9b:2::1"}) {
+        EXPECT_TRUE(g.permitted(a)) << a;
+    }
+}
+
+TEST(target_policy, tunnel_prefixes_refused_whole) {
+    // BOSH-ROUTE-3: 6to4 (2002::/16) and Teredo (2001::/32) are refused whatever they embed
+    // (deprecated for servers; a relay could reach private networks).
+    const open_gateway g;
+    for (const char* a : {"2002:a00:1::1", "2002:7f00:1::", "2002:5db8:d822::1", "2002::",
+                          "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2"}) {
+        EXPECT_FALSE(g.permitted(a)) << a;
+    }
+    for (const char* a : {"2001:db8::1", "2001:4860:4860::8888", "2003::1", "2a00:1450::1"}) {
+        EXPECT_TRUE(g.permitted(a)) << a;
+    }
+}
+
 TEST(target_policy, private_addresses_allowed_when_configured) {
     auto o = listed_config();
     o.allow_any_domain = true;

@@ -402,6 +402,52 @@ TEST(framing_errors, too_deep_is_policy_violation)
     EXPECT_EQ(a[3], "close_websocket 1000");
 }
 
+// SEC-XML-1: more namespace declarations in scope than the limit -> policy-violation 1000;
+// exactly the limit passes (the synthetic wrapper declares nothing).
+TEST(framing_errors, too_many_namespaces_is_policy_violation)
+{
+    xml::limits lim;
+    lim.max_namespace_decls = 3;
+    {
+        driver d({}, lim);
+        d.establish();
+        const std::string fits = "<a xmlns='urn:x' xmlns:p='urn:p'><b xmlns:q='urn:q'/></a>";
+        EXPECT_EQ(d.msg(fits), lines{"upstream " + fits});
+    }
+    driver d({}, lim);
+    d.establish();
+    auto a = d.msg("<a xmlns='urn:x' xmlns:p='urn:p'><b xmlns:q='urn:q' xmlns:r='urn:r'/></a>");
+    ASSERT_EQ(a.size(), 4u);
+    EXPECT_NE(a[0].find("<policy-violation "), std::string::npos) << a[0];
+    EXPECT_NE(a[0].find("RFC 6120 §13.12"), std::string::npos);
+    EXPECT_EQ(a[3], "close_websocket 1000");
+}
+
+// SEC-XML-2, C2S-XML-1: a billion-laughs message (with or without an XML declaration) is
+// refused as restricted-xml; nothing goes upstream.
+TEST(framing_errors, entity_bomb_is_restricted_xml)
+{
+    std::string bomb = "<!DOCTYPE m [<!ENTITY l0 'lol'>";
+    for (int i = 1; i <= 9; ++i) {
+        bomb += "<!ENTITY l" + std::to_string(i) + " '";
+        for (int k = 0; k < 10; ++k) {
+            bomb += "&l" + std::to_string(i - 1) + ";";
+        }
+        bomb += "'>";
+    }
+    bomb += "]><message xmlns='jabber:client'><body>&l9;</body></message>";
+    for (const std::string& m : {bomb, "<?xml version='1.0'?>" + bomb}) {
+        driver d;
+        d.establish();
+        auto a = d.msg(m);
+        ASSERT_EQ(a.size(), 4u);
+        EXPECT_NE(a[0].find("<restricted-xml "), std::string::npos) << a[0];
+        for (const auto& line : a) {
+            EXPECT_FALSE(line.starts_with("upstream ")) << line;
+        }
+    }
+}
+
 // WS-SIZE-1: an element beyond max_element_bytes -> policy-violation, close 1009.
 TEST(framing_errors, element_too_large_is_1009)
 {
@@ -622,7 +668,8 @@ TEST(framing_legacy, legacy_server_close_and_errors)
                   (lines{text("<stream:stream xmlns='jabber:client' "
                               "xmlns:stream='http://etherx.jabber.org/streams' from='example.com' "
                               "id='local-id-1' version='1.0' xml:lang='en'>"),
-                         text(stream_error_xml("remote-connection-failed", "connect refused")),
+                         text(stream_error_xml("remote-connection-failed",
+                                               "RFC 6120 §4.9.3.15: the XMPP server could not be reached")),
                          text("</stream:stream>"), "close_websocket 1000"}));
     }
 }

@@ -137,33 +137,73 @@ TEST(framing_upstream, server_close_unclean)
     EXPECT_TRUE(d.f.ended());
 }
 
-// WS-OPEN-4, GAP-10: each failure maps to its condition; the detail is the (escaped) text;
-// <open/> first (from = the client's `to`), then the error, <close/>, WS close 1000.
+// WS-OPEN-4, GAP-10, SEC-INJ-2: each failure maps to its condition with a fixed text (the
+// detail is never shown); <open/> first (from = the client's `to`), then the error,
+// <close/>, WS close 1000.
 TEST(framing_upstream, failures_map_to_conditions)
 {
     struct row {
         upstream::failure f;
         std::string_view condition;
+        std::string_view text;
     };
-    for (row r : {row{upstream::failure::host_unknown, "host-unknown"},
-                  row{upstream::failure::improper_addressing, "improper-addressing"},
-                  row{upstream::failure::connection_failed, "remote-connection-failed"},
-                  row{upstream::failure::protocol_error, "remote-connection-failed"}}) {
+    for (row r : {row{upstream::failure::host_unknown, "host-unknown",
+                      "RFC 6120 §4.9.3.6: this gateway does not serve that domain"},
+                  row{upstream::failure::improper_addressing, "improper-addressing",
+                      "RFC 6120 §4.9.3.7: the stream has no 'to'"},
+                  row{upstream::failure::connection_failed, "remote-connection-failed",
+                      "RFC 6120 §4.9.3.15: the XMPP server could not be reached"},
+                  row{upstream::failure::protocol_error, "remote-connection-failed",
+                      "RFC 6120 §4.9.3.15: the XMPP server could not be reached"}}) {
         driver d;
         d.open();
         d.f.on_upstream_failed(r.f, "RFC 6120 §3.2: no <answer> & more", d.now());
         EXPECT_EQ(d.take(),
                   (lines{text(local_open()),
-                         text(stream_error_xml(r.condition,
-                                               "RFC 6120 §3.2: no &lt;answer&gt; &amp; more")),
+                         text(stream_error_xml(r.condition, xml::escape_text(r.text))),
                          text(close_xml), "close_websocket 1000"}))
             << r.condition;
+        EXPECT_EQ(d.last_close_reason, r.text);
         EXPECT_FALSE(d.f.upstream_open());
         EXPECT_TRUE(d.f.ended());
     }
 }
 
-// An empty detail falls back to a spec-citing text.
+// SEC-INJ-2: connect details (addresses, ports, SRV targets, resolver and TLS errors) never
+// reach the client, neither in the stream error <text/> nor in the WebSocket close reason:
+// the client could otherwise map the gateway's network through `to`.
+TEST(framing_upstream, failure_detail_not_shown_to_client)
+{
+    const std::string detail =
+        "connect to xmpp-internal.corp.example [10.1.2.3]:5269 failed: Connection refused; "
+        "SRV _xmpp-client._tcp.example.com -> [fd00::1]:3306 timed out; TLS: certificate "
+        "verify failed";
+    for (auto f : {upstream::failure::host_unknown, upstream::failure::improper_addressing,
+                   upstream::failure::connection_failed, upstream::failure::protocol_error}) {
+        for (bool established : {false, true}) {
+            driver d;
+            if (established) {
+                d.establish();
+            } else {
+                d.open();
+            }
+            d.f.on_upstream_failed(f, detail, d.now());
+            auto out = d.take();
+            ASSERT_FALSE(out.empty());
+            for (const std::string& line : out) {
+                for (const char* leak : {"10.1.2.3", "5269", "3306", "fd00", "corp.example",
+                                         "refused", "_xmpp-client", "timed out", "certificate"}) {
+                    EXPECT_EQ(line.find(leak), std::string::npos) << line;
+                }
+            }
+            for (const char* leak : {"10.1.2.3", "5269", "corp.example"}) {
+                EXPECT_EQ(d.last_close_reason.find(leak), std::string::npos) << d.last_close_reason;
+            }
+        }
+    }
+}
+
+// An empty detail gives the same generic text.
 TEST(framing_upstream, failure_without_detail)
 {
     driver d;
@@ -172,7 +212,7 @@ TEST(framing_upstream, failure_without_detail)
     auto a = d.take();
     ASSERT_EQ(a.size(), 4u);
     EXPECT_EQ(a[1], text(stream_error_xml("remote-connection-failed",
-                                          "RFC 6120 §4.9.3.15: the server cannot be reached")));
+                                          "RFC 6120 §4.9.3.15: the XMPP server could not be reached")));
 }
 
 // A failure after the stream was established (no second <open/>).
@@ -182,7 +222,8 @@ TEST(framing_upstream, failure_after_open)
     d.establish();
     d.f.on_upstream_failed(upstream::failure::protocol_error, "bad server XML", d.now());
     EXPECT_EQ(d.take(),
-              (lines{text(stream_error_xml("remote-connection-failed", "bad server XML")),
+              (lines{text(stream_error_xml("remote-connection-failed",
+                                           "RFC 6120 §4.9.3.15: the XMPP server could not be reached")),
                      text(close_xml), "close_websocket 1000"}));
 }
 
