@@ -7,6 +7,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace boshgate::bosh {
 
 namespace net = boost::asio;
@@ -49,7 +51,8 @@ condition map_failure(upstream::failure f)
 
 session::session(net::any_io_executor ex, std::string sid, const options& opt,
                  std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
-                 const core::clock& clock, std::weak_ptr<session_table> table, bool secure)
+                 const core::clock& clock, std::weak_ptr<session_table> table, bool secure,
+                 const limits::options& flow)
     : strand_(net::make_strand(ex)),
       sid_(sid),
       tag_(core::next_session_tag('b')),
@@ -59,6 +62,9 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
       clock_(clock),
       table_(std::move(table)),
       secure_(secure),
+      flow_(flow),
+      out_mark_(flow.client_send_high_water, flow.client_send_low_water),
+      max_parked_(opt.max_hold + 2),
       timer_(strand_)
 {
     ++metrics::global().bosh_sessions_active;
@@ -82,24 +88,92 @@ void session::post_request(request_id id, body&& b, bool secure, responder r)
 {
     net::post(strand_, [self = shared_from_this(), id, b = std::move(b), secure,
                         r = std::move(r)]() mutable {
-        if (self->secure_ && !secure) {
-            // BOSH-HTTP-14 (XEP-0124 §19.1): a session born over TLS never continues over a
-            // plain link; drop that connection without a body, keep the session.
-            ++metrics::global().bosh_insecure_request_dropped;
-            core::log().warn("{} request over plain HTTP for a TLS session dropped (XEP-0124 19.1)",
-                             self->tag_);
-            r(reply{0, {}, {}, true});
+        if (self->drop_insecure(secure, r)) {
             return;
         }
         self->pending_.emplace(id, std::move(r));
+        if (self->upstream_blocked() || !self->parked_.empty()) {
+            // SEC-FLOW-2: the server is not reading; this request (and what it carries)
+            // waits, in order, until it does. The client cannot have more than `requests`
+            // outstanding, so more than max_parked_ is overactivity: the engine decides.
+            if (self->parked_.empty()) {
+                ++metrics::global().flow_client_read_pauses;
+                core::log().debug("{} server not reading: requests parked", self->tag_);
+            }
+            self->parked_.push_back(parked_request{id, std::move(b)});
+            if (self->parked_.size() > self->max_parked_) {
+                self->replay_parked(true);
+            }
+            return;
+        }
         self->engine_.on_request(id, std::move(b), self->clock_.now());
         self->run_actions();
     });
 }
 
-void session::post_request_error(request_id id, body_error&& err, responder r)
+void session::replay_parked(bool all)
 {
-    net::post(strand_, [self = shared_from_this(), id, err = std::move(err), r = std::move(r)]() mutable {
+    std::size_t n = 0;
+    while (n < parked_.size() && (all || !upstream_blocked()) && !engine_.ended()) {
+        auto& p = parked_[n++];
+        const bool gone = pending_.find(p.id) == pending_.end();
+        engine_.on_request(p.id, std::move(p.b), clock_.now());
+        if (gone) {
+            // Its connection closed while parked: the rid still counts (the engine answers
+            // it with an empty body into the retransmission cache, like any abort).
+            engine_.on_request_aborted(p.id, clock_.now());
+        }
+        run_actions();
+    }
+    parked_.erase(parked_.begin(), parked_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (engine_.ended()) {
+        parked_.clear(); // their responders were answered by run_actions()
+    }
+}
+
+void session::on_upstream_writable()
+{
+    replay_parked(false);
+}
+
+void session::update_flow()
+{
+    if (!upstream_) {
+        return;
+    }
+    switch (out_mark_.set(engine_.queued_bytes())) {
+    case limits::watermark::change::pause:
+        // SEC-FLOW-1: the client is not polling; leave the server's data in its socket.
+        core::log().debug("{} client not polling: server reads paused", tag_);
+        upstream_->pause_reading(true);
+        break;
+    case limits::watermark::change::resume:
+        upstream_->pause_reading(false);
+        break;
+    case limits::watermark::change::none:
+        break;
+    }
+}
+
+bool session::drop_insecure(bool secure, responder& r)
+{
+    if (!secure_ || secure) {
+        return false;
+    }
+    // BOSH-HTTP-14 (XEP-0124 §19.1): a session born over TLS never continues over a plain
+    // link; drop that connection without a body, keep the session.
+    ++metrics::global().bosh_insecure_request_dropped;
+    core::log().warn("{} request over plain HTTP for a TLS session dropped (XEP-0124 19.1)", tag_);
+    r(reply{0, {}, {}, true});
+    return true;
+}
+
+void session::post_request_error(request_id id, body_error&& err, bool secure, responder r)
+{
+    net::post(strand_, [self = shared_from_this(), id, err = std::move(err), secure, r = std::move(r)]() mutable {
+        if (self->drop_insecure(secure, r)) {
+            return;
+        }
         core::log().info("{} bad request body: {}", self->tag_, err.reason);
         self->pending_.emplace(id, std::move(r));
         self->engine_.on_request_error(id, err, self->clock_.now());
@@ -110,7 +184,9 @@ void session::post_request_error(request_id id, body_error&& err, responder r)
 void session::post_abort(request_id id)
 {
     net::post(strand_, [self = shared_from_this(), id] {
-        if (self->pending_.erase(id) != 0) {
+        const bool parked = std::any_of(self->parked_.begin(), self->parked_.end(),
+                                        [id](const parked_request& p) { return p.id == id; });
+        if (self->pending_.erase(id) != 0 && !parked) {
             self->engine_.on_request_aborted(id, self->clock_.now());
             self->run_actions();
         }
@@ -158,6 +234,9 @@ void session::on_upstream_closed(bool clean)
 {
     core::log().info("{} server stream closed ({})", tag_, clean ? "clean" : "connection lost");
     upstream_.reset();
+    // Parked requests arrived before the end: the engine sees them first (their payload
+    // has nowhere to go), then answers the held ones with the terminal condition.
+    replay_parked(true);
     engine_.on_upstream_closed(clean, clock_.now());
     run_actions();
 }
@@ -166,6 +245,9 @@ void session::on_upstream_failed(upstream::failure f, std::string detail)
 {
     core::log().info("{} upstream failed: {}", tag_, detail);
     upstream_.reset();
+    // Parked requests arrived before the end: the engine sees them first (their payload
+    // has nowhere to go), then answers the held ones with the terminal condition.
+    replay_parked(true);
     engine_.on_upstream_failed(map_failure(f), detail, clock_.now());
     run_actions();
 }
@@ -192,7 +274,7 @@ void session::run_actions()
                         }
                     } else if constexpr (std::is_same_v<T, action::open_upstream>) {
                         upstream_ = upstream::make_stream(strand_, upstream_ctx_, weak_from_this(),
-                                                          tag_, xml_limits_);
+                                                          tag_, xml_limits_, flow_);
                         upstream::open_params p;
                         p.to = act.to;
                         p.route = act.route;
@@ -235,9 +317,11 @@ void session::run_actions()
             r(reply{200, engine_.content_type(), terminate_body(condition::item_not_found), false});
         }
         pending_.clear();
+        parked_.clear();
         timer_.cancel();
         return;
     }
+    update_flow();
     arm_timer();
 }
 

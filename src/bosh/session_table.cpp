@@ -2,6 +2,7 @@
 
 #include "boshgate/core/ids.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
 
 namespace boshgate::bosh {
@@ -10,12 +11,17 @@ namespace net = boost::asio;
 
 session_table::session_table(net::any_io_executor ex, std::shared_ptr<const config::config> cfg,
                              std::shared_ptr<upstream::shared_context> upstream_ctx,
-                             const core::clock& clock)
-    : ex_(std::move(ex)), upstream_ctx_(std::move(upstream_ctx)), clock_(clock), cfg_(std::move(cfg))
+                             const core::clock& clock, std::shared_ptr<limits::admission> admission)
+    : ex_(std::move(ex)),
+      upstream_ctx_(std::move(upstream_ctx)),
+      clock_(clock),
+      cfg_(std::move(cfg)),
+      admission_(std::move(admission))
 {
 }
 
-std::function<void()> session_table::handle(std::string_view body_text, bool secure, responder r)
+std::function<void()> session_table::handle(std::string_view body_text, bool secure,
+                                            const limits::address_key& client, responder r)
 {
     auto& m = metrics::global();
     ++m.bosh_requests;
@@ -36,12 +42,12 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             {
                 std::lock_guard lock(mutex_);
                 if (auto it = sessions_.find(*err->sid); it != sessions_.end()) {
-                    s = it->second;
+                    s = it->second.s;
                 }
             }
             if (s) {
                 request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
-                s->post_request_error(id, std::move(*err), std::move(r));
+                s->post_request_error(id, std::move(*err), secure, std::move(r));
                 return [w = std::weak_ptr<session>(s), id] {
                     if (auto p = w.lock()) {
                         p->post_abort(id);
@@ -66,13 +72,31 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
                 r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
                 return [] {};
             }
+        }
+        // SEC-LIMIT-1..3: global and per-address session caps, per-address creation rate.
+        // XEP-0124 §17.2 policy-violation ("the client has broken the session rules") is the
+        // terminal condition closest to "too many sessions / too fast"; the text says which.
+        limits::decision d = admission_->open_session(client, clock_.now());
+        if (!d.granted) {
+            limits::record_refusal(d.why);
+            core::log().info("BOSH session refused for {}: {}", client.to_string(), limits::describe(d.why));
+            r(reply{200, opt.default_content_type,
+                    terminate_body(condition::policy_violation, std::string(limits::describe(d.why))), false});
+            return [] {};
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (shutting_down_) {
+                r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
+                return [] {};
+            }
             std::string sid;
             do {
                 sid = core::random_sid();
             } while (sessions_.count(sid) != 0);
             s = std::make_shared<session>(ex_, sid, opt, upstream_ctx_, cfg->xml, clock_,
-                                          weak_from_this(), secure);
-            sessions_.emplace(sid, s);
+                                          weak_from_this(), secure, cfg->limits);
+            sessions_.emplace(sid, entry{s, std::move(d.granted)});
         }
         ++m.bosh_sessions_created;
         s->post_create(id, std::move(b), std::move(r));
@@ -88,7 +112,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
         std::lock_guard lock(mutex_);
         auto it = sessions_.find(*b.sid);
         if (it != sessions_.end()) {
-            s = it->second;
+            s = it->second.s;
         }
     }
     if (!s) {
@@ -113,8 +137,8 @@ void session_table::shutdown_all()
     {
         std::lock_guard lock(mutex_);
         shutting_down_ = true;
-        for (auto& [sid, s] : sessions_) {
-            all.push_back(s);
+        for (auto& [sid, e] : sessions_) {
+            all.push_back(e.s);
         }
     }
     for (auto& s : all) {
@@ -130,8 +154,12 @@ void session_table::set_config(std::shared_ptr<const config::config> cfg)
 
 void session_table::remove(const std::string& sid)
 {
+    entry gone; // released (ticket, session reference) outside the lock
     std::lock_guard lock(mutex_);
-    sessions_.erase(sid);
+    if (auto it = sessions_.find(sid); it != sessions_.end()) {
+        gone = std::move(it->second);
+        sessions_.erase(it);
+    }
 }
 
 std::size_t session_table::size() const

@@ -1,6 +1,7 @@
 #include "boshgate/http/listener.hpp"
 
 #include "boshgate/core/log.hpp"
+#include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <optional>
 #include <stdexcept>
 
 namespace boshgate::http {
@@ -58,14 +60,23 @@ void listener::start()
                     continue;
                 }
                 auto& m = metrics::global();
-                if (static_cast<std::size_t>(m.http_connections_active.load()) >= self->ctx_->opt.max_connections) {
+                // SEC-LIMIT-4/5: every connection, WebSocket ones included (the ticket moves
+                // into the WebSocket session), counts until its socket is closed. A refused
+                // one is closed at once: nothing is read, so nothing can be answered.
+                boost::system::error_code peer_ec;
+                auto peer = socket.remote_endpoint(peer_ec);
+                auto key = client_key(peer.address(), *self->ctx_->limits_opt);
+                limits::decision d = self->ctx_->admission->open_connection(key);
+                if (!d.granted) {
                     ++m.http_connections_refused;
+                    limits::record_refusal(d.why);
+                    core::log().debug("connection from {} refused: {}", key.to_string(), limits::describe(d.why));
                     boost::system::error_code ignored;
                     socket.close(ignored);
                     continue;
                 }
                 ++m.http_connections_accepted;
-                run_connection(std::move(socket), self->ctx_, self->tls_);
+                run_connection(std::move(socket), self->ctx_, self->tls_, std::move(d.granted));
             }
         },
         net::detached);
@@ -77,6 +88,19 @@ void listener::stop()
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
     });
+}
+
+limits::address_key client_key(const net::ip::address& a, const limits::options& opt)
+{
+    std::optional<limits::address_key> key;
+    if (a.is_v4()) {
+        auto b = a.to_v4().to_bytes();
+        key = limits::make_key(b.data(), b.size(), opt);
+    } else {
+        auto b = a.to_v6().to_bytes();
+        key = limits::make_key(b.data(), b.size(), opt);
+    }
+    return key.value_or(limits::address_key{});
 }
 
 std::uint16_t listener::port() const

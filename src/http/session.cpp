@@ -14,6 +14,7 @@
 #include "boshgate/http/cors.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/http/static_files.hpp"
+#include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/websocket/handshake.hpp"
 #include "boshgate/websocket/session.hpp"
@@ -45,8 +46,12 @@ using net::use_awaitable;
 namespace {
 
 constexpr std::size_t max_pipelined = 8;               // slots per connection before reads pause
-constexpr std::chrono::seconds write_timeout{30};      // a client that stops reading is cut off
+constexpr std::chrono::seconds held_backstop{300};     // beyond idle_timeout while a reply is held
+constexpr std::size_t first_read_bytes = 4096;         // TLS: first read of a next request
 const auto never = core::time_point::max();
+const char* static_csp =
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 using response = bhttp::response<bhttp::string_body>;
 
@@ -62,6 +67,7 @@ struct slot {
     // writer hands the stream off instead of writing a response.
     std::optional<websocket::request> upgrade;
     std::string ws_protocol;
+    limits::ticket ws_session; ///< the upgrade's session admission
 };
 
 const char* info_page =
@@ -81,8 +87,9 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
 public:
-    connection(Stream&& stream, std::shared_ptr<const context> ctx)
-        : stream_(std::move(stream)),
+    connection(Stream&& stream, std::shared_ptr<const context> ctx, limits::ticket admitted)
+        : admitted_(std::move(admitted)),
+          stream_(std::move(stream)),
           ctx_(std::move(ctx)),
           watchdog_(stream_.get_executor()),
           write_wake_(stream_.get_executor()),
@@ -91,6 +98,7 @@ public:
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
         peer_ = beast::get_lowest_layer(stream_).remote_endpoint(ec);
+        client_ = admitted_ ? admitted_.key() : client_key(peer_.address(), *ctx_->limits_opt);
     }
 
     ~connection() { --metrics::global().http_connections_active; }
@@ -129,7 +137,13 @@ private:
             if (closed_) {
                 co_return;
             }
-            if (core::clock_type::now() >= std::min(read_deadline_, write_deadline_)) {
+            const auto now = core::clock_type::now();
+            if (now >= std::min(read_deadline_, write_deadline_)) {
+                if (now >= write_deadline_) {
+                    // The client accepts nothing: reset, do not leave the reply in the kernel.
+                    boost::system::error_code ignored;
+                    beast::get_lowest_layer(stream_).set_option(net::socket_base::linger(true, 0), ignored);
+                }
                 abort_pending();
                 close();
                 co_return;
@@ -159,13 +173,19 @@ private:
                 co_return;
             }
             if (buffer_.size() == 0) {
-                // Waiting for the next request: idle timeout only when nothing is held for
-                // this client; a client waiting for a held BOSH reply is not idle.
-                // If a reply is still queued, the writer arms the idle deadline once the
-                // last one is out (idle_wait_).
+                // SEC-DL-1: a deadline is armed at every moment, plain and TLS alike.
+                // Before the first request: header_timeout (a fresh connection must speak
+                // at once). Between requests: idle_timeout; while a BOSH reply is held for
+                // this client it is not idle, and the held request ends within its `wait`,
+                // so a longer backstop applies. If a reply is still queued, the writer
+                // re-arms the idle deadline once the last one is out (idle_wait_).
                 idle_wait_ = true;
-                set_read_deadline(slots_.empty() ? core::clock_type::now() + opt.idle_timeout : never);
+                auto now = core::clock_type::now();
+                set_read_deadline(first_request_ ? now + opt.header_timeout
+                                  : slots_.empty() ? now + opt.idle_timeout
+                                                   : now + opt.idle_timeout + held_backstop);
                 if constexpr (!is_tls) {
+                    // No buffer is allocated while a plain connection idles.
                     auto [ec] = co_await beast::get_lowest_layer(stream_).async_wait(
                         tcp::socket::wait_read, as_tuple(use_awaitable));
                     idle_wait_ = false;
@@ -173,12 +193,26 @@ private:
                         on_read_failed(ec);
                         co_return;
                     }
+                } else {
+                    // TLS: readable socket bytes may be a record that holds no request byte,
+                    // and bytes may sit decrypted in OpenSSL; read at least one byte of the
+                    // next request under the idle deadline.
+                    auto [ec, got] = co_await stream_.async_read_some(buffer_.prepare(first_read_bytes),
+                                                                      as_tuple(use_awaitable));
+                    idle_wait_ = false;
+                    buffer_.commit(got);
+                    if (ec || closed_) {
+                        on_read_failed(got == 0 && ec == net::error::eof ? bhttp::error::end_of_stream
+                                                                        : ec);
+                        co_return;
+                    }
                 }
             }
-            if constexpr (!is_tls) {
-                // Bytes have arrived: the whole request must follow within header_timeout.
-                set_read_deadline(core::clock_type::now() + opt.header_timeout);
-            }
+            // Bytes of a request are here: the whole request must follow within
+            // header_timeout, however the previous one ended (extra bytes pipelined in the
+            // same TLS record included).
+            first_request_ = false;
+            set_read_deadline(core::clock_type::now() + opt.header_timeout);
             bhttp::request_parser<bhttp::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
             parser.body_limit(opt.max_body_bytes);
@@ -342,7 +376,9 @@ private:
         } else if (path == "/healthz" && is_read(req.method())) {
             s->res = plain_response(*s, bhttp::status::ok, "ok\n");
         } else if (path == "/metrics" && is_read(req.method())) {
-            if (is_loopback(peer_)) {
+            // Loopback, and not relayed by a same-host reverse proxy (whose requests come
+            // from loopback too but carry forwarding headers).
+            if (is_loopback(peer_) && !forwarded(req)) {
                 s->res = text_response(*s, bhttp::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                                        metrics::exposition(metrics::global()));
             } else {
@@ -359,6 +395,12 @@ private:
     }
 
     static bool is_read(bhttp::verb v) { return v == bhttp::verb::get || v == bhttp::verb::head; }
+
+    static bool forwarded(const bhttp::request<bhttp::string_body>& req)
+    {
+        return req.find(bhttp::field::forwarded) != req.end() || req.find("X-Forwarded-For") != req.end() ||
+               req.find("X-Real-IP") != req.end();
+    }
 
     /// RFC 7395 §3.1 upgrade on websocket_path: refused with a plain-text response, or
     /// accepted (the slot carries the request and the reader stops after it).
@@ -403,6 +445,21 @@ private:
             s.res = plain_response(s, bhttp::status::service_unavailable, "shutting down\n");
             return;
         }
+        // SEC-LIMIT-1..3: the session limits apply before the upgrade; a refusal is HTTP 503
+        // with Retry-After (RFC 9110 §15.6.4, §10.2.3), so the client learns it before any
+        // WebSocket exists.
+        limits::decision adm = ctx_->admission->open_session(client_, core::clock_type::now());
+        if (!adm.granted) {
+            ++metrics::global().ws_handshakes_refused;
+            limits::record_refusal(adm.why);
+            core::log().info("WebSocket session refused for {}: {}", client_.to_string(), limits::describe(adm.why));
+            auto res = plain_response(s, bhttp::status::service_unavailable,
+                                      std::string(limits::describe(adm.why)) + "\n");
+            res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, adm.retry_after.count())));
+            s.res = std::move(res);
+            return;
+        }
+        s.ws_session = std::move(adm.granted);
         s.upgrade.emplace(std::move(req));
         s.ws_protocol = std::move(d.protocol);
         s.res.emplace(); // ready: the writer hands off when it reaches this slot
@@ -423,7 +480,16 @@ private:
         }
         std::ostringstream data;
         data << in.rdbuf();
-        s.res = text_response(s, bhttp::status::ok, mime_type(*path), data.str());
+        response res{bhttp::status::ok, s.version};
+        res.set(bhttp::field::content_type, mime_type(*path));
+        // SEC-INJ-3: the demo client may load only its own files and talk only to this
+        // origin (BOSH by XHR, WebSocket by ws:/wss: to the same host).
+        res.set("Content-Security-Policy", static_csp);
+        res.set("Referrer-Policy", "no-referrer");
+        res.body() = data.str();
+        apply_cors(res, s.cors);
+        finish(s, res);
+        s.res = std::move(res);
         if (req.method() == bhttp::verb::head) {
             s.res->body().clear();
         }
@@ -433,7 +499,7 @@ private:
     {
         auto weak = this->weak_from_this();
         auto ex = stream_.get_executor();
-        s->abort = ctx_->bosh->handle(body_text, is_tls, [weak, s, ex](bosh::reply&& r) {
+        s->abort = ctx_->bosh->handle(body_text, is_tls, client_, [weak, s, ex](bosh::reply&& r) {
             net::post(ex, [weak, s, r = std::move(r)]() mutable {
                 if (auto self = weak.lock()) {
                     self->fill_bosh(s, std::move(r));
@@ -469,6 +535,12 @@ private:
     static void finish(const slot& s, response& res)
     {
         res.set(bhttp::field::server, "boshgate");
+        // SEC-INJ-3: no response is ever content-sniffed into something else, and nothing
+        // but the static files (which set their own policy) may run or frame anything.
+        res.set("X-Content-Type-Options", "nosniff");
+        if (res.find("Content-Security-Policy") == res.end()) {
+            res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox");
+        }
         res.keep_alive(s.keep_alive && !s.close_after);
         res.prepare_payload(); // Content-Length, never chunked (BOSH-HTTP-4)
     }
@@ -514,9 +586,14 @@ private:
                     hand_off(*s);
                     co_return;
                 }
-                set_write_deadline(core::clock_type::now() + write_timeout);
+                // SEC-FLOW-3: a client that accepts no byte for limits.write_timeout is cut off.
+                const auto write_deadline = core::clock_type::now() + ctx_->limits_opt->write_timeout;
+                set_write_deadline(write_deadline);
                 auto [ec, n] = co_await bhttp::async_write(stream_, *s->res, as_tuple(use_awaitable));
                 set_write_deadline(never);
+                if (ec && core::clock_type::now() >= write_deadline) {
+                    ++metrics::global().flow_client_write_timeouts;
+                }
                 if (!slots_.empty() && slots_.front() == s) {
                     slots_.pop_front();
                 }
@@ -575,7 +652,8 @@ private:
         auto req = std::move(*s.upgrade);
         auto protocol = std::move(s.ws_protocol);
         slots_.clear();
-        websocket::run_session(std::move(stream_), std::move(req), std::move(protocol), ctx_->ws);
+        websocket::run_session(std::move(stream_), std::move(req), std::move(protocol), ctx_->ws,
+                               websocket::admitted{std::move(admitted_), std::move(s.ws_session)});
     }
 
     void abort_pending()
@@ -602,6 +680,7 @@ private:
         read_wake_.cancel();
     }
 
+    limits::ticket admitted_; ///< counts this connection (SEC-LIMIT-4/5); moves to a WebSocket
     Stream stream_;
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
@@ -612,6 +691,8 @@ private:
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
     tcp::endpoint peer_;
+    limits::address_key client_; ///< the peer's admission group
+    bool first_request_ = true;
     bool reading_done_ = false;
     bool idle_wait_ = false; ///< the reader waits for the first byte of a next request
     bool closed_ = false;
@@ -622,15 +703,16 @@ private:
 } // namespace
 
 void run_connection(tcp::socket socket, std::shared_ptr<const context> ctx,
-                    std::shared_ptr<net::ssl::context> tls)
+                    std::shared_ptr<net::ssl::context> tls, limits::ticket admitted)
 {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (tls) {
         using tls_stream = net::ssl::stream<tcp::socket>;
-        std::make_shared<connection<tls_stream>>(tls_stream(std::move(socket), *tls), std::move(ctx))->start();
+        std::make_shared<connection<tls_stream>>(tls_stream(std::move(socket), *tls), std::move(ctx),
+                                                 std::move(admitted))->start();
     } else {
-        std::make_shared<connection<tcp::socket>>(std::move(socket), std::move(ctx))->start();
+        std::make_shared<connection<tcp::socket>>(std::move(socket), std::move(ctx), std::move(admitted))->start();
     }
 }
 

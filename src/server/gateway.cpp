@@ -3,6 +3,8 @@
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/listener.hpp"
+#include "boshgate/limits/admission.hpp"
+#include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/stream.hpp"
 #include "boshgate/websocket/session.hpp"
 
@@ -10,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -51,6 +54,33 @@ void sd_notify(const char* state)
     ::close(fd);
 }
 
+/// http.max_connections and limits.max_sessions as far as the open-file limit (raised by
+/// main to server.nofile where allowed) can honour them.
+limits::effective effective_limits(const config::config& c)
+{
+    rlimit lim{};
+    std::uint64_t nofile = c.server.nofile;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+        nofile = lim.rlim_cur;
+    }
+    auto e = limits::effective_limits(c.http.max_connections, c.limits.max_sessions, nofile);
+    if (e.reduced) {
+        core::log().warn("open-file limit {}: serving at most {} connections and {} sessions "
+                         "(configured {} / {})",
+                         nofile, e.max_connections, e.max_sessions, c.http.max_connections, c.limits.max_sessions);
+    }
+    return e;
+}
+
+/// The admission options in force for `c` (max_sessions reduced to the open-file limit).
+std::pair<limits::options, std::size_t> admission_options(const config::config& c)
+{
+    auto e = effective_limits(c);
+    limits::options o = c.limits;
+    o.max_sessions = e.max_sessions;
+    return {o, e.max_connections};
+}
+
 } // namespace
 
 struct gateway::impl {
@@ -67,6 +97,7 @@ struct gateway::impl {
     std::shared_ptr<upstream::shared_context> upstream_ctx;
     std::shared_ptr<bosh::session_table> table;
     std::shared_ptr<websocket::hub> ws_hub;
+    std::shared_ptr<limits::admission> admission;
     std::vector<std::shared_ptr<http::listener>> listeners;
     net::signal_set signals;
     net::steady_timer grace;
@@ -105,6 +136,9 @@ struct gateway::impl {
             auto next = std::make_shared<const config::config>(std::get<config::config>(std::move(res)));
             table->set_config(next);
             ws_hub->set_config(next);
+            auto [admit_opt, max_conn] = admission_options(*next);
+            admission->set_options(admit_opt, max_conn);
+            upstream_ctx->guard().set_options(next->limits);
             cfg = next;
             core::log().info("configuration reloaded from {} (applies to new sessions)", config_path);
         }
@@ -157,9 +191,16 @@ gateway::~gateway() = default;
 void gateway::start()
 {
     auto& g = *impl_;
-    g.upstream_ctx = upstream::make_shared_context(g.cfg->upstream);
-    g.table = std::make_shared<bosh::session_table>(g.ioc.get_executor(), g.cfg, g.upstream_ctx, g.clock);
+    g.upstream_ctx = upstream::make_shared_context(g.cfg->upstream, g.cfg->limits);
+    auto [admit_opt, max_conn] = admission_options(*g.cfg);
+    g.admission = limits::admission::make(admit_opt, max_conn);
+    g.table = std::make_shared<bosh::session_table>(g.ioc.get_executor(), g.cfg, g.upstream_ctx, g.clock,
+                                                    g.admission);
     auto ctx = std::make_shared<http::context>();
+    ctx->admission = g.admission;
+    // Address grouping is fixed for the listeners' lifetime (a reload changes the limits,
+    // not how addresses are grouped).
+    ctx->limits_opt = std::make_shared<const limits::options>(g.cfg->limits);
     ctx->opt = g.cfg->http;
     ctx->bosh_content_type = g.cfg->bosh.default_content_type;
     ctx->bosh = g.table;

@@ -12,6 +12,12 @@
 //  - STARTTLS (conventions rule 8): the negotiator asks for a parser reset plus start_tls on
 //    <proceed/>; the framer stops after that element, the rest of the read is discarded,
 //    the write queue is drained and the same TCP socket is handed to a tls_socket.
+//  - Upstream protection: before DNS, an attempt is taken from the gateway's
+//    limits::upstream_guard (per-domain cap and circuit breaker); a refusal fails the stream
+//    at once with connection_failed. The attempt succeeds when the negotiator reaches the
+//    open state, fails on any setup or negotiation failure caused by the server or the
+//    network, and is cancelled (counts as nothing) when the owner closes or goes away, or
+//    when the client's own data fails the stream.
 //  - Memory while idle (the common state of a BOSH session): TLS is upstream::tls_socket
 //    (OpenSSL on the socket, record buffers released between records), and the read loop
 //    waits for readiness before it allocates its read buffer, so an idle stream holds no
@@ -19,6 +25,8 @@
 #include "boshgate/upstream/stream.hpp"
 
 #include "boshgate/core/log.hpp"
+#include "boshgate/limits/watermark.hpp"
+#include "boshgate/metrics/registry.hpp"
 #include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/negotiator.hpp"
 #include "boshgate/upstream/target_policy.hpp"
@@ -46,14 +54,26 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
 
-std::shared_ptr<shared_context> make_shared_context(const options& opt)
+std::shared_ptr<shared_context> make_shared_context(const options& opt, const limits::options& lim)
 {
-    return std::make_shared<shared_context>(opt);
+    return std::make_shared<shared_context>(opt, lim);
 }
 
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+/// The upstream guard's key for a plan: the XMPP domain when its SRV records decide, else
+/// the domain plus the fixed target, so that a client-chosen route (BOSH-ROUTE-3) can only
+/// ever trip the breaker of the target it names.
+std::string guard_key(const dial_plan& plan)
+{
+    if (plan.use_srv || plan.fixed.empty()) {
+        return plan.domain;
+    }
+    const auto& t = plan.fixed.front();
+    return plan.domain + " via " + t.host + ":" + std::to_string(t.port);
+}
 
 /// Read buffer size. One TLS record carries at most 16 KiB of plaintext; the buffer exists
 /// only while one read is copied out and fed to the framer.
@@ -71,10 +91,13 @@ class stream_impl final : public stream,
                           public std::enable_shared_from_this<stream_impl> {
 public:
     stream_impl(net::any_io_executor ex, std::shared_ptr<shared_context> ctx,
-                std::weak_ptr<stream_events> events, std::string log_tag, xml::limits lim)
+                std::weak_ptr<stream_events> events, std::string log_tag, xml::limits lim,
+                const limits::options& flow)
         : ex_(ex), ctx_(std::move(ctx)), events_(std::move(events)), tag_(std::move(log_tag)),
-          parser_(*this, lim), sock_(ex), negotiate_timer_(ex), close_timer_(ex),
-          write_idle_(ex)
+          parser_(*this, lim), sock_(ex),
+          send_mark_(flow.upstream_send_high_water, flow.upstream_send_low_water),
+          write_timeout_(flow.write_timeout), negotiate_timer_(ex), close_timer_(ex),
+          write_idle_(ex), write_guard_(ex), read_resume_(ex)
     {
     }
 
@@ -95,7 +118,9 @@ public:
             return;
         }
         neg_.client_send(std::move(bytes));
+        client_input_ = true; // a failure now (held data too large) is the client's doing
         execute();
+        client_input_ = false;
     }
 
     void restart() override
@@ -123,6 +148,21 @@ public:
         neg_.client_close(clean);
         execute();
     }
+
+    void pause_reading(bool paused) override
+    {
+        if (paused == read_paused_) {
+            return;
+        }
+        read_paused_ = paused;
+        if (paused) {
+            ++metrics::global().flow_upstream_read_pauses;
+        } else {
+            read_resume_.cancel();
+        }
+    }
+
+    bool send_blocked() const override { return send_mark_.paused(); }
 
     // ---------------------------------------------------------------- xml::handler
     void on_open(xml::root_open&& root) override
@@ -171,6 +211,9 @@ private:
                            },
                            [&](neg_action::closed& c) {
                                core::log().debug("{} upstream closed (clean={})", tag_, c.clean);
+                               // Closed before open: the server refused (stream error, close)
+                               // unless the owner asked for it.
+                               end_attempt(owner_closed_ ? outcome::cancelled : outcome::failed);
                                // C2S-CLOSE-1: after a closing handshake (or its timeout)
                                // send close_notify; an owner's unclean close just drops TCP.
                                request_finish(neg_.closing_tag_sent());
@@ -178,6 +221,7 @@ private:
                            },
                            [&](neg_action::failed& f) {
                                core::log().info("{} upstream failed: {}", tag_, f.reason);
+                               end_attempt(client_input_ ? outcome::cancelled : outcome::failed);
                                request_finish(true); // flush a stream error / closing tag
                                deliver([&](stream_events& e) {
                                    e.on_upstream_failed(f.why, std::move(f.reason));
@@ -189,6 +233,7 @@ private:
         if (negotiating_ && neg_.current_state() == negotiator::state::open) {
             negotiating_ = false;
             negotiate_timer_.cancel();
+            end_attempt(outcome::succeeded); // connected and negotiated
         }
         if (!close_timer_armed_ && !finishing_ &&
             neg_.current_state() == negotiator::state::closing) {
@@ -221,6 +266,27 @@ private:
         f(*ev);
     }
 
+    enum class outcome { succeeded, failed, cancelled };
+
+    /// Report the guard attempt's outcome, once (nothing when none is under way).
+    void end_attempt(outcome o)
+    {
+        if (!attempt_) {
+            return;
+        }
+        switch (o) {
+        case outcome::succeeded:
+            attempt_.succeeded(ctx_->now());
+            break;
+        case outcome::failed:
+            attempt_.failed(ctx_->now());
+            break;
+        case outcome::cancelled:
+            attempt_ = limits::attempt{};
+            break;
+        }
+    }
+
     /// Setup failure outside the negotiator (policy, DNS, TCP).
     void fail_setup(failure why, std::string reason)
     {
@@ -238,6 +304,7 @@ private:
         polite_ = polite;
         negotiate_timer_.cancel();
         close_timer_.cancel();
+        read_resume_.cancel();
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
         // executing synchronously: it checks finishing_ before every wait.
         cancel_.emit(net::cancellation_type::terminal);
@@ -249,6 +316,7 @@ private:
         if (write_failed_ || finished_) {
             return;
         }
+        send_mark_.add(bytes.size());
         write_queue_.push_back(std::move(bytes));
         if (!writing_) {
             writing_ = true;
@@ -271,6 +339,7 @@ private:
                 }
             }
             write_queue_.clear();
+            arm_write_guard();
             error_code ec;
             if (tls_) {
                 std::tie(ec, std::ignore) = co_await tls_->write_all(net::buffer(batch));
@@ -278,15 +347,54 @@ private:
                 std::tie(ec, std::ignore) =
                     co_await net::async_write(sock_, net::buffer(batch), use_tuple);
             }
+            disarm_write_guard();
             if (ec) {
                 // The read side sees the broken connection and reports it.
                 write_failed_ = true;
                 write_queue_.clear();
+                send_mark_.set(0);
                 break;
+            }
+            if (send_mark_.remove(batch.size()) == limits::watermark::change::resume) {
+                // SEC-FLOW-2: the owner may read its client again.
+                deliver([](stream_events& e) { e.on_upstream_writable(); });
             }
         }
         writing_ = false;
         write_idle_.cancel();
+    }
+
+    /// SEC-FLOW-2: a server that accepts no byte of a write for write_timeout is cut off.
+    /// The socket is reset and cancelled: the write fails, the read loop (woken if
+    /// paused) sees the broken transport and reports on_upstream_closed(false).
+    void arm_write_guard()
+    {
+        ++write_generation_;
+        write_guard_.expires_after(write_timeout_);
+        write_guard_.async_wait([w = weak_from_this(), gen = write_generation_](error_code ec) {
+            auto self = w.lock();
+            if (!self || ec || gen != self->write_generation_ || self->finished_) {
+                return;
+            }
+            core::log().info("{} server accepted nothing for {} s: connection cut", self->tag_,
+                             self->write_timeout_.count());
+            ++metrics::global().flow_upstream_write_timeouts;
+            self->write_failed_ = true;
+            error_code ignored;
+            // Abortive close (RST): a FIN would wait behind the unsent bytes forever, and the
+            // kernel would keep them for the stalled peer.
+            self->lowest().set_option(net::socket_base::linger(true, 0), ignored);
+            self->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+            self->lowest().cancel(ignored);
+            self->read_paused_ = false;
+            self->read_resume_.cancel();
+        });
+    }
+
+    void disarm_write_guard()
+    {
+        ++write_generation_;
+        write_guard_.cancel();
     }
 
     /// Wait until the write queue is empty; with `interruptible`, also stop once finishing
@@ -342,6 +450,21 @@ private:
         }
         plan_ = std::get<dial_plan>(std::move(planned));
 
+        // Upstream protection: a domain that keeps failing, or that has too many attempts
+        // under way, is not dialled at all.
+        auto admitted = ctx_->guard().try_connect(guard_key(plan_), ctx_->now());
+        if (!admitted.granted) {
+            auto& m = metrics::global();
+            ++(admitted.why == limits::guard_refusal::breaker_open ? m.upstream_breaker_refused
+                                                                    : m.upstream_connecting_refused);
+            fail_setup(failure::connection_failed,
+                       "not connecting to " + plan_.domain + ": " +
+                           std::string(limits::describe(admitted.why)) + "; retry in " +
+                           std::to_string(admitted.retry_after.count()) + " ms");
+            co_return after_setup::stop;
+        }
+        attempt_ = std::move(admitted.granted);
+
         connect_request req;
         req.domain = plan_.domain;
         req.use_srv = plan_.use_srv;
@@ -355,6 +478,9 @@ private:
             co_return after_setup::finish;
         }
         if (auto* f = std::get_if<connect_failure>(&conn)) {
+            // host_unknown ('.' SRV, every address refused by policy) dialled nothing: it
+            // says nothing about the server's health and must not turn into an open breaker.
+            end_attempt(f->why == failure::host_unknown ? outcome::cancelled : outcome::failed);
             fail_setup(f->why, std::move(f->reason));
             co_return after_setup::stop;
         }
@@ -426,6 +552,15 @@ private:
     net::awaitable<void> read_loop()
     {
         while (!finishing_) {
+            // SEC-FLOW-1: the owner's client is not reading; leave the server's data in the
+            // kernel until it drains (pause_reading(false) cancels the timer).
+            while (read_paused_ && !finishing_) {
+                read_resume_.expires_at(net::steady_timer::time_point::max());
+                co_await read_resume_.async_wait(use_tuple);
+            }
+            if (finishing_) {
+                co_return;
+            }
             // Wait for data before allocating the buffer: an idle stream holds none.
             error_code ec;
             if (tls_) {
@@ -513,7 +648,9 @@ private:
         error_code ignored;
         lowest().shutdown(tcp::socket::shutdown_both, ignored);
         lowest().close(ignored);
+        end_attempt(outcome::cancelled); // still pending: the owner closed or went away
         finished_ = true;
+        disarm_write_guard();
         write_queue_.clear();
     }
 
@@ -524,6 +661,7 @@ private:
     negotiator neg_;
     xml::stream_parser parser_;
     dial_plan plan_;
+    limits::attempt attempt_; ///< the guard's attempt, from before DNS until open (or failure)
 
     tcp::socket sock_;                   ///< before TLS (moved into tls_ after)
     std::unique_ptr<tls_socket> tls_;    ///< after direct TLS / STARTTLS
@@ -531,9 +669,14 @@ private:
     /// Pending writes. A vector, not a deque: an empty std::deque still holds a 512-byte
     /// node, and every stream has one for its whole life.
     std::vector<std::string> write_queue_;
+    limits::watermark send_mark_;     ///< bytes queued or being written (SEC-FLOW-2)
+    std::chrono::seconds write_timeout_;
     net::steady_timer negotiate_timer_;
     net::steady_timer close_timer_;
     net::steady_timer write_idle_;  ///< cancelled when the writer goes idle
+    net::steady_timer write_guard_; ///< bounds one write (write_timeout_)
+    std::uint64_t write_generation_ = 0;
+    net::steady_timer read_resume_; ///< the paused read loop waits on it
     net::cancellation_signal cancel_; ///< run()'s slot
 
     bool opened_ = false;
@@ -544,20 +687,22 @@ private:
     bool writing_ = false;
     bool write_failed_ = false;
     bool in_feed_ = false;
+    bool client_input_ = false;  ///< executing actions caused by the owner's send()
     bool tls_pending_ = false;
     bool tls_up_ = false;
     bool negotiating_ = false;
     bool close_timer_armed_ = false;
+    bool read_paused_ = false;   ///< SEC-FLOW-1: the owner asked us to stop reading
 };
 
 } // namespace
 
 std::shared_ptr<stream> make_stream(net::any_io_executor ex, std::shared_ptr<shared_context> ctx,
                                     std::weak_ptr<stream_events> events, std::string log_tag,
-                                    xml::limits lim)
+                                    xml::limits lim, const limits::options& flow)
 {
     return std::make_shared<stream_impl>(std::move(ex), std::move(ctx), std::move(events),
-                                         std::move(log_tag), lim);
+                                         std::move(log_tag), lim, flow);
 }
 
 } // namespace boshgate::upstream

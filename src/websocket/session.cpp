@@ -17,6 +17,7 @@
 
 #include "boshgate/core/ids.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/websocket/framing.hpp"
 
@@ -113,8 +114,6 @@ void hub::remove(std::uint64_t id)
 
 namespace {
 
-/// A client that stops reading is cut off after this long per message (like HTTP writes).
-constexpr std::chrono::seconds write_timeout{30};
 /// Bytes asked from Beast per read; a message is reassembled from such chunks so that the
 /// size check happens before the whole of an oversized message is buffered (WS-SIZE-1).
 constexpr std::size_t read_chunk = 16 * 1024;
@@ -145,8 +144,9 @@ class session final : public session_base,
                       public upstream::stream_events,
                       public std::enable_shared_from_this<session<Stream>> {
 public:
-    session(Stream&& stream, std::shared_ptr<hub> h, std::string protocol)
-        : ws_(std::move(stream)),
+    session(Stream&& stream, std::shared_ptr<hub> h, std::string protocol, admitted tickets)
+        : tickets_(std::move(tickets)),
+          ws_(std::move(stream)),
           hub_(std::move(h)),
           cfg_(hub_->config()),
           protocol_(std::move(protocol)),
@@ -154,7 +154,9 @@ public:
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
           timer_(ws_.get_executor()),
           write_guard_(ws_.get_executor()),
-          write_wake_(ws_.get_executor())
+          write_wake_(ws_.get_executor()),
+          read_resume_(ws_.get_executor()),
+          out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
         ++metrics::global().ws_sessions_active;
     }
@@ -218,6 +220,7 @@ public:
     {
         core::log().info("{} server stream closed ({})", tag_, clean ? "clean" : "connection lost");
         upstream_.reset();
+        read_resume_.cancel();
         if (!framing_) {
             return;
         }
@@ -229,12 +232,15 @@ public:
     {
         core::log().info("{} upstream failed: {}", tag_, detail);
         upstream_.reset();
+        read_resume_.cancel();
         if (!framing_) {
             return;
         }
         framing_->on_upstream_failed(f, detail, now());
         run_actions();
     }
+
+    void on_upstream_writable() override { read_resume_.cancel(); }
 
 private:
     core::time_point now() const { return hub_->clock().now(); }
@@ -346,6 +352,23 @@ private:
                 message_.shrink_to_fit(); // one large message does not pin its buffer
             }
             run_actions(true);
+            co_await wait_upstream_writable();
+        }
+    }
+
+    /// SEC-FLOW-2: while the server has more than upstream_send_high_water bytes of ours
+    /// waiting, read nothing more from the client: its data stays in its socket (TCP flow
+    /// control). Ends when the stream drains, goes away, or is cut off by write_timeout.
+    net::awaitable<void> wait_upstream_writable()
+    {
+        if (!upstream_ || !upstream_->send_blocked()) {
+            co_return;
+        }
+        ++metrics::global().flow_client_read_pauses;
+        core::log().debug("{} server not reading: client reads paused", tag_);
+        while (upstream_ && upstream_->send_blocked() && !transport_closed_) {
+            read_resume_.expires_at(core::time_point::max());
+            co_await read_resume_.async_wait(as_tuple(use_awaitable));
         }
     }
 
@@ -361,7 +384,7 @@ private:
             core::log().info("{} WebSocket gone: {}", tag_, ec.message());
             framing_->on_client_gone(now());
             client_gone_ = true;
-            outbox_.clear();
+            clear_outbox();
             run_actions();
         } else {
             core::log().debug("{} read ended: {}", tag_, ec.message());
@@ -384,6 +407,7 @@ private:
             }
             auto item = std::move(outbox_.front());
             outbox_.pop_front();
+            const std::size_t item_bytes = item.text.size();
             arm_write_guard();
             boost::system::error_code ec;
             if (item.what == outbound::kind::text) {
@@ -415,6 +439,7 @@ private:
                 close_transport();
                 break;
             }
+            account_written(item_bytes);
         }
         writer_done_ = true;
         maybe_finish();
@@ -425,20 +450,46 @@ private:
         if (client_gone_ || transport_closed_) {
             return;
         }
+        const auto added = o.text.size();
         outbox_.push_back(std::move(o));
         write_wake_.cancel();
+        if (out_mark_.add(added) == limits::watermark::change::pause && upstream_) {
+            // SEC-FLOW-1: the client reads slower than the server sends; stop reading the
+            // server until the queue is down to client_send_low_water.
+            core::log().debug("{} client not reading: server reads paused", tag_);
+            upstream_->pause_reading(true);
+        }
+    }
+
+    void account_written(std::size_t n)
+    {
+        if (out_mark_.remove(n) == limits::watermark::change::resume && upstream_) {
+            upstream_->pause_reading(false);
+        }
+    }
+
+    void clear_outbox()
+    {
+        outbox_.clear();
+        account_written(out_mark_.bytes());
     }
 
     void arm_write_guard()
     {
         ++write_generation_;
-        write_guard_.expires_after(write_timeout);
+        write_guard_.expires_after(cfg_->limits.write_timeout);
         write_guard_.async_wait([w = this->weak_from_this(), gen = write_generation_](boost::system::error_code ec) {
             auto self = w.lock();
             if (!self || ec || gen != self->write_generation_) {
                 return;
             }
-            core::log().info("{} client does not read: dropped", self->tag_);
+            core::log().info("{} client accepted nothing for {} s: dropped", self->tag_,
+                             self->cfg_->limits.write_timeout.count());
+            ++metrics::global().flow_client_write_timeouts;
+            // Abortive close (RST): the unsent bytes are dropped instead of lingering in the
+            // kernel for a peer that does not read.
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(self->ws_).set_option(net::socket_base::linger(true, 0), ignored);
             self->close_transport();
         });
     }
@@ -495,7 +546,7 @@ private:
     {
         core::log().info("{} new stream to {}", tag_, a.to);
         upstream_ = upstream::make_stream(ws_.get_executor(), hub_->upstream_context(), this->weak_from_this(),
-                                          tag_, cfg_->xml);
+                                          tag_, cfg_->xml, cfg_->limits);
         upstream::open_params p;
         p.to = a.to;
         p.lang = a.lang;
@@ -537,7 +588,7 @@ private:
         core::log().info("{} client idle: connection dropped", tag_);
         ++metrics::global().ws_idle_drops;
         closing_ = true;
-        outbox_.clear();
+        clear_outbox();
         close_transport();
     }
 
@@ -569,6 +620,7 @@ private:
         boost::system::error_code ignored;
         beast::get_lowest_layer(ws_).close(ignored);
         write_wake_.cancel();
+        read_resume_.cancel();
     }
 
     /// After a read error: close TCP unless our closing handshake is still running (the
@@ -601,6 +653,7 @@ private:
 
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
+    admitted tickets_; ///< counted against the connection and session limits while alive
     bws::stream<Stream> ws_;
     std::shared_ptr<hub> hub_;
     std::shared_ptr<const config::config> cfg_; ///< the config this session was born with
@@ -616,6 +669,8 @@ private:
     net::steady_timer write_guard_;             ///< bounds one write (write_timeout)
     std::uint64_t write_generation_ = 0;
     net::steady_timer write_wake_;              ///< the idle writer waits on it; cancel() wakes it
+    net::steady_timer read_resume_;             ///< the reader waits on it while the server is not reading
+    limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)
     bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected
     bool client_gone_ = false;      ///< the reader saw the client go; nothing more is written
     bool transport_closed_ = false; ///< the TCP socket is closed
@@ -625,22 +680,26 @@ private:
 };
 
 template <class Stream>
-void start_session(Stream&& stream, request&& req, std::string protocol, std::shared_ptr<hub> h)
+void start_session(Stream&& stream, request&& req, std::string protocol, std::shared_ptr<hub> h,
+                   admitted tickets)
 {
-    auto s = std::make_shared<session<Stream>>(std::move(stream), std::move(h), std::move(protocol));
+    auto s = std::make_shared<session<Stream>>(std::move(stream), std::move(h), std::move(protocol),
+                                               std::move(tickets));
     s->start(std::move(req));
 }
 
 } // namespace
 
-void run_session(tcp::socket&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h)
+void run_session(tcp::socket&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h,
+                 admitted tickets)
 {
-    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h));
+    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h), std::move(tickets));
 }
 
-void run_session(net::ssl::stream<tcp::socket>&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h)
+void run_session(net::ssl::stream<tcp::socket>&& socket, request&& req, std::string protocol, std::shared_ptr<hub> h,
+                 admitted tickets)
 {
-    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h));
+    start_session(std::move(socket), std::move(req), std::move(protocol), std::move(h), std::move(tickets));
 }
 
 } // namespace boshgate::websocket

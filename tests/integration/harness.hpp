@@ -99,8 +99,14 @@ inline std::uint16_t closed_port()
 /// A plain TCP connection with poll()-bounded reads, for byte-level checks (raw framing, EOF).
 class raw_conn {
 public:
-    explicit raw_conn(std::uint16_t port) : sock_(ioc_)
+    /// `source`: the local address to connect from (127.0.0.2 plays a second client; Linux
+    /// routes all of 127/8 to lo).
+    explicit raw_conn(std::uint16_t port, std::string_view source = {}) : sock_(ioc_)
     {
+        if (!source.empty()) {
+            sock_.open(boost::asio::ip::tcp::v4());
+            sock_.bind({boost::asio::ip::make_address(std::string(source)), 0});
+        }
         sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
     }
     void send(std::string_view bytes) { boost::asio::write(sock_, boost::asio::buffer(bytes)); }

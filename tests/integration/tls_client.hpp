@@ -41,6 +41,33 @@ public:
         return r;
     }
 
+    /// Write raw bytes in one TLS record (e.g. a request plus one byte of the next).
+    void send_raw(std::string_view bytes) { boost::asio::write(stream_, boost::asio::buffer(bytes)); }
+
+    /// Read (and drop) everything until the server closes the connection; true if it did
+    /// within `limit`.
+    bool closed_within(std::chrono::milliseconds limit)
+    {
+        auto& sock = stream_.next_layer();
+        const auto end = std::chrono::steady_clock::now() + limit;
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return false;
+            }
+            pollfd p{sock.native_handle(), POLLIN, 0};
+            if (SSL_pending(stream_.native_handle()) == 0 && ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+                continue;
+            }
+            char buf[4096];
+            boost::system::error_code ec;
+            stream_.read_some(boost::asio::buffer(buf), ec);
+            if (ec) {
+                return true;
+            }
+        }
+    }
+
 private:
     boost::asio::io_context ioc_;
     boost::asio::ssl::context ctx_;

@@ -1,5 +1,6 @@
 // Upstream failure modes seen through the gateway: bad certificate, refused connection,
-// stalled negotiation, reset mid-stanza, stream errors, clean server close, restricted XML.
+// stalled negotiation, reset mid-stanza, stream errors, clean server close, restricted XML,
+// pre-TLS stream errors (SEC-TLS-1), the upstream circuit breaker.
 #include "integration/harness.hpp"
 
 namespace boshgate::itest {
@@ -253,6 +254,71 @@ TEST_F(upstream_failures, server_garbage_is_not_well_formed)
     auto log = fake->log(0);
     EXPECT_NE(log.received.find("<not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"), std::string::npos)
         << log.received;
+}
+
+// SEC-TLS-1 C2S-ERR-2: with tls = "required", a stream error sent before STARTTLS (by the
+// server or anyone on the path) is not relayed: the client gets remote-connection-failed and
+// no <stream:error/>; the gateway closes its side.
+TEST_F(upstream_failures, pre_tls_stream_error_is_not_relayed)
+{
+    start();
+    script s;
+    s.expect_header()
+        .send(fake_upstream_server::header("s1") + fake_upstream_server::stream_error("host-unknown") +
+              "</stream:stream>")
+        .read_until_eof();
+    fake->add(std::move(s));
+
+    auto r = post(create_body(1));
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_TRUE(is_terminate(r.body, "remote-connection-failed")) << r.body;
+    EXPECT_EQ(r.body.find("stream:error"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("host-unknown"), std::string::npos) << r.body;
+    ASSERT_TRUE(fake->wait_done(0));
+    EXPECT_NE(fake->log(0).closing_tag_at, std::string::npos);
+}
+
+// Upstream protection: a server that keeps failing (here: accepts and closes at once) trips
+// the domain's circuit breaker after limits.breaker_failures failed connects; the next BOSH
+// creation is answered remote-connection-failed without any TCP connection, and counted.
+// After breaker_open (200 ms) one probe goes through; its success closes the breaker.
+TEST_F(upstream_failures, breaker_refuses_without_dialling_then_recovers)
+{
+    gateway_options o;
+    // Per-address admission off: this test creates many sessions from 127.0.0.1.
+    o.tail = "[limits]\nbreaker_failures = 2\nbreaker_open = \"200ms\"\n"
+             "session_rate_per_address = 0\nmax_sessions_per_address = 0\n";
+    start(o); // no script queued: the fake server closes every connection at once
+
+    std::uint64_t rid = 1;
+    for (int i = 0; i < 2; ++i) {
+        auto r = post(create_body(rid++));
+        EXPECT_TRUE(is_terminate(r.body, "remote-connection-failed")) << r.body;
+    }
+    ASSERT_EQ(fake->connection_count(), 2u);
+
+    const auto refused_before = metric(port(), "upstream_breaker_refused");
+    ASSERT_GE(refused_before, 0);
+    auto refused = post(create_body(rid++));
+    EXPECT_TRUE(is_terminate(refused.body, "remote-connection-failed")) << refused.body;
+    EXPECT_FALSE(body_attr(refused.body, "sid").has_value()) << refused.body;
+    // Had the gateway dialled, its failure would have needed the fake server's accept first.
+    EXPECT_EQ(fake->connection_count(), 2u);
+    EXPECT_GE(metric(port(), "upstream_breaker_refused"), refused_before + 1);
+
+    // Recovery: once the open period has passed, the probe reaches a healthy server.
+    fake->add(open_session_script());
+    std::string last;
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto r = post(create_body(rid++));
+            last = r.body;
+            return body_attr(r.body, "sid").has_value();
+        },
+        10s))
+        << last;
+    EXPECT_EQ(fake->connection_count(), 3u); // exactly one probe was dialled
+    EXPECT_TRUE(fake->wait_for(2, [](const auto& l) { return l.tls; }));
 }
 
 } // namespace

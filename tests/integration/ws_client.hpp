@@ -34,6 +34,9 @@ struct ws_connect_options {
     /// wss only: PEM file of the CA that signed the listener's certificate (checked for
     /// "localhost").
     std::string ca_file;
+    /// SO_RCVBUF set before connecting (0: the kernel's autotuned default). A small buffer
+    /// makes a client that stops reading push back on the gateway after a few KB.
+    int recv_buffer = 0;
 };
 
 /// Tls = false: ws:// over TCP; Tls = true: wss:// (TLS handshake first).
@@ -57,6 +60,17 @@ public:
     {
         namespace bws = boost::beast::websocket;
         boost::system::error_code ec;
+        if (o.recv_buffer > 0) {
+            auto& sock = boost::beast::get_lowest_layer(ws_);
+            sock.open(boost::asio::ip::tcp::v4(), ec);
+            if (!ec) {
+                sock.set_option(boost::asio::socket_base::receive_buffer_size(o.recv_buffer), ec);
+            }
+            if (ec) {
+                error_ = ec;
+                return;
+            }
+        }
         boost::beast::get_lowest_layer(ws_).connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
         if (ec) {
             error_ = ec;
@@ -122,6 +136,12 @@ public:
     boost::system::error_code error() const { return error_; }
 
     void send_text(std::string_view text) { write(text, false); }
+    /// Send a text message; false if it could not be written within `limit` (the peer does
+    /// not read). The write then stays pending: send nothing more on this client.
+    bool try_send_text(std::string_view text, std::chrono::milliseconds limit)
+    {
+        return write(text, false, limit) && !write_error_;
+    }
     void send_binary(std::string_view data) { write(data, true); }
 
     /// Send a Ping with `payload` (at most 125 bytes).
@@ -234,7 +254,7 @@ private:
         }
     }
 
-    void write(std::string_view data, bool binary)
+    bool write(std::string_view data, bool binary, std::chrono::milliseconds limit = std::chrono::seconds(10))
     {
         auto done = std::make_shared<bool>(false);
         auto copy = std::make_shared<std::string>(data); // outlives a timed-out write
@@ -245,7 +265,7 @@ private:
             }
             *done = true;
         });
-        run_until([&] { return *done; }, std::chrono::seconds(10));
+        return run_until([&] { return *done; }, limit);
     }
 
     void start_read()

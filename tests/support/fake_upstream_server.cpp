@@ -1,5 +1,7 @@
 #include "support/fake_upstream_server.hpp"
 
+#include <poll.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -29,7 +31,7 @@ std::string test_cert_path(std::string_view file)
 }
 
 struct fake_upstream_server::script::step {
-    enum class kind { expect, send, start_tls, reset, close, read_until_eof };
+    enum class kind { expect, send, start_tls, reset, close, read_until_eof, stall };
     kind what;
     std::string data;
 };
@@ -74,6 +76,12 @@ fake_upstream_server::script& fake_upstream_server::script::close()
 fake_upstream_server::script& fake_upstream_server::script::read_until_eof()
 {
     steps_.push_back(std::make_shared<step>(step{step::kind::read_until_eof, {}}));
+    return *this;
+}
+
+fake_upstream_server::script& fake_upstream_server::script::stall()
+{
+    steps_.push_back(std::make_shared<step>(step{step::kind::stall, {}}));
     return *this;
 }
 
@@ -273,6 +281,29 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
                 }
                 error_code ignored;
                 c->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+                c->lowest().close(ignored);
+                log->done = true;
+                co_return;
+            }
+            case step::kind::stall: {
+                // Never read; look for the peer's FIN or reset every 20 ms without reading.
+                net::steady_timer t(c->lowest().get_executor());
+                for (;;) {
+                    if (!c->lowest().is_open()) {
+                        break; // the server is being destroyed
+                    }
+                    pollfd p{c->lowest().native_handle(), POLLRDHUP, 0};
+                    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+                        log->peer_closed = true;
+                        break;
+                    }
+                    t.expires_after(std::chrono::milliseconds(20));
+                    auto [ec] = co_await t.async_wait(use_tuple);
+                    if (ec) {
+                        break;
+                    }
+                }
+                error_code ignored;
                 c->lowest().close(ignored);
                 log->done = true;
                 co_return;

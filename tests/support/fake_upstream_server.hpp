@@ -64,6 +64,10 @@ public:
         /// records close_notify / EOF, then answers close_notify (when TLS) and closes. Use
         /// it to "stall" (never answer) or to observe the client's closing sequence.
         script& read_until_eof();
+        /// Stop reading for good (a server that hangs): the client's writes fill the socket
+        /// buffers and then block. Ends, with peer_closed, when the client closes or resets
+        /// the connection (seen without reading: POLLRDHUP/POLLHUP).
+        script& stall();
 
         struct step;
 

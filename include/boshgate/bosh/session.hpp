@@ -4,6 +4,8 @@
 // owns the upstream::stream. Everything protocol-related is decided by the engine.
 #include "boshgate/bosh/engine.hpp"
 #include "boshgate/core/clock.hpp"
+#include "boshgate/limits/options.hpp"
+#include "boshgate/limits/watermark.hpp"
 #include "boshgate/upstream/stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace boshgate::bosh {
 
@@ -38,7 +41,8 @@ class session : public std::enable_shared_from_this<session>, public upstream::s
 public:
     session(boost::asio::any_io_executor ex, std::string sid, const options& opt,
             std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
-            const core::clock& clock, std::weak_ptr<session_table> table, bool secure);
+            const core::clock& clock, std::weak_ptr<session_table> table, bool secure,
+            const limits::options& flow = {});
     ~session() override;
 
     const std::string& sid() const noexcept { return sid_; }
@@ -48,8 +52,9 @@ public:
     void post_create(request_id id, body&& b, responder r);
     void post_request(request_id id, body&& b, bool secure, responder r);
     /// A body for this session that failed validation: the engine ends the session with
-    /// bad-request (BOSH-COND-1, BOSH-STATUS-3).
-    void post_request_error(request_id id, body_error&& err, responder r);
+    /// bad-request (BOSH-COND-1, BOSH-STATUS-3). Over plain HTTP for a session born over
+    /// TLS it is dropped like any plain request (BOSH-HTTP-14): it cannot end the session.
+    void post_request_error(request_id id, body_error&& err, bool secure, responder r);
     /// The HTTP connection of request `id` is gone.
     void post_abort(request_id id);
     /// Graceful gateway shutdown: system-shutdown to the client, clean upstream close.
@@ -61,8 +66,22 @@ public:
     void on_upstream_stream_error(std::string error_xml) override;
     void on_upstream_closed(bool clean) override;
     void on_upstream_failed(upstream::failure f, std::string detail) override;
+    void on_upstream_writable() override;
 
 private:
+    /// SEC-FLOW-2: a request that arrived while the server had more than
+    /// upstream_send_high_water bytes of ours waiting. Its HTTP connection waits (the
+    /// client cannot send more than `requests` at once); it reaches the engine when the
+    /// server drains, goes away, or is cut off by write_timeout.
+    struct parked_request {
+        request_id id;
+        body b;
+    };
+    bool upstream_blocked() const { return upstream_ && upstream_->send_blocked(); }
+    /// Hand parked requests to the engine, in arrival order; `all`: even while blocked.
+    void replay_parked(bool all);
+    /// SEC-FLOW-1: pause/resume reading the server by the engine's queued bytes.
+    void update_flow();
     void run_actions();
     void arm_timer();
     void on_timer(boost::system::error_code ec, std::uint64_t generation);
@@ -75,9 +94,16 @@ private:
     xml::limits xml_limits_;
     const core::clock& clock_;
     std::weak_ptr<session_table> table_;
+    /// BOSH-HTTP-14: true (and `r` answered by dropping the connection) when a request for
+    /// a TLS-born session came over plain HTTP.
+    bool drop_insecure(bool secure, responder& r);
     bool secure_;
     std::unordered_map<request_id, responder> pending_;
     std::shared_ptr<upstream::stream> upstream_;
+    limits::options flow_;
+    limits::watermark out_mark_;              ///< engine_.queued_bytes() (SEC-FLOW-1)
+    std::vector<parked_request> parked_;      ///< SEC-FLOW-2
+    std::size_t max_parked_;                  ///< more than this: handed to the engine anyway
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;
     bool removed_ = false;

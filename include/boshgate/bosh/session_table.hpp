@@ -3,6 +3,7 @@
 // bodies (pure bosh::parse_body) and dispatches them to the owning session's strand.
 #include "boshgate/bosh/session.hpp"
 #include "boshgate/config/config.hpp"
+#include "boshgate/limits/admission.hpp"
 
 #include <atomic>
 #include <functional>
@@ -17,13 +18,17 @@ namespace boshgate::bosh {
 class session_table : public std::enable_shared_from_this<session_table> {
 public:
     /// `make_executor` yields the executor a new session runs on (the gateway's io_context).
+    /// `admission`: the gateway's admission control; a session creation takes a session
+    /// ticket for the client's address group, held while the session is in the table.
     session_table(boost::asio::any_io_executor ex, std::shared_ptr<const config::config> cfg,
-                  std::shared_ptr<upstream::shared_context> upstream_ctx, const core::clock& clock);
+                  std::shared_ptr<upstream::shared_context> upstream_ctx, const core::clock& clock,
+                  std::shared_ptr<limits::admission> admission);
 
-    /// Handle one BOSH POST body. `r` is called exactly once (possibly before this returns).
-    /// Returns a function to call if the HTTP request goes away before its reply (it is a
-    /// no-op once replied).
-    std::function<void()> handle(std::string_view body_text, bool secure, responder r);
+    /// Handle one BOSH POST body from a client in address group `client`. `r` is called
+    /// exactly once (possibly before this returns). Returns a function to call if the HTTP
+    /// request goes away before its reply (it is a no-op once replied).
+    std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
+                                 responder r);
 
     /// Terminate every session with system-shutdown and refuse new ones.
     void shutdown_all();
@@ -39,7 +44,12 @@ private:
     const core::clock& clock_;
     mutable std::mutex mutex_;
     std::shared_ptr<const config::config> cfg_;
-    std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
+    std::shared_ptr<limits::admission> admission_;
+    struct entry {
+        std::shared_ptr<session> s;
+        limits::ticket admitted; ///< released when the session leaves the table
+    };
+    std::unordered_map<std::string, entry> sessions_;
     std::atomic<request_id> next_id_{1};
     bool shutting_down_ = false;
 };

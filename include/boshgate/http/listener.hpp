@@ -5,6 +5,7 @@
 // /metrics and /healthz, and static files (demo page) from static_dir.
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/http/options.hpp"
+#include "boshgate/limits/admission.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,7 +25,13 @@ struct context {
     std::string bosh_content_type = "text/xml; charset=utf-8"; ///< for replies made before a session is known
     std::shared_ptr<bosh::session_table> bosh;
     std::shared_ptr<websocket::hub> ws; ///< null or !cfg.websocket.enabled: the WebSocket path is 404
+    std::shared_ptr<limits::admission> admission; ///< connection and session admission (required)
+    /// Limits options for grouping client addresses (ipv4_prefix / ipv6_prefix).
+    std::shared_ptr<const limits::options> limits_opt;
 };
+
+/// The admission group of a TCP peer (the seam where a trusted-proxy address will go).
+limits::address_key client_key(const boost::asio::ip::address& a, const limits::options& opt);
 
 /// One listening socket. Accepts each connection onto a fresh strand and hands it to a
 /// connection object that owns itself through its pending coroutines.
@@ -46,6 +53,6 @@ private:
 
 /// Serve one accepted connection (plain or TLS).
 void run_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<const context> ctx,
-                    std::shared_ptr<boost::asio::ssl::context> tls);
+                    std::shared_ptr<boost::asio::ssl::context> tls, limits::ticket admitted);
 
 } // namespace boshgate::http

@@ -2,6 +2,7 @@
 // One client-to-server XMPP stream (RFC 6120 c2s) on behalf of a web client.
 // I/O adapter: target policy, DNS, TCP, STARTTLS/direct TLS and the framer; the protocol
 // decisions are made by upstream::negotiator (pure).
+#include "boshgate/limits/options.hpp"
 #include "boshgate/upstream/failure.hpp"
 #include "boshgate/upstream/options.hpp"
 #include "boshgate/xml/stream_parser.hpp"
@@ -33,6 +34,10 @@ public:
     virtual void on_upstream_closed(bool clean) = 0;
     /// Setup or runtime failure; `detail` is a short log-safe reason.
     virtual void on_upstream_failed(failure f, std::string detail) = 0;
+    /// Flow control (SEC-FLOW-2): the bytes waiting for the server, which had crossed
+    /// upstream_send_high_water (send_blocked() was true), are down to the low-water mark:
+    /// the owner may read its client again.
+    virtual void on_upstream_writable() {}
 };
 
 struct open_params {
@@ -60,12 +65,27 @@ public:
     /// !clean: drop TCP without a closing tag (lets the server keep an XEP-0198 session).
     /// No callbacks are delivered after close() returns.
     virtual void close(bool clean) = 0;
+
+    // ---- flow control (SEC-FLOW-1, SEC-FLOW-2)
+    /// Stop (true) or resume (false) reading from the server: the owner's queue towards its
+    /// client is above client_send_high_water. The server's data waits in its own socket
+    /// buffers (TCP flow control) instead of in the gateway's memory.
+    virtual void pause_reading(bool paused) = 0;
+    /// The bytes accepted by send() and not yet written to the server are above
+    /// upstream_send_high_water: the owner should stop reading its client until
+    /// stream_events::on_upstream_writable(). A server that accepts no byte for
+    /// write_timeout is cut off (the owner sees on_upstream_closed(false)).
+    virtual bool send_blocked() const = 0;
 };
 
-std::shared_ptr<shared_context> make_shared_context(const options& opt);
+/// `lim` (make_shared_context): the [limits] options; the upstream protection (per-domain connect cap, circuit
+/// breaker) reads max_connecting_per_domain and breaker_*.
+std::shared_ptr<shared_context> make_shared_context(const options& opt,
+                                                    const limits::options& lim = {});
+/// `flow`: the [limits] flow-control bounds (upstream_send_*_water, write_timeout).
 std::shared_ptr<stream> make_stream(boost::asio::any_io_executor ex,
                                     std::shared_ptr<shared_context> ctx,
                                     std::weak_ptr<stream_events> events, std::string log_tag,
-                                    xml::limits lim);
+                                    xml::limits lim, const limits::options& flow = {});
 
 } // namespace boshgate::upstream

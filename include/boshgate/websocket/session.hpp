@@ -5,6 +5,7 @@
 // Everything protocol-related is decided by websocket::framing.
 #include "boshgate/config/config.hpp"
 #include "boshgate/core/clock.hpp"
+#include "boshgate/limits/admission.hpp"
 #include "boshgate/upstream/stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -68,9 +69,16 @@ using request = boost::beast::http::request<boost::beast::http::string_body>;
 /// complete the RFC 6455 handshake (101 with Sec-WebSocket-Protocol: `protocol`), then run
 /// the session until the WebSocket closes. Must be called on the connection's strand (the
 /// socket's executor); the session keeps running on it. `secure`: the listener is TLS.
+/// `admitted`: the connection's and the session's admission tickets (limits::admission),
+/// held for the life of the WebSocket so that it counts against both limits.
+struct admitted {
+    limits::ticket connection;
+    limits::ticket session;
+};
+
 void run_session(boost::asio::ip::tcp::socket&& socket, request&& req, std::string protocol,
-                 std::shared_ptr<hub> h);
+                 std::shared_ptr<hub> h, admitted tickets = {});
 void run_session(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>&& socket, request&& req,
-                 std::string protocol, std::shared_ptr<hub> h);
+                 std::string protocol, std::shared_ptr<hub> h, admitted tickets = {});
 
 } // namespace boshgate::websocket

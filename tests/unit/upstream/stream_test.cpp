@@ -1,12 +1,17 @@
 // upstream::stream against the scripted fake server over real loopback sockets.
 // Timers here are safety nets only: each test runs the io_context until the awaited event.
+#include "boshgate/limits/options.hpp"
+#include "boshgate/metrics/registry.hpp"
 #include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/stream.hpp"
 #include "boshgate/xml/tree.hpp"
 #include "support/fake_upstream_server.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <gtest/gtest.h>
 
@@ -104,6 +109,17 @@ protected:
         open_params p;
         p.to = std::move(to);
         p.from = "juliet@xmpp.test";
+        s->open(p);
+        return s;
+    }
+
+    /// Open a stream on a given (shared) context, reporting to `ev`.
+    std::shared_ptr<stream> open_on(const std::shared_ptr<shared_context>& ctx,
+                                    const std::shared_ptr<recorder>& ev)
+    {
+        auto s = make_stream(ioc.get_executor(), ctx, ev, "t", {});
+        open_params p;
+        p.to = "xmpp.test";
         s->open(p);
         return s;
     }
@@ -439,6 +455,149 @@ TEST_F(stream_test, close_while_connecting_delivers_nothing)
     }
     EXPECT_TRUE(events->order.empty());
     EXPECT_EQ(srv.connection_count(), 0u); // the run never dialled
+}
+
+// SEC-TLS-1 C2S-ERR-2: with TLS required, a stream error sent before STARTTLS (by the server
+// or anyone on the path) never reaches the client: the stream fails as a connection failure.
+TEST_F(stream_test, pre_tls_stream_error_is_a_connection_failure)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}
+                .expect_header()
+                .send(fake_upstream_server::header("s1") +
+                      "<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>"
+                      "evil.example</see-other-host></stream:error></stream:stream>")
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    EXPECT_EQ(events->order, std::vector<std::string>{"failed"});
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+    EXPECT_EQ(events->failed_detail.rfind("SEC-TLS-1", 0), 0u) << events->failed_detail;
+    EXPECT_EQ(events->failed_detail.find("evil"), std::string::npos) << events->failed_detail;
+    EXPECT_TRUE(events->stream_errors.empty());
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_NE(srv.connection(0).closing_tag_at, std::string::npos);
+}
+
+// Upstream protection: after breaker_failures failed connects the breaker refuses the next
+// stream at once, without a TCP connection, and counts it.
+TEST_F(stream_test, open_breaker_fails_without_dialling)
+{
+    fake_upstream_server srv(ioc); // no scripts: every connection is closed at once
+    limits::options lim;
+    lim.breaker_failures = 2;
+    lim.breaker_open = 60s; // stays open for the whole test
+    auto ctx = make_shared_context(opts_for(srv.port()), lim);
+    for (int i = 0; i < 2; ++i) {
+        auto ev = std::make_shared<recorder>();
+        auto s = open_on(ctx, ev);
+        ASSERT_TRUE(run_until([&] { return ev->ended(); }));
+        ASSERT_TRUE(ev->failed.has_value());
+        EXPECT_EQ(*ev->failed, failure::connection_failed);
+    }
+    ASSERT_EQ(srv.connection_count(), 2u);
+    EXPECT_EQ(ctx->guard().state_of("xmpp.test via 127.0.0.1:" + std::to_string(srv.port()), ctx->now()),
+              limits::upstream_guard::state::open);
+
+    const auto refused_before = metrics::global().upstream_breaker_refused.load();
+    auto ev = std::make_shared<recorder>();
+    auto s = open_on(ctx, ev);
+    ASSERT_TRUE(run_until([&] { return ev->ended(); }));
+    EXPECT_EQ(*ev->failed, failure::connection_failed);
+    EXPECT_NE(ev->failed_detail.find("circuit breaker"), std::string::npos) << ev->failed_detail;
+    EXPECT_EQ(metrics::global().upstream_breaker_refused.load(), refused_before + 1);
+    for (int i = 0; i < 20; ++i) {
+        ioc.restart();
+        ioc.poll();
+    }
+    EXPECT_EQ(srv.connection_count(), 2u); // no TCP connection for the refused stream
+}
+
+// Upstream protection: at most max_connecting_per_domain streams between DNS and features;
+// a stream closed by its owner while connecting frees its slot and counts as no failure.
+TEST_F(stream_test, connecting_cap_refuses_extra_streams)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(script{}.expect_header().read_until_eof()); // stalls: never sends a header
+    srv.add(script{}.read_until_eof());
+    limits::options lim;
+    lim.max_connecting_per_domain = 1;
+    lim.breaker_failures = 1;
+    auto ctx = make_shared_context(opts_for(srv.port()), lim);
+
+    auto ev1 = std::make_shared<recorder>();
+    auto s1 = open_on(ctx, ev1);
+    ASSERT_TRUE(run_until([&] { return srv.connection_count() == 1 && !srv.connection(0).received.empty(); }));
+
+    const auto refused_before = metrics::global().upstream_connecting_refused.load();
+    auto ev2 = std::make_shared<recorder>();
+    auto s2 = open_on(ctx, ev2);
+    ASSERT_TRUE(run_until([&] { return ev2->ended(); }));
+    EXPECT_EQ(*ev2->failed, failure::connection_failed);
+    EXPECT_NE(ev2->failed_detail.find("too many connection attempts"), std::string::npos)
+        << ev2->failed_detail;
+    EXPECT_EQ(metrics::global().upstream_connecting_refused.load(), refused_before + 1);
+
+    s1->close(false); // cancelled: frees the slot, is not a failure (breaker_failures = 1)
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    const std::string key = "xmpp.test via 127.0.0.1:" + std::to_string(srv.port());
+    EXPECT_EQ(ctx->guard().connecting(key), 0u);
+    EXPECT_EQ(ctx->guard().state_of(key, ctx->now()), limits::upstream_guard::state::closed);
+
+    auto ev3 = std::make_shared<recorder>();
+    auto s3 = open_on(ctx, ev3);
+    ASSERT_TRUE(run_until([&] { return srv.connection_count() == 2; }));
+    s3->close(false);
+}
+
+// A hostile DNS answer cannot make one connect dial without bound: at most
+// max_connect_targets candidates and max_connect_addresses addresses are considered.
+TEST_F(stream_test, connect_considers_bounded_targets_and_addresses)
+{
+    const auto run_connect = [&](connect_request req) {
+        std::optional<std::variant<connected, connect_failure>> result;
+        net::co_spawn(
+            ioc,
+            [&]() -> net::awaitable<void> {
+                co_await net::this_coro::throw_if_cancelled(false);
+                result = co_await connect(std::move(req), dns::resolver_options{}, "t");
+            },
+            net::detached);
+        EXPECT_TRUE(run_until([&] { return result.has_value(); }));
+        return result;
+    };
+    const auto many = [] {
+        std::vector<dns::candidate> c;
+        for (std::uint16_t i = 0; i < 40; ++i) {
+            c.push_back(dns::candidate{"192.0.2." + std::to_string(i + 1), 5222, false});
+        }
+        return c;
+    };
+
+    std::size_t asked = 0;
+    connect_request req;
+    req.domain = "hostile.example";
+    req.candidates = many();
+    req.permitted = [&](const net::ip::address&) {
+        ++asked;
+        return false; // refuse everything: counts what would have been dialled
+    };
+    auto r = run_connect(req);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(asked, max_connect_targets);
+    EXPECT_EQ(std::get<connect_failure>(*r).why, failure::host_unknown);
+
+    asked = 0;
+    req.candidates = many();
+    req.max_targets = 40;
+    r = run_connect(req);
+    EXPECT_EQ(asked, max_connect_addresses);
+
+    asked = 0;
+    req.candidates = many();
+    req.max_addresses = 5;
+    r = run_connect(req);
+    EXPECT_EQ(asked, 5u);
 }
 
 } // namespace
