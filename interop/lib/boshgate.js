@@ -27,13 +27,61 @@ function tomlString(s) {
   return JSON.stringify(String(s));
 }
 
+function tomlValue(v) {
+  if (typeof v === 'number' || typeof v === 'boolean') {
+    return String(v);
+  }
+  if (Array.isArray(v)) {
+    return `[${v.map(tomlValue).join(', ')}]`;
+  }
+  return tomlString(v);
+}
+
+/**
+ * The generated `lines` with `settings` ({ section: { key: value } }) applied:
+ * a key of a generated [section] is replaced in place, a new key goes at the
+ * end of that section (before any [[section.sub]] block), a section that is not
+ * generated is appended whole. No settings: the lines unchanged.
+ */
+function applySettings(lines, settings) {
+  const out = lines.slice();
+  for (const [section, keys] of Object.entries(settings || {})) {
+    const header = out.indexOf(`[${section}]`);
+    if (header < 0) {
+      out.push(`[${section}]`, ...Object.entries(keys).map(([k, v]) => `${k} = ${tomlValue(v)}`), '');
+      continue;
+    }
+    let end = header + 1;
+    while (end < out.length && out[end] !== '' && !out[end].startsWith('[')) {
+      end += 1;
+    }
+    for (const [k, v] of Object.entries(keys)) {
+      const line = `${k} = ${tomlValue(v)}`;
+      const at = out.slice(header + 1, end).findIndex((l) => l.split('=')[0].trim() === k);
+      if (at >= 0) {
+        out[header + 1 + at] = line;
+      } else {
+        out.splice(end, 0, line);
+        end += 1;
+      }
+    }
+  }
+  return out.join('\n');
+}
+
 /**
  * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT';
- * domains: [{ name }] resolved through DNS SRV. Resolves with
+ * domains: [{ name }] resolved through DNS SRV. Optional (the abuse suite):
+ * settings: { section: { key: value } } overriding or adding keys of the
+ * generated sections ('server', 'http', 'bosh', 'upstream') or adding whole
+ * sections ('limits', 'websocket', 'xml', ...), values as JS strings / numbers
+ * / booleans; extra: raw TOML text appended to the file (e.g. more
+ * [[upstream.domain]] blocks). Without them the file is exactly as before.
+ * Resolves with
  * { pid, url (BOSH), wsUrl (WebSocket, subprotocol xmpp), port, configFile,
  *   logFile, logs, logMark(), logSince(mark), stop() }.
  */
-async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug' }) {
+async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug', settings = {}, extra = '' }) {
   if (!fs.existsSync(bin)) {
     throw new Error(`BOSHGATE_BIN=${bin} does not exist (build it first)`);
   }
@@ -59,6 +107,13 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     'default_wait = "20s"',
     'inactivity = "60s"',
     '',
+    // Every test client and benchmark session comes from 127.0.0.1: the per-address
+    // limits (on by default for a public deployment) are set explicitly for that.
+    '[limits]',
+    'max_sessions_per_address = 0',
+    'max_connections_per_address = 0',
+    'session_rate_per_address = 0',
+    '',
     '[upstream]',
     `ca_file = ${tomlString(caFile)}`,
     `dns_server = ${tomlString(dnsServer)}`,
@@ -69,7 +124,8 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
   for (const d of domains) {
     lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, 'tls = "required"', 'tls_verify = true', '');
   }
-  fs.writeFileSync(configFile, lines.join('\n'));
+  const text = applySettings(lines, settings) + (extra ? `\n${extra}\n` : '');
+  fs.writeFileSync(configFile, text);
   const logFile = path.join(dir, 'boshgate.log');
   const proc = startProcess(bin, ['--config', configFile], { logFile, cwd: dir });
   let port;
