@@ -63,7 +63,8 @@ TEST_F(routing, route_is_taken_literally)
 }
 
 // BOSH-HTTP-14: a session born over HTTPS: a request for it over plain HTTP is dropped by
-// closing that connection, without a body and without ending the session.
+// closing that connection, without a body and without ending the session, even when the
+// body is malformed (SEC: a bad body over plain HTTP cannot end a TLS-born session).
 TEST_F(routing, tls_session_refuses_plain_http_requests)
 {
     gateway_options o;
@@ -83,6 +84,14 @@ TEST_F(routing, tls_session_refuses_plain_http_requests)
     auto r = plain.read(ec);
     EXPECT_TRUE(ec) << "answered over plain HTTP: " << r.status << " " << r.body;
     EXPECT_EQ(metric(port(), "bosh_insecure_request_dropped"), dropped_before + 1);
+
+    // A malformed body for it over plain HTTP cannot end it either (bad-request would):
+    // dropped the same way.
+    http_client plain_bad(port());
+    plain_bad.send(req_body(*sid, 2, {}, "wait='not-a-number'"));
+    auto rb = plain_bad.read(ec);
+    EXPECT_TRUE(ec) << "answered over plain HTTP: " << rb.status << " " << rb.body;
+    EXPECT_EQ(metric(port(), "bosh_insecure_request_dropped"), dropped_before + 2);
 
     // The same rid over HTTPS is processed normally.
     auto term = secure.post(terminate_req(*sid, 2));
