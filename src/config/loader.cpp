@@ -3,6 +3,7 @@
 // locations remembered from that pass. Nothing here throws past load_file/load_string.
 #include "boshgate/config/config.hpp"
 #include "boshgate/config/values.hpp"
+#include "boshgate/core/text.hpp"
 
 #include <toml.hpp>
 
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -1015,9 +1017,20 @@ std::string syntax_message(const toml::syntax_error& e)
 load_result load_stream(std::istream& in, const std::string& name, fs::path base_dir, const load_options& opt)
 {
     context ctx(name, std::move(base_dir), opt);
+    // TOML 1.0: "A TOML file must be a valid UTF-8 encoded Unicode document." Checked before
+    // toml11 sees the text: toml11 3.7 reads past its buffer on some invalid sequences
+    // (found by tests/fuzz/config_loader).
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (const auto bad = core::first_invalid_utf8(text); bad != std::string::npos) {
+        const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(bad), '\n');
+        ctx.error_at_line(static_cast<std::uint_least32_t>(line),
+                          "TOML 1.0 requires UTF-8: byte " + std::to_string(bad) + " is not valid UTF-8");
+        return ctx.take_errors();
+    }
+    std::istringstream utf8_in(text);
     tvalue root;
     try {
-        root = toml::parse<toml::discard_comments, std::map, std::vector>(in, name);
+        root = toml::parse<toml::discard_comments, std::map, std::vector>(utf8_in, name);
     } catch (const toml::syntax_error& e) {
         ctx.error_at_line(e.location().line(), syntax_message(e));
         return ctx.take_errors();

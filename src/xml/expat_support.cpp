@@ -9,55 +9,6 @@ namespace boshgate::xml::detail {
 
 namespace {
 
-/// True if `s` (n bytes available) starts with one well-formed UTF-8 scalar value
-/// (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
-bool starts_with_valid_utf8(const unsigned char* s, std::size_t n) noexcept
-{
-    if (n == 0) {
-        return false;
-    }
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        return true;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c == 0xE0) {
-        len = 3;
-        lo = 0xA0;
-    } else if (c == 0xED) {
-        len = 3;
-        hi = 0x9F;
-    } else if (c >= 0xE1 && c <= 0xEF) {
-        len = 3;
-    } else if (c == 0xF0) {
-        len = 4;
-        lo = 0x90;
-    } else if (c == 0xF4) {
-        len = 4;
-        hi = 0x8F;
-    } else if (c >= 0xF1 && c <= 0xF3) {
-        len = 4;
-    } else {
-        return false; // continuation byte, C0/C1 overlong lead, or F5..FF
-    }
-    if (n < len) {
-        return false; // truncated: expat only reports this at the end of a document
-    }
-    if (s[1] < lo || s[1] > hi) {
-        return false;
-    }
-    for (std::size_t i = 2; i < len; ++i) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // ---- restriction handlers (RFC 6120 §11.1). Each stops the parse at once.
 
 void XMLCALL on_comment(void* ud, const XML_Char*)
@@ -195,8 +146,8 @@ void expat_base::take_expat_error(bool document)
         int size = 0;
         const char* ctx = XML_GetInputContext(parser, &offset, &size);
         if (ctx != nullptr && offset >= 0 && offset < size &&
-            !starts_with_valid_utf8(reinterpret_cast<const unsigned char*>(ctx) + offset,
-                                    static_cast<std::size_t>(size - offset))) {
+            core::utf8_scalar_length(reinterpret_cast<const unsigned char*>(ctx) + offset,
+                                     static_cast<std::size_t>(size - offset)) == 0) {
             set(errc::invalid_utf8, "RFC 6120 §11.6: input is not valid UTF-8");
             return;
         }

@@ -290,6 +290,19 @@ TEST(config_loader, syntax_error_has_line_and_hint)
 
 // ------------------------------------------------------------------------ unknown keys
 
+// Found by tests/fuzz/config_loader: toml11 3.7 read past its buffer on the invalid UTF-8
+// in `'\x8b\xa4'` (an ASan heap-buffer-overflow). TOML 1.0 files are UTF-8: refused first.
+TEST(config_loader, invalid_utf8_is_refused_before_parsing)
+{
+    expect_one_error(std::string("'\x8b\xa4'"), "test.toml:1", "TOML 1.0 requires UTF-8: byte 1");
+    expect_one_error(std::string("[server]\nthreads = 1 # caf\xc3\n"), "test.toml:2", "byte 26 is not valid UTF-8");
+    expect_one_error(std::string("[server]\n# \xed\xa0\x80 surrogate\n"), "test.toml:2", "not valid UTF-8");
+    // Valid UTF-8 in comments and strings is fine.
+    auto ok = load_string("# café ☕\n[server]\nthreads = 1 # ünïcode\n[upstream]\nallow_any_domain = true\n",
+                          "test.toml");
+    EXPECT_TRUE(std::holds_alternative<config>(ok));
+}
+
 TEST(config_loader, unknown_keys_are_errors_everywhere)
 {
     expect_one_error(std::string(minimal) + "[servr]\nthreads = 1\n", "test.toml:3", "servr: unknown key \"servr\" (did you mean \"server\"?)");
