@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <map>
+#include <string_view>
 
 namespace boshgate::dns {
 
@@ -13,6 +14,18 @@ namespace {
 /// name over as an empty string, a hand-built record may spell it ".".
 bool is_root(const std::string& target) {
     return target.empty() || target == ".";
+}
+
+/// A target no host can have: after its one trailing dot, empty, or with an empty label
+/// ("..", ".x", "a..b"). DNS answers cannot spell these, but a resolver's text form can
+/// (found by tests/fuzz/srv_selector: ".." became a candidate named "."). Dropped like "."
+/// records inside a larger set.
+bool malformed(const std::string& target) {
+    std::string_view t(target);
+    if (t.size() > 1 && t.back() == '.') {
+        t.remove_suffix(1);
+    }
+    return t.empty() || t.front() == '.' || t.find("..") != std::string_view::npos;
 }
 
 /// One record tagged with the lookup it came from.
@@ -84,13 +97,13 @@ selection select(const std::string& domain, const std::vector<srv_record>& xmpps
     std::map<std::uint16_t, std::vector<tagged>> by_priority;
     if (!xmpps_withdrawn) {
         for (const srv_record& r : xmpps) {
-            if (!is_root(r.target)) {
+            if (!is_root(r.target) && !malformed(r.target)) {
                 by_priority[r.priority].push_back(tagged{&r, true});
             }
         }
     }
     for (const srv_record& r : xmpp) {
-        if (!is_root(r.target)) {
+        if (!is_root(r.target) && !malformed(r.target)) {
             by_priority[r.priority].push_back(tagged{&r, false});
         }
     }

@@ -275,3 +275,18 @@ TEST(srv_selector, every_record_appears_exactly_once) {
 }
 
 } // namespace
+
+// Found by tests/fuzz/srv_selector: a target of ".." was dialled as a host named ".".
+// Targets with an empty label are dropped; a set of nothing else offers no service.
+TEST(srv_selector, malformed_targets_are_dropped) {
+    const auto sel = select("example.com", {rec(0, 0, 5223, ".x.example.com")},
+                            {rec(0, 0, 5222, ".."), rec(1, 0, 5222, "a..example.com"),
+                             rec(2, 0, 5222, "ok.example.com.")},
+                            zero_rng());
+    EXPECT_FALSE(sel.no_service);
+    EXPECT_EQ(hosts(sel.candidates), (std::vector<std::string>{"ok.example.com"}));
+
+    const auto none = select("example.com", {}, {rec(0, 0, 5222, "..")}, zero_rng());
+    EXPECT_TRUE(none.no_service);
+    EXPECT_TRUE(none.candidates.empty());
+}
