@@ -20,6 +20,8 @@ test_deps=(prosody ejabberd dnsmasq-base openssl procps iproute2 ca-certificates
 # The browser interop test (interop/test/browser.test.js): Debian's Chromium, driven
 # by playwright-core, plus a font so its screenshots are readable.
 test_deps+=(chromium fonts-dejavu-core)
+# The fuzz targets (tests/fuzz): Debian's clang 16 with libFuzzer and the sanitizer runtimes.
+test_deps+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

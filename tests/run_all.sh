@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: install what is missing, build with sanitizers, run the unit and
 # in-process integration tests (ctest), then the interop suite against a real Prosody and a
-# real ejabberd with real clients, then the abuse suite (interop/abuse) against a release
-# build. Exit code = result. Run as root on Debian 12.
+# real ejabberd with real clients, the libFuzzer targets for a short bounded time
+# (tests/fuzz), then the abuse suite (interop/abuse) against a release build. Exit code =
+# result.
+# Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,6 +33,9 @@ ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
 echo "== interop: real Prosody + ejabberd; strophe.js, @xmpp/client (BOSH, WebSocket, TCP) and Converse.js in Chromium through boshgate"
 BOSHGATE_BIN="$build/boshgate" bash interop/run.sh
+
+echo "== fuzz: every parser and protocol core under libFuzzer + ASan + UBSan, 15 s per target (tests/fuzz/README.md)"
+bash tests/fuzz/run.sh 15
 
 echo "== abuse: floods, slowloris, oversized and entity-bomb bodies, rid flood, silent WebSockets, slow readers against the release boshgate (report: build/abuse-report.txt)"
 BOSHGATE_BIN="$release/boshgate" bash interop/abuse/run.sh
