@@ -824,6 +824,7 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
             r.error(r.find("dns_server"), "dns_server", hp.error().message);
         }
     }
+    r.get_seconds("tcp_keepalive", out.tcp_keepalive, seconds(0), seconds(7200));
     if (r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600)) &&
         out.whitespace_keepalive.count() != 0) {
         // C2S-KA-1 keepalives are not implemented yet; refusing the value beats silently

@@ -8,6 +8,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (operator
@@ -32,7 +39,35 @@ net::awaitable<bool> cancelled()
     co_return cs.cancelled() != net::cancellation_type::none;
 }
 
+bool set_int_option(int fd, int level, int name, int value, std::string_view what, std::string_view log_tag)
+{
+    if (::setsockopt(fd, level, name, &value, sizeof value) == 0) {
+        return true;
+    }
+    core::log().warn("{} upstream: setsockopt {} = {} failed: {}", log_tag, what, value, std::strerror(errno));
+    return false;
+}
+
 } // namespace
+
+void set_link_liveness(tcp::socket& sock, std::chrono::seconds keepalive, std::chrono::seconds unacked,
+                       std::string_view log_tag)
+{
+    const int fd = sock.native_handle();
+    if (keepalive.count() > 0) {
+        const int idle = static_cast<int>(keepalive.count());
+        const int interval = std::max(1, idle / 3);
+        if (set_int_option(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE", log_tag)) {
+            set_int_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle, "TCP_KEEPIDLE", log_tag);
+            set_int_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval, "TCP_KEEPINTVL", log_tag);
+            set_int_option(fd, IPPROTO_TCP, TCP_KEEPCNT, 3, "TCP_KEEPCNT", log_tag);
+        }
+    }
+    if (unacked.count() > 0) {
+        set_int_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(unacked.count() * 1000),
+                       "TCP_USER_TIMEOUT", log_tag);
+    }
+}
 
 net::awaitable<std::variant<connected, connect_failure>>
 connect(connect_request req, dns::resolver_options resolver_opt, std::string log_tag)

@@ -486,6 +486,7 @@ private:
         }
         auto& c = std::get<connected>(conn);
         sock_ = std::move(c.socket);
+        set_link_liveness(sock_, opt.tcp_keepalive, write_timeout_, tag_);
         const bool direct_tls = c.target.direct_tls;
 
         negotiating_ = true;
@@ -586,7 +587,15 @@ private:
                 }
             }
             if (ec) {
-                core::log().debug("{} upstream read ended: {}", tag_, ec.message());
+                if (ec == boost::system::errc::timed_out) {
+                    // FAULT-LINK-1/2: keepalive probes or our own bytes went unanswered.
+                    core::log().info("{} upstream link timed out (no answer to TCP keepalive, or data "
+                                     "unacknowledged for write_timeout): ending the session",
+                                     tag_);
+                    ++metrics::global().upstream_link_timeouts;
+                } else {
+                    core::log().debug("{} upstream read ended: {}", tag_, ec.message());
+                }
                 neg_.on_transport_closed();
                 execute();
                 co_return;

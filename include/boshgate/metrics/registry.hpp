@@ -52,6 +52,7 @@ namespace boshgate::metrics {
     X(flow_upstream_read_pauses, counter, "times a session stopped reading its server: data for the client above limits.client_send_high_water") \
     X(flow_client_read_pauses, counter, "times a session stopped reading its client: data for the server above limits.upstream_send_high_water") \
     X(flow_upstream_write_timeouts, counter, "server connections cut: the server accepted no byte for limits.write_timeout") \
+    X(upstream_link_timeouts, counter, "server connections lost to TCP keepalive or TCP_USER_TIMEOUT: a silently cut link (upstream.tcp_keepalive)") \
     X(flow_client_write_timeouts, counter, "client connections cut: the client accepted no byte for limits.write_timeout")
 
 struct registry {

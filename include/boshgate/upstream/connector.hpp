@@ -77,6 +77,13 @@ struct connected {
     dns::candidate target;
 };
 
+/// FAULT-LINK-1/2: make a silently cut server link fail the socket with ETIMEDOUT:
+/// SO_KEEPALIVE probes after `keepalive` idle (0 = no keepalive), and TCP_USER_TIMEOUT =
+/// `unacked` (sent bytes unacknowledged this long abort the connection; 0 = kernel default).
+/// Best effort: a failing setsockopt is logged, not fatal.
+void set_link_liveness(boost::asio::ip::tcp::socket& sock, std::chrono::seconds keepalive,
+                       std::chrono::seconds unacked, std::string_view log_tag);
+
 struct connect_failure {
     failure why;
     std::string reason; ///< log-safe, names the last error

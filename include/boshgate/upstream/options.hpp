@@ -51,6 +51,10 @@ struct options {
     std::chrono::milliseconds dns_timeout{5000};
     std::optional<std::string> dns_server;          ///< "ip:port" for c-ares; default /etc/resolv.conf
     std::chrono::seconds whitespace_keepalive{0};   ///< 0 = off (C2S-KA-1)
+    /// FAULT-LINK-1: TCP keepalive on the server link: probes after this long without a
+    /// byte from the server, then every max(1 s, this / 3); 0 = off. With TCP_USER_TIMEOUT
+    /// (limits.write_timeout) a silently cut link is found without any traffic.
+    std::chrono::seconds tcp_keepalive{60};
 };
 
 } // namespace boshgate::upstream

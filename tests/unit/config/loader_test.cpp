@@ -130,6 +130,7 @@ negotiate_timeout = "20s"
 close_timeout = "1s"
 dns_timeout = "4s"
 dns_server = "[::1]:5353"
+tcp_keepalive = "2m"
 whitespace_keepalive = "0s"
 
 [[upstream.domain]]
@@ -222,6 +223,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.upstream.close_timeout, 1s);
     EXPECT_EQ(c.upstream.dns_timeout, 4s);
     EXPECT_EQ(c.upstream.dns_server, "[::1]:5353");
+    EXPECT_EQ(c.upstream.tcp_keepalive, 120s); // FAULT-LINK-1
     EXPECT_EQ(c.upstream.whitespace_keepalive, 0s); // C2S-KA-1
 
     ASSERT_EQ(c.upstream.domains.size(), 2u);
@@ -266,6 +268,7 @@ TEST(config_loader, absent_keys_keep_defaults)
     EXPECT_EQ(c.bosh.max_hold, 1u);        // WEB-6, GAP-5
     EXPECT_TRUE(c.upstream.route_allow.empty()); // BOSH-ROUTE-1: route ignored
     EXPECT_FALSE(c.upstream.allow_any_domain);
+    EXPECT_EQ(c.upstream.tcp_keepalive, 60s); // FAULT-LINK-1: a cut server link is found when idle
     ASSERT_EQ(c.upstream.domains.size(), 1u);
     EXPECT_EQ(c.upstream.domains[0].tls, upstream::tls_mode::required);
     EXPECT_TRUE(c.upstream.domains[0].tls_verify);
@@ -436,6 +439,8 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"[upstream]\ndns_timeout = \"soon\"\n", "test.toml:2", "upstream.dns_timeout: invalid duration"},
         range_case{"[upstream]\ndns_server = \"resolver.example:53\"\n", "test.toml:2",
                    "upstream.dns_server: invalid address \"resolver.example:53\""},
+        range_case{"[upstream]\ntcp_keepalive = \"3h\"\n", "test.toml:2",
+                   "upstream.tcp_keepalive: must be between 0s and 2h"},
         range_case{"[upstream]\nwhitespace_keepalive = \"2h\"\n", "test.toml:2",
                    "upstream.whitespace_keepalive: must be between 0s and 1h"},
         // C2S-KA-1: not implemented yet, so a non-zero value is refused, not ignored.

@@ -90,6 +90,7 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.upstream.close_timeout, d.upstream.close_timeout);
     EXPECT_EQ(c.upstream.dns_timeout, d.upstream.dns_timeout);
     EXPECT_EQ(c.upstream.dns_server, d.upstream.dns_server);
+    EXPECT_EQ(c.upstream.tcp_keepalive, d.upstream.tcp_keepalive);
     EXPECT_EQ(c.upstream.whitespace_keepalive, d.upstream.whitespace_keepalive);
     EXPECT_TRUE(c.upstream.route_allow.empty()); // BOSH-ROUTE-1
     EXPECT_EQ(c.websocket.enabled, d.websocket.enabled);
