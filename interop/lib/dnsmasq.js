@@ -8,10 +8,11 @@ const { freePort, startProcess, waitForPort, failWithLogs, withTimeout, BOOT_MS,
 
 /**
  * zones: domains answered locally only; records: { srv: [{ name, target, port, priority, weight }], a: [{ name, address }] }.
+ * port: listen on this port (default: a free one; interop/fault restarts dnsmasq on the same port).
  * Resolves with { pid, port, server: '127.0.0.1:PORT', resolveSrv(name), stop() }.
  */
-async function startDnsmasq({ dir, zones = [], srv = [], a = [] }) {
-  const port = await freePort();
+async function startDnsmasq({ dir, zones = [], srv = [], a = [], port: fixedPort = 0 }) {
+  const port = fixedPort || await freePort();
   const args = [
     '--no-daemon', '--conf-file=/dev/null', `--port=${port}`, '--listen-address=127.0.0.1',
     '--bind-interfaces', '--no-resolv', '--no-hosts', '--no-poll', '--log-queries', '--log-facility=-',

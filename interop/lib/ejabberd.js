@@ -27,7 +27,8 @@ function yamlString(s) {
 /**
  * Starts ejabberd for `domain` with `users` ([{user, password}]) and the
  * certificate bundle `cert.bundle` (key + cert + CA). Resolves with
- * { domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }.
+ * { domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }
+ * (+ pgid() and restart(), used by interop/fault).
  * Besides SM (resumable), the modules web clients such as Converse.js use are
  * on: PEP (mod_pubsub), private XML, vCard, carbons, caps.
  */
@@ -147,9 +148,10 @@ modules:
     }
   };
   const stdoutLog = path.join(dir, 'ejabberd.stdout');
-  const proc = startProcess('ejabberdctl', [...baseArgs, 'foreground'], {
+  const spawnIt = () => startProcess('ejabberdctl', [...baseArgs, 'foreground'], {
     logFile: stdoutLog, cwd: spool, env, uid: ids.uid, gid: ids.gid,
   });
+  let proc = spawnIt();
   const logs = [path.join(logsDir, 'ejabberd.log'), path.join(logsDir, 'error.log'), stdoutLog];
   const pidFile = path.join(spool, 'ejabberd.pid');
   const stop = async () => {
@@ -194,6 +196,21 @@ modules:
     ctl,
     stop,
     alive: proc.exited,
+    /** Process group of `ejabberdctl foreground` (the VM runs inside it). */
+    pgid: () => proc.child.pid,
+    /** interop/fault: start the same node again (same config, ports, spool) after it died. */
+    async restart() {
+      for (let i = 0; i < 100 && proc.exitInfo === null; i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (proc.exitInfo === null) {
+        throw new Error('ejabberd restart(): the old process is still running');
+      }
+      proc = spawnIt();
+      await waitForPort(c2sPort, '127.0.0.1', BOOT_MS, proc.exited);
+      await waitForPort(directTlsPort, '127.0.0.1', BOOT_MS, proc.exited);
+      await waitForPort(httpPort, '127.0.0.1', BOOT_MS, proc.exited);
+    },
   };
 }
 

@@ -18,8 +18,12 @@ function luaString(s) {
  * certificate { cert, key }; logLevel is Prosody's minimum log level. Resolves with
  * { pid, configFile, domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }.
  * Rejects (with the log tail) if Prosody does not come up.
+ * Optional (interop/fault): iface, the address every listener binds (default
+ * 127.0.0.1); wrap, a command prefix for the server process (e.g.
+ * ['ip', 'netns', 'exec', NS]). The result also has restart(): start the same
+ * config again (same ports) after the process died, and pid is kept current.
  */
-async function startProsody({ dir, domain, cert, users, logLevel = 'debug' }) {
+async function startProsody({ dir, domain, cert, users, logLevel = 'debug', iface = '127.0.0.1', wrap = null }) {
   const [c2sPort, directTlsPort, httpPort] = await freePorts(3);
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -31,14 +35,14 @@ run_as_root = true
 pidfile = ${luaString(path.join(dir, 'prosody.pid'))}
 data_path = ${luaString(dataDir)}
 log = { { levels = { min = ${luaString(logLevel)} }, to = "file", filename = ${luaString(logFile)} } }
-interfaces = { "127.0.0.1" }
-local_interfaces = { "127.0.0.1" }
+interfaces = { ${luaString(iface)} }
+local_interfaces = { ${luaString(iface)} }
 c2s_ports = { ${c2sPort} }
 c2s_direct_tls_ports = { ${directTlsPort} }
 c2s_direct_tls_ssl = ${ssl}
 s2s_ports = { }
 http_ports = { ${httpPort} }
-http_interfaces = { "127.0.0.1" }
+http_interfaces = { ${luaString(iface)} }
 https_ports = { }
 c2s_require_encryption = true
 allow_unencrypted_plain_auth = false
@@ -68,17 +72,22 @@ VirtualHost ${luaString(domain)}
   for (const { user, password } of users) {
     run('prosodyctl', ['--config', cfgFile, 'register', user, domain, password]);
   }
-  const proc = startProcess('prosody', ['--config', cfgFile, '-F'], { logFile: path.join(dir, 'prosody.stdout'), cwd: dir });
+  const argv = [...(wrap || []), 'prosody', '--config', cfgFile, '-F'];
+  const spawnIt = () => startProcess(argv[0], argv.slice(1), { logFile: path.join(dir, 'prosody.stdout'), cwd: dir });
+  let proc = spawnIt();
   const logs = [logFile, proc.logFile];
-  try {
-    await waitForPort(c2sPort, '127.0.0.1', BOOT_MS, proc.exited);
-    await waitForPort(directTlsPort, '127.0.0.1', BOOT_MS, proc.exited);
-    await waitForPort(httpPort, '127.0.0.1', BOOT_MS, proc.exited);
-  } catch (e) {
-    await proc.stop();
-    throw failWithLogs(`Prosody failed to start: ${e.message}`, logs);
-  }
-  return {
+  const waitUp = async () => {
+    try {
+      await waitForPort(c2sPort, iface, BOOT_MS, proc.exited);
+      await waitForPort(directTlsPort, iface, BOOT_MS, proc.exited);
+      await waitForPort(httpPort, iface, BOOT_MS, proc.exited);
+    } catch (e) {
+      await proc.stop();
+      throw failWithLogs(`Prosody failed to start: ${e.message}`, logs);
+    }
+  };
+  await waitUp();
+  const server = {
     kind: 'prosody',
     pid: proc.child.pid,
     configFile: cfgFile,
@@ -90,8 +99,20 @@ VirtualHost ${luaString(domain)}
     wsUrl: `ws://127.0.0.1:${httpPort}/xmpp-websocket`,
     logs,
     stop: () => proc.stop(),
-    alive: proc.exited,
+    alive: () => proc.exited(),
+    async restart() {
+      for (let i = 0; i < 100 && proc.exitInfo === null; i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (proc.exitInfo === null) {
+        throw new Error('Prosody restart(): the old process is still running');
+      }
+      proc = spawnIt();
+      server.pid = proc.child.pid;
+      await waitUp();
+    },
   };
+  return server;
 }
 
 module.exports = { startProsody };

@@ -254,6 +254,32 @@ function run(cmd, args, opts = {}) {
   }
 }
 
+/**
+ * The teardown of a test world { dir, stops: [stop functions], logs: [paths] }:
+ * runs the stops newest first (a failing stop is reported, the rest still run),
+ * then removes the work dir, or keeps it and prints each log's tail when the
+ * test failed or INTEROP_KEEP=1.
+ */
+function worldTeardown(world, label, tailLines) {
+  return async (failed) => {
+    for (const stop of world.stops.reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        process.stderr.write(`teardown: ${e.message}\n`);
+      }
+    }
+    if (failed || process.env.INTEROP_KEEP === '1') {
+      process.stderr.write(`${label} work dir kept: ${world.dir}\n`);
+      for (const log of world.logs) {
+        process.stderr.write(`--- tail of ${log} ---\n${tail(log, tailLines)}\n`);
+      }
+    } else {
+      fs.rmSync(world.dir, { recursive: true, force: true });
+    }
+  };
+}
+
 module.exports = {
   WAIT_MS,
   BOOT_MS,
@@ -261,6 +287,7 @@ module.exports = {
   freePorts,
   makeWorkDir,
   tail,
+  worldTeardown,
   failWithLogs,
   withTimeout,
   waitForPort,

@@ -18,9 +18,8 @@
 // world.tcpService and world.caFile (plain XMPP/TCP users), world.mode, and
 // world.gateway (null in direct mode) with its log file.
 
-const fs = require('node:fs');
 const path = require('node:path');
-const { makeWorkDir, tail } = require('./util');
+const { makeWorkDir, worldTeardown } = require('./util');
 const { makeCerts } = require('./certs');
 const { startProsody } = require('./prosody');
 const { startEjabberd } = require('./ejabberd');
@@ -54,23 +53,7 @@ async function startWorld({ kind, upstream }) {
   const domain = `${kind}.test`;
   const dir = makeWorkDir(`boshgate-interop-${kind}`);
   const world = { kind, mode: m, upstream, domain, dir, users: USERS, stops: [], logs: [] };
-  world.teardown = async (failed) => {
-    for (const stop of world.stops.reverse()) {
-      try {
-        await stop();
-      } catch (e) {
-        process.stderr.write(`teardown: ${e.message}\n`);
-      }
-    }
-    if (failed || process.env.INTEROP_KEEP === '1') {
-      process.stderr.write(`interop work dir kept: ${dir}\n`);
-      for (const log of world.logs) {
-        process.stderr.write(`--- tail of ${log} ---\n${tail(log, 30)}\n`);
-      }
-    } else {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  };
+  world.teardown = worldTeardown(world, 'interop', 30);
   try {
     const certs = makeCerts(path.join(dir, 'certs'), [domain]);
     world.caFile = certs.caFile;
