@@ -26,6 +26,7 @@ const { BoshSession } = require('./bosh_load');
 const { WsSession, loadWs } = require('./ws_load');
 const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
 const { printReport } = require('./report');
+const { num, parseOptions } = require('./cli');
 
 const DOMAIN = 'bench.test';
 // Rows in their default order. base: which process serves the sessions
@@ -59,35 +60,18 @@ env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest bui
 
 function parseArgs(argv) {
   const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true };
-  const num = (name, v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) {
-      throw new Error(`${name} needs a non-negative integer, got ${v}`);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      if (i + 1 >= argv.length) {
-        throw new Error(`${a} needs a value`);
-      }
-      return argv[++i];
-    };
-    switch (a) {
-      case '--sessions': o.sessions = num(a, next()); break;
-      case '--messages': o.messages = num(a, next()); break;
-      case '--ramp-batch': o.rampBatch = Math.max(1, num(a, next())); break;
-      case '--ramp-interval': o.rampInterval = num(a, next()); break;
-      case '--wait': o.wait = Math.max(1, num(a, next())); break;
-      case '--only': o.only = next().split(',').map((s) => s.trim()).filter(Boolean); break;
-      case '--keep': o.keep = true; break;
-      case '--no-marginal': o.marginal = false; break;
-      case '--json': o.json = path.resolve(next()); break;
-      case '-h': case '--help': process.stdout.write(`${usage()}\n`); process.exit(0); break;
-      default: throw new Error(`unknown option ${a}\n${usage()}`);
-    }
-  }
+  const count = (v, a) => num(a, v, { int: true });
+  parseOptions(argv, {
+    '--sessions': (v, a) => { o.sessions = count(v, a); },
+    '--messages': (v, a) => { o.messages = count(v, a); },
+    '--ramp-batch': (v, a) => { o.rampBatch = Math.max(1, count(v, a)); },
+    '--ramp-interval': (v, a) => { o.rampInterval = count(v, a); },
+    '--wait': (v, a) => { o.wait = Math.max(1, count(v, a)); },
+    '--only': (v) => { o.only = v.split(',').map((s) => s.trim()).filter(Boolean); },
+    '--keep': () => { o.keep = true; },
+    '--no-marginal': () => { o.marginal = false; },
+    '--json': (v) => { o.json = path.resolve(v); },
+  }, usage);
   for (const m of o.only) {
     if (!MANAGERS.includes(m)) {
       throw new Error(`--only: unknown manager ${m} (known: ${MANAGERS.join(', ')})`);
@@ -101,33 +85,10 @@ function parseArgs(argv) {
 
 // ---- process bookkeeping -------------------------------------------------
 
-/** Stops of everything currently running, newest last (for signals). */
-const live = new Set();
 /** The run's work dir, once made (named in the signal handler's message). */
 let workDir = null;
 
-function track(name, pid, stop) {
-  if (process.env.BENCH_PIDFILE && pid) {
-    fs.appendFileSync(process.env.BENCH_PIDFILE, `${pid} ${name}\n`);
-  }
-  const entry = { name, stop };
-  live.add(entry);
-  return async () => {
-    live.delete(entry);
-    await stop();
-  };
-}
-
-async function stopAll() {
-  for (const e of [...live].reverse()) {
-    live.delete(e);
-    try {
-      await e.stop();
-    } catch (err) {
-      process.stderr.write(`bench: stopping ${e.name}: ${err.message}\n`);
-    }
-  }
-}
+const { track, stopAll, runMain } = require('./tracker').makeTracker('bench');
 
 function log(msg) {
   process.stdout.write(`bench: ${msg}\n`);
@@ -135,33 +96,7 @@ function log(msg) {
 
 // ---- setup -----------------------------------------------------------------
 
-function userName(i) {
-  return `bench${String(i).padStart(5, '0')}`;
-}
-
-function password(i) {
-  return `pw-${i}-bench`;
-}
-
-/** Registers users 0..n-1 with prosodyctl, two at a time (one per core). */
-async function registerUsers(configFile, n) {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) {
-      const i = next++;
-      await new Promise((resolve, reject) => {
-        execFile('prosodyctl', ['--config', configFile, 'register', userName(i), DOMAIN, password(i)], (err, stdout, stderr) => {
-          if (err) {
-            reject(new Error(`prosodyctl register ${userName(i)} failed: ${err.message} ${stdout}${stderr}`));
-          } else {
-            resolve();
-          }
-        });
-      });
-    }
-  };
-  await Promise.all([worker(), worker()]);
-}
+const { userName, password, registerUsers } = require('./accounts').makeAccounts('bench', DOMAIN);
 
 // ---- one manager -------------------------------------------------------------
 
@@ -665,26 +600,4 @@ async function main() {
   return failed ? 1 : 0;
 }
 
-if (process.env.BENCH_PIDFILE) {
-  fs.appendFileSync(process.env.BENCH_PIDFILE, `${process.pid} bench\n`);
-}
-
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (stopping) {
-      return;
-    }
-    stopping = true;
-    log(`${sig}: stopping everything started${workDir ? `; work dir kept: ${workDir}` : ''}`);
-    stopAll().finally(() => process.exit(130));
-  });
-}
-
-main().then((code) => {
-  process.exitCode = code;
-}, async (e) => {
-  process.stderr.write(`bench: ${e.stack || e.message}\n`);
-  await stopAll();
-  process.exitCode = 2;
-});
+runMain(main, () => workDir);

@@ -19,16 +19,8 @@ if [[ -n ${BOSHGATE_BIN:-} ]]; then
 fi
 cd "$here"
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "bench: run as root (the private Prosody runs as root from a temp dir, like interop/)" >&2
-  exit 2
-fi
-for tool in node npm prosody prosodyctl dnsmasq openssl; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "bench: $tool not found: run tests/bootstrap.sh" >&2
-    exit 2
-  fi
-done
+source "$here/common.sh"
+bench_preflight bench
 
 # Sessions to size the budget (the option parser itself is in bench.js).
 sessions=200
@@ -87,47 +79,8 @@ fi
 # Sockets: 2N sessions x (client + manager + upstream + Prosody) plus headroom.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# Every child process the bench starts (own process group each) is listed in
-# this file after the bench's own pid, so that if the bench is killed outright
-# run.sh first stops it (no new children) and then kills the groups it left.
-pidfile=$(mktemp /tmp/boshgate-bench-pids.XXXXXX)
-export BENCH_PIDFILE=$pidfile
-# True if pid $1 is alive and still runs something matching $2 (pids get reused).
-is_ours() {
-  [[ -d /proc/$1 ]] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
-}
-cleanup() {
-  local pid name left=() i
-  while read -r pid name; do
-    [[ $name == bench ]] || continue
-    if is_ours "$pid" bench.js; then
-      echo "bench: stopping the bench process (pid $pid)" >&2
-      kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 150; i++)); do
-        is_ours "$pid" bench.js || break
-        sleep 0.1
-      done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done <"$pidfile"
-  while read -r pid name; do
-    [[ -n ${pid:-} && $name != bench ]] || continue
-    if is_ours "$pid" "${name%%-*}"; then
-      echo "bench: stopping leftover $name (pid $pid)" >&2
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      left+=("$pid")
-    fi
-  done <"$pidfile"
-  if [[ ${#left[@]} -gt 0 ]]; then
-    sleep 3
-    for pid in "${left[@]}"; do
-      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    done
-  fi
-  rm -f "$pidfile"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Stop everything the run started, also when it is killed (bench/common.sh).
+bench_pidfile bench bench.js
 
 echo "bench: sessions=$sessions, budget ${budget} s"
 # In the background + wait, so that INT/TERM reach the trap (and the cleanup)
