@@ -22,6 +22,9 @@ test_deps=(prosody ejabberd dnsmasq-base openssl procps iproute2 ca-certificates
 test_deps+=(chromium fonts-dejavu-core)
 # The fuzz targets (tests/fuzz): Debian's clang 16 with libFuzzer and the sanitizer runtimes.
 test_deps+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
+# The fault suite (interop/fault): a silently cut server link is made inside a network
+# namespace (iproute2) with an nftables drop rule.
+test_deps+=(nftables)
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
