@@ -772,10 +772,23 @@ void read_domain(context& ctx, const tvalue& t, const std::string& name, upstrea
                 "needs a static address; without one, direct TLS comes from _xmpps-client SRV records (XEP-0368)");
     }
     std::string tls;
-    if (r.get_choice("tls", tls, {"required", "plaintext"})) {
-        out.tls = tls == "plaintext" ? upstream::tls_mode::plaintext : upstream::tls_mode::required;
-        if (out.tls == upstream::tls_mode::plaintext && direct_tls) {
-            r.error(r.find("tls"), "tls", "\"plaintext\" contradicts direct_tls = true");
+    if (r.get_choice("tls", tls, {"required", "plaintext", "off"})) {
+        out.tls = tls == "plaintext" ? upstream::tls_mode::plaintext
+                  : tls == "off"     ? upstream::tls_mode::off
+                                     : upstream::tls_mode::required;
+        if (out.tls != upstream::tls_mode::required && direct_tls) {
+            r.error(r.find("tls"), "tls", in_quotes(tls) + " contradicts direct_tls = true");
+        }
+    }
+    r.get_bool("force_tls_off", out.force_tls_off);
+    if (out.tls == upstream::tls_mode::off && !out.force_tls_off && out.target) {
+        // The same rule is applied to every resolved address when connecting; a literal
+        // is refused here, at load time.
+        if (is_non_loopback_ip_literal(out.target->host)) {
+            r.error(r.find("tls"), "tls",
+                    "\"off\" sends credentials in the clear: only for a loopback address "
+                    "(127.0.0.0/8, ::1, localhost), got " + out.target->host +
+                        "; force_tls_off = true overrides");
         }
     }
     r.get_bool("tls_verify", out.tls_verify);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <stdexcept>
@@ -114,6 +115,23 @@ bool is_ip_literal(std::string_view text)
         return false;
     }
     return ::inet_pton(AF_INET, s.c_str(), buf.data()) == 1 || is_ipv6_literal(text);
+}
+
+bool is_non_loopback_ip_literal(std::string_view text)
+{
+    const std::string s(text);
+    std::array<unsigned char, 16> buf{};
+    if (::inet_pton(AF_INET, s.c_str(), buf.data()) == 1) {
+        return buf[0] != 127;
+    }
+    if (::inet_pton(AF_INET6, s.c_str(), buf.data()) != 1) {
+        return false;
+    }
+    static constexpr std::array<unsigned char, 16> loopback{0, 0, 0, 0, 0, 0, 0, 0,
+                                                            0, 0, 0, 0, 0, 0, 0, 1};
+    const bool v4_mapped = std::all_of(buf.begin(), buf.begin() + 10, [](unsigned char c) { return c == 0; }) &&
+                           buf[10] == 0xff && buf[11] == 0xff;
+    return !(buf == loopback || (v4_mapped && buf[12] == 127));
 }
 
 bool is_host_name(std::string_view text)

@@ -100,8 +100,13 @@ connect(connect_request req, dns::resolver_options resolver_opt, std::string log
         }
         candidates = std::move(sel->candidates);
     }
+    if (req.no_direct_tls) {
+        std::erase_if(candidates, [](const dns::candidate& c) { return c.direct_tls; });
+    }
     if (candidates.empty()) {
-        co_return connect_failure{failure::connection_failed, "no target to connect to"};
+        co_return connect_failure{failure::connection_failed,
+                                  req.no_direct_tls ? "no target to connect to without TLS (tls = \"off\")"
+                                                    : "no target to connect to"};
     }
 
     if (candidates.size() > req.max_targets) {

@@ -2,7 +2,9 @@
 
 #include "boshgate/xml/tree.hpp"
 
+#include <algorithm>
 #include <utility>
+#include <variant>
 
 namespace boshgate::upstream {
 
@@ -160,7 +162,7 @@ void negotiator::on_element(xml::element&& el)
         return;
     }
     if (is(el, ns_streams, "error")) {
-        if (!tls_ && !params_.allow_plaintext) {
+        if (!tls_ && !params_.allow_plaintext && !params_.never_starttls) {
             // SEC-TLS-1: with TLS required, nothing from before the handshake reaches the
             // client: an on-path attacker could have written it (RFC 6120 §13.9.5, §5.3.1).
             // The stream is over all the same (a stream error is fatal, RFC 6120 §4.9.1.1);
@@ -246,13 +248,29 @@ void negotiator::handle_features(xml::element&& el)
         fail(failure::protocol_error, "RFC 6120 §4.3.2: unparseable <stream:features/>");
         return;
     }
-    if (t.child(ns_tls, "starttls") != nullptr) {
+    const xml::tree* offer = t.child(ns_tls, "starttls");
+    if (offer != nullptr && params_.never_starttls) {
+        // tls = "off": the operator's choice for a server on this host. Declining an offer
+        // is allowed (RFC 6120 §5.3.1) unless the server made it mandatory.
+        const bool only_feature = std::count_if(t.children.begin(), t.children.end(), [](const auto& n) {
+                                      return std::holds_alternative<xml::tree>(n.value);
+                                  }) == 1;
+        if (offer->child(ns_tls, "required") != nullptr || only_feature) {
+            send_closing_tag();
+            fail(failure::connection_failed,
+                 "C2S-TLS-5: the server requires STARTTLS (RFC 6120 §5.3.1) but tls = \"off\" "
+                 "for this domain");
+            return;
+        }
+        offer = nullptr;
+    }
+    if (offer != nullptr) {
         // C2S-TLS-5, C2S-TLS-6: exactly this, no whitespace before the <proceed/>.
         write(std::string(starttls_request));
         state_ = state::await_proceed;
         return;
     }
-    if (!params_.allow_plaintext) {
+    if (!params_.allow_plaintext && !params_.never_starttls) {
         send_closing_tag();
         fail(failure::connection_failed,
              "C2S-TLS-7: server offers no STARTTLS and plaintext is not allowed for this "

@@ -473,6 +473,7 @@ private:
             return address_permitted(ctx->opts(), plan, a);
         };
         req.connect_timeout = opt.connect_timeout;
+        req.no_direct_tls = plan_.tls == tls_mode::off;
         auto conn = co_await connect(std::move(req), ctx_->resolver_options(), tag_);
         if (finishing_) {
             co_return after_setup::finish;
@@ -503,7 +504,8 @@ private:
         np.lang = p.lang;
         np.from = p.from;
         np.direct_tls = direct_tls;
-        np.allow_plaintext = plan_.tls == tls_mode::plaintext;
+        np.allow_plaintext = plan_.tls != tls_mode::required;
+        np.never_starttls = plan_.tls == tls_mode::off;
 
         // C2S-DNS-5, C2S-TLS-2: xmpps-client targets speak TLS from the first byte.
         if (direct_tls && !co_await handshake(true)) {

@@ -227,6 +227,7 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
     const domain_options* listed = find_domain(opt, plan.domain);
     if (listed != nullptr) {
         plan.tls = listed->tls;
+        plan.force_tls_off = listed->force_tls_off;
         plan.tls_verify = listed->tls_verify;
         if (listed->ca_file) {
             plan.ca_file = listed->ca_file;
@@ -275,6 +276,13 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
 
 bool address_permitted(const options& opt, const dial_plan& plan,
                        const boost::asio::ip::address& addr) {
+    if (plan.tls == tls_mode::off && !plan.force_tls_off) {
+        // Never TLS: only to a server on this host (nothing on the wire to read).
+        return addr.is_loopback() ||
+               (addr.is_v6() && addr.to_v6().is_v4_mapped() &&
+                boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6())
+                    .is_loopback());
+    }
     if (!plan.fixed.empty() || opt.allow_private_addresses) {
         return true;
     }

@@ -7,6 +7,8 @@
 //    sent before TLS was established reaches the client (no deliver_* action);
 //  - no client byte is written to the server before TLS when TLS is required, nor between
 //    SASL success and the client's restart (held instead, XBOSH-11);
+//  - with never_starttls (tls = "off") TLS never starts (a <starttls/> answered with
+//    <proceed/>, which the canned transcripts offer, would start it);
 //  - one terminal event (closed or failed) at most, and nothing delivered after it;
 //  - every write is non-empty; a stream error delivered to the client is well-formed XML.
 #include "boshgate/upstream/negotiator.hpp"
@@ -51,6 +53,7 @@ struct adapter final : xml::handler {
     bool tls_pending = false;
     bool tls_up = false;
     bool require_tls = false;
+    bool never_tls = false;
     bool terminal = false;
     bool parser_dead = false;
 
@@ -98,6 +101,9 @@ struct adapter final : xml::handler {
                     parser->reset();
                 }
             } else if (std::get_if<neg_action::start_tls>(&a)) {
+                if (never_tls) {
+                    std::abort();
+                }
                 tls_pending = true;
             } else if (std::get_if<neg_action::deliver_header>(&a)) {
                 delivered();
@@ -152,11 +158,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     p.to = "example.com";
     p.direct_tls = in.ConsumeBool();
     p.allow_plaintext = in.ConsumeBool();
+    p.never_starttls = !p.direct_tls && in.ConsumeBool();
     p.max_pending_bytes = 4096;
     if (in.ConsumeBool()) {
         p.from = "alice@example.com";
     }
-    a.require_tls = !p.allow_plaintext;
+    a.require_tls = !p.allow_plaintext && !p.never_starttls;
+    a.never_tls = p.never_starttls;
     a.tls_up = p.direct_tls;
     a.neg.start(p);
     a.drain();

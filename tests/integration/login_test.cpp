@@ -143,5 +143,62 @@ TEST_F(login, full_transcript_against_scripted_server)
     EXPECT_TRUE(is_terminate(later.body, "item-not-found")) << later.body;
 }
 
+// tls = "off" (issue 9: a server on the same host, no TLS at all): an optional STARTTLS offer
+// is declined, the first stream is the client's, SASL goes in the clear over loopback, and
+// the client never sees the offer (BOSH-RESP-16). C2S-TLS-5 (SHOULD) is waived by the
+// operator's explicit choice; see tests/CONFORMANCE.md.
+TEST_F(login, tls_off_declines_starttls_over_loopback)
+{
+    fake = std::make_unique<fake_server>(fake_upstream_server::config{});
+    gateway_options o;
+    o.tail = "[[upstream.domain]]\nname = \"plain.test\"\naddress = \"127.0.0.1:" + std::to_string(fake->port()) +
+             "\"\ntls = \"off\"\n";
+    start(o);
+    script s;
+    s.expect_header()
+        .send(fake_upstream_server::header("p1") +
+              "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+              "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+              "</mechanisms></stream:features>")
+        .expect("<auth")
+        .expect("</auth>")
+        .send(fake_upstream_server::sasl_success())
+        .expect_header()
+        .send(fake_upstream_server::header("p2") + fake_upstream_server::features_bind())
+        .expect("</stream:stream>")
+        .send("</stream:stream>")
+        .read_until_eof();
+    fake->add(std::move(s));
+
+    auto created = post(create_body(2000, "plain.test"));
+    ASSERT_EQ(created.status, 200u) << created.body;
+    const std::string sid = body_attr(created.body, "sid").value_or("");
+    ASSERT_FALSE(sid.empty()) << created.body;
+    EXPECT_EQ(body_attr(created.body, "authid"), "p1"); // the first stream is the client's
+    EXPECT_EQ(created.body.find("starttls"), std::string::npos) << created.body;
+    EXPECT_NE(created.body.find("<mechanism>PLAIN</mechanism>"), std::string::npos) << created.body;
+
+    auto auth = post(req_body(sid, 2001,
+                              "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+                              "AGFsaWNlAHNlY3JldA==</auth>"));
+    ASSERT_EQ(auth.status, 200u);
+    EXPECT_NE(auth.body.find("<success"), std::string::npos) << auth.body;
+    auto restarted = post(req_body(sid, 2002, {}, "to='plain.test' xml:lang='en' xmpp:restart='true'"));
+    ASSERT_EQ(restarted.status, 200u);
+    EXPECT_NE(restarted.body.find("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'"), std::string::npos)
+        << restarted.body;
+    auto term = post(terminate_req(sid, 2003));
+    ASSERT_EQ(term.status, 200u);
+    EXPECT_TRUE(is_terminate(term.body, "")) << term.body;
+
+    ASSERT_TRUE(fake->wait_done(0));
+    auto log = fake->log(0);
+    EXPECT_EQ(log.error, "");
+    EXPECT_FALSE(log.tls);
+    EXPECT_EQ(log.received.find("<starttls"), std::string::npos) << log.received;
+    EXPECT_NE(log.received.find("to='plain.test'"), std::string::npos) << log.received;
+    EXPECT_NE(log.received.find("AGFsaWNlAHNlY3JldA==</auth>"), std::string::npos) << log.received;
+}
+
 } // namespace
 } // namespace boshgate::itest

@@ -28,6 +28,8 @@ std::string format_duration(std::chrono::milliseconds d);
 
 /// True for a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", no brackets) address.
 bool is_ip_literal(std::string_view text);
+/// An IP literal that is not a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
+bool is_non_loopback_ip_literal(std::string_view text);
 /// True for a numeric IPv6 address (no brackets).
 bool is_ipv6_literal(std::string_view text);
 

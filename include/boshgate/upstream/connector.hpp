@@ -66,6 +66,7 @@ struct connect_request {
     /// Address filter (target policy); an empty function permits every address.
     std::function<bool(const boost::asio::ip::address&)> permitted;
     std::chrono::milliseconds connect_timeout{5000}; ///< per address
+    bool no_direct_tls = false; ///< tls = "off": direct-TLS candidates are left out
     std::size_t max_targets = max_connect_targets;     ///< candidates considered
     std::size_t max_addresses = max_connect_addresses; ///< addresses considered, all targets
 };

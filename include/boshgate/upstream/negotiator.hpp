@@ -30,6 +30,10 @@ struct negotiator_params {
     std::optional<std::string> from;  ///< client bare JID; sent only on a TLS link (C2S-HDR-5)
     bool direct_tls = false;          ///< the link is TLS from the first byte (XEP-0368)
     bool allow_plaintext = false;     ///< a server without STARTTLS is acceptable (C2S-TLS-7)
+    /// Never STARTTLS, even when offered (tls = "off", a server on the same host; implies
+    /// allow_plaintext). A server that makes STARTTLS mandatory (<required/>, or STARTTLS
+    /// its only feature, RFC 6120 §5.3.1) is refused: connection_failed.
+    bool never_starttls = false;
     /// Bound on client data held before the stream is ready or between SASL <success/> and
     /// the client's restart. Exceeding it fails the stream (protocol_error).
     std::size_t max_pending_bytes = 256 * 1024;

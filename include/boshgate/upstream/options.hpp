@@ -11,7 +11,10 @@ namespace boshgate::upstream {
 /// How to secure the link to one XMPP domain's server.
 enum class tls_mode {
     required,   ///< STARTTLS (on xmpp-client targets) or direct TLS (xmpps-client); never plaintext
-    plaintext,  ///< explicit opt-in only: no TLS at all (C2S-TLS-7, same-host demo setups)
+    plaintext,  ///< explicit opt-in only: a server without STARTTLS is accepted (C2S-TLS-7);
+                ///< STARTTLS is still used when offered
+    off,        ///< never TLS, even when offered (unless the server requires it): a server on
+                ///< the same host; loopback addresses only unless force_tls_off
 };
 
 /// A fixed address for a domain, bypassing SRV (e.g. example.org -> 10.0.0.5:5222).
@@ -28,6 +31,7 @@ struct domain_options {
     std::string name;                        ///< the XMPP domain (stream `to`)
     std::optional<static_target> target;     ///< override; else SRV lookup
     tls_mode tls = tls_mode::required;
+    bool force_tls_off = false;              ///< tls off also for non-loopback addresses
     bool tls_verify = true;                  ///< false = development opt-out for this domain only
     std::optional<std::string> ca_file;      ///< trust anchors for this domain (else global)
 };

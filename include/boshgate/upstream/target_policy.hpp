@@ -23,6 +23,7 @@ struct dial_plan {
     bool use_srv = false;              ///< true: resolve SRV for `domain` (fixed is empty)
     tls_mode tls =
         tls_mode::required; ///< plaintext only if the domain's config says so (C2S-TLS-7)
+    bool force_tls_off = false; ///< with tls off: non-loopback addresses too
     bool tls_verify = true;
     std::optional<std::string> ca_file; ///< the domain's, else the global one
 };
@@ -58,6 +59,10 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
 /// fe80::/10, fec0::/10, fc00::/7, ff00::/8, the whole of 64:ff9b:1::/48 (local-use NAT64),
 /// 2002::/16 (6to4) and 2001::/32 (Teredo), and the IPv4-mapped (::ffff:0:0/96),
 /// IPv4-translated (::ffff:0:0:0/96) or NAT64 (64:ff9b::/96) forms of refused IPv4 addresses.
+///
+/// With `plan.tls == tls_mode::off` and no `force_tls_off`, only loopback addresses
+/// (127/8, ::1, and their IPv4-mapped forms) are permitted, whatever else applies: the
+/// stream will carry credentials in the clear.
 bool address_permitted(const options& opt, const dial_plan& plan,
                        const boost::asio::ip::address& addr);
 

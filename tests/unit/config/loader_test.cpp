@@ -143,7 +143,8 @@ ca_file = "/etc/ssl/example.pem"
 
 [[upstream.domain]]
 name = "localhost"
-tls = "plaintext"
+tls = "off"
+force_tls_off = true
 
 [[upstream.route]]
 host = "xmpp1.example.net"
@@ -239,7 +240,8 @@ TEST(config_loader, full_file_maps_every_key)
     const auto& d1 = c.upstream.domains[1];
     EXPECT_EQ(d1.name, "localhost");
     EXPECT_FALSE(d1.target.has_value()); // DNS SRV
-    EXPECT_EQ(d1.tls, upstream::tls_mode::plaintext); // C2S-TLS-7: explicit opt-in
+    EXPECT_EQ(d1.tls, upstream::tls_mode::off); // C2S-TLS-7: explicit opt-in
+    EXPECT_TRUE(d1.force_tls_off);
     EXPECT_TRUE(d1.tls_verify);
     EXPECT_FALSE(d1.ca_file.has_value());
 
@@ -511,9 +513,9 @@ TEST(config_loader, domain_validation)
                      "upstream.domain[0]: missing required key \"name\"");
     expect_one_error("[[upstream.domain]]\nname = \"bad domain\"\n", "test.toml:2",
                      "upstream.domain[0].name: \"bad domain\" is not a valid XMPP domain name");
-    // C2S-TLS-7 / BOSH-SEC-1: only the two explicit modes exist.
+    // C2S-TLS-7 / BOSH-SEC-1: only the explicit modes exist.
     expect_one_error("[[upstream.domain]]\nname = \"a.example\"\ntls = \"optional\"\n", "test.toml:3",
-                     "upstream.domain[0].tls: must be one of \"required\", \"plaintext\" (got \"optional\")");
+                     "upstream.domain[0].tls: must be one of \"required\", \"plaintext\", \"off\" (got \"optional\")");
     expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"a.example\"\n", "test.toml:3",
                      "upstream.domain[0].address: invalid address \"a.example\": expected \"HOST:PORT\"");
     expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"a.example:0\"\n", "test.toml:3",
@@ -523,6 +525,33 @@ TEST(config_loader, domain_validation)
     expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"[::1]:5223\"\ndirect_tls = true\n"
                      "tls = \"plaintext\"\n",
                      "test.toml:5", "\"plaintext\" contradicts direct_tls = true");
+    expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"[::1]:5223\"\ndirect_tls = true\n"
+                     "tls = \"off\"\n",
+                     "test.toml:5", "\"off\" contradicts direct_tls = true");
+}
+
+// tls = "off" (never TLS): a loopback address, or forced; SRV or host names are checked at
+// connect time (target_policy.tls_off_permits_only_loopback_addresses).
+TEST(config_loader, tls_off_needs_loopback_or_force)
+{
+    for (const char* addr : {"127.0.0.1:5222", "127.3.4.5:5222", "[::1]:5222", "[::ffff:127.0.0.1]:5222",
+                             "localhost:5222"}) {
+        const auto c = expect_ok(std::string("[[upstream.domain]]\nname = \"a.example\"\naddress = \"") + addr +
+                                 "\"\ntls = \"off\"\n");
+        EXPECT_EQ(c.upstream.domains[0].tls, upstream::tls_mode::off) << addr;
+        EXPECT_FALSE(c.upstream.domains[0].force_tls_off);
+    }
+    const auto srv = expect_ok("[[upstream.domain]]\nname = \"a.example\"\ntls = \"off\"\n");
+    EXPECT_EQ(srv.upstream.domains[0].tls, upstream::tls_mode::off);
+    for (const char* addr : {"10.0.0.5:5222", "[2001:db8::1]:5222", "[::ffff:10.0.0.1]:5222"}) {
+        expect_one_error(std::string("[[upstream.domain]]\nname = \"a.example\"\naddress = \"") + addr +
+                             "\"\ntls = \"off\"\n",
+                         "test.toml:4", "upstream.domain[0].tls: \"off\" sends credentials in the clear");
+    }
+    const auto forced = expect_ok("[[upstream.domain]]\nname = \"a.example\"\naddress = \"10.0.0.5:5222\"\n"
+                                  "tls = \"off\"\nforce_tls_off = true\n");
+    EXPECT_EQ(forced.upstream.domains[0].tls, upstream::tls_mode::off);
+    EXPECT_TRUE(forced.upstream.domains[0].force_tls_off);
 }
 
 TEST(config_loader, domain_ipv6_static_address)

@@ -351,6 +351,67 @@ TEST(negotiator, plaintext_allowed_still_uses_offered_starttls)
     EXPECT_TRUE(h.take_events().empty());
 }
 
+// tls = "off" (never_starttls): an optional STARTTLS offer is declined; the plaintext stream
+// is the client's, with the offer stripped from its features (C2S-TLS-5 is a SHOULD; the
+// operator's choice for a server on the same host, tests/CONFORMANCE.md).
+TEST(negotiator, never_starttls_declines_an_optional_offer)
+{
+    auto p = params();
+    p.never_starttls = true;
+    harness h(p);
+    EXPECT_EQ(h.take_written(), hdr_plain);
+    h.neg.client_send("<early/>");
+    h.drain();
+    h.server(server_header("s1") +
+             "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+             "<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism>"
+             "</mechanisms></stream:features>");
+    EXPECT_EQ(h.take_written(), "<early/>"); // no <starttls/>
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "header");
+    EXPECT_EQ(ev[0].text, "s1");
+    EXPECT_EQ(ev[1].local, "features");
+    EXPECT_EQ(ev[1].text.find("starttls"), std::string::npos) << ev[1].text;
+    EXPECT_NE(ev[1].text.find("PLAIN"), std::string::npos) << ev[1].text;
+    EXPECT_FALSE(h.neg.tls());
+}
+
+// RFC 6120 §5.3.1: STARTTLS marked <required/>, or offered as the only feature, is
+// mandatory-to-negotiate: with tls = "off" the stream is refused, nothing relayed.
+TEST(negotiator, never_starttls_refuses_a_mandatory_offer)
+{
+    const std::string only = "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+                             "</stream:features>";
+    for (const std::string& features : {features_starttls, only}) {
+        auto p = params();
+        p.never_starttls = true;
+        harness h(p);
+        h.take_written();
+        h.server(server_header("s1") + features);
+        EXPECT_EQ(h.take_written(), "</stream:stream>") << features;
+        auto ev = h.take_events();
+        ASSERT_EQ(ev.size(), 1u) << features;
+        EXPECT_EQ(ev[0].kind, "failed");
+        EXPECT_EQ(ev[0].why, failure::connection_failed);
+        EXPECT_EQ(ev[0].text.rfind("C2S-TLS-5: the server requires STARTTLS", 0), 0u) << ev[0].text;
+    }
+}
+
+// tls = "off" also accepts a server that offers no TLS at all.
+TEST(negotiator, never_starttls_accepts_a_server_without_tls)
+{
+    auto p = params();
+    p.never_starttls = true;
+    harness h(p);
+    h.take_written();
+    h.server(server_header("s1") + features_bind);
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "header");
+    EXPECT_EQ(ev[1].local, "features");
+}
+
 // C2S-TLS-3: no STARTTLS inside direct TLS; the offer is stripped from the client's view
 TEST(negotiator, direct_tls_ignores_starttls_offer)
 {

@@ -342,4 +342,30 @@ TEST(target_policy, listed_domains_and_allowed_routes_are_trusted) {
     EXPECT_TRUE(address_permitted(o, routed, ip::make_address("10.9.9.9")));
 }
 
+// tls = "off": credentials go in the clear, so only loopback addresses are dialled, even for
+// a listed domain with a static target or an allowed route; force_tls_off lifts that.
+TEST(target_policy, tls_off_permits_only_loopback_addresses) {
+    auto o = listed_config();
+    domain_options off;
+    off.name = "same-host.example";
+    off.target = static_target{"localhost", 5222, false};
+    off.tls = tls_mode::off;
+    o.domains.push_back(off);
+    o.allow_private_addresses = true;
+    const auto p = expect_plan(plan_target(o, "same-host.example", std::nullopt));
+    EXPECT_EQ(p.tls, tls_mode::off);
+    EXPECT_FALSE(p.force_tls_off);
+    for (const char* a : {"127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"}) {
+        EXPECT_TRUE(address_permitted(o, p, ip::make_address(a))) << a;
+    }
+    for (const char* a : {"192.168.1.10", "10.0.0.1", "198.51.100.7", "2001:db8::1", "::ffff:10.0.0.1", "::"}) {
+        EXPECT_FALSE(address_permitted(o, p, ip::make_address(a))) << a;
+    }
+
+    o.domains.back().force_tls_off = true;
+    const auto forced = expect_plan(plan_target(o, "same-host.example", std::nullopt));
+    EXPECT_TRUE(forced.force_tls_off);
+    EXPECT_TRUE(address_permitted(o, forced, ip::make_address("192.168.1.10")));
+}
+
 } // namespace
