@@ -34,6 +34,9 @@ const DOMAIN = 'bench.test';
 const ROWS = {
   boshgate: { base: 'boshgate', transport: 'bosh', label: 'boshgate BOSH -> Prosody c2s' },
   'boshgate-ws': { base: 'boshgate', transport: 'ws', label: 'boshgate WebSocket -> Prosody c2s' },
+  // tls = "off" to a same-host Prosody whose c2s does not require TLS (STARTTLS optional).
+  'boshgate-plain': { base: 'boshgate', transport: 'bosh', tls: 'off', requireEncryption: false, label: 'boshgate BOSH -> Prosody c2s, tls off' },
+  'boshgate-ws-plain': { base: 'boshgate', transport: 'ws', tls: 'off', requireEncryption: false, label: 'boshgate WebSocket -> Prosody c2s, tls off' },
   prosody: { base: 'prosody', transport: 'bosh', label: 'Prosody mod_bosh (in-process)' },
   'prosody-ws': { base: 'prosody', transport: 'ws', label: 'Prosody mod_websocket (in-process)' },
   nxb: { base: 'nxb', transport: 'bosh', label: 'node-xmpp-bosh 0.7.10 -> Prosody c2s' },
@@ -150,7 +153,7 @@ async function startManager(kind, ctx, prosody, phaseDir) {
         dir: phaseDir,
         caFile: ctx.caFile,
         dnsServer: dns.server,
-        domains: [{ name: DOMAIN }],
+        domains: [{ name: DOMAIN, tls: ROWS[kind].tls }],
         logLevel: 'info',
       });
     } catch (e) {
@@ -324,7 +327,9 @@ async function runManager(kind, ctx) {
   let inner = null;
   try {
     inner = (async () => {
-      const prosody = await startProsody({ dir: ctx.dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info' });
+      const prosody = await startProsody({
+        dir: ctx.dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info', requireEncryption: ROWS[kind].requireEncryption ?? true,
+      });
       stops.push(track('prosody', prosody.pid, prosody.stop));
       r.logs.push(...prosody.logs);
       if (cancelled) {

@@ -122,7 +122,7 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     '',
   ];
   for (const d of domains) {
-    lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, 'tls = "required"', 'tls_verify = true', '');
+    lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, `tls = ${tomlString(d.tls || 'required')}`, 'tls_verify = true', '');
   }
   const text = applySettings(lines, settings) + (extra ? `\n${extra}\n` : '');
   fs.writeFileSync(configFile, text);

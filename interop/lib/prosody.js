@@ -23,7 +23,9 @@ function luaString(s) {
  * ['ip', 'netns', 'exec', NS]). The result also has restart(): start the same
  * config again (same ports) after the process died, and pid is kept current.
  */
-async function startProsody({ dir, domain, cert, users, logLevel = 'debug', iface = '127.0.0.1', wrap = null }) {
+// requireEncryption false: c2s offers STARTTLS as optional and PLAIN without it (a server
+// that a same-host gateway reaches with tls = "off"); the default requires TLS on c2s.
+async function startProsody({ dir, domain, cert, users, logLevel = 'debug', iface = '127.0.0.1', wrap = null, requireEncryption = true }) {
   const [c2sPort, directTlsPort, httpPort] = await freePorts(3);
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
@@ -44,8 +46,8 @@ s2s_ports = { }
 http_ports = { ${httpPort} }
 http_interfaces = { ${luaString(iface)} }
 https_ports = { }
-c2s_require_encryption = true
-allow_unencrypted_plain_auth = false
+c2s_require_encryption = ${requireEncryption}
+allow_unencrypted_plain_auth = ${!requireEncryption}
 authentication = "internal_hashed"
 storage = "internal"
 consider_bosh_secure = true
