@@ -45,6 +45,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <exception>
 #include <memory>
 #include <vector>
 
@@ -108,8 +109,16 @@ public:
             return;
         }
         opened_ = true;
+        // Asio's coroutine thread uses the signal's slot until the thread itself ends, which
+        // is after run() returned and after the completion handler ran; by then *this may
+        // be gone (the owner may drop the stream inside a failure callback that run() makes
+        // while open() is still on the stack). So the signal is shared, and the completion
+        // handler lets go of it only from a later handler, once the thread has ended.
+        auto sig = cancel_;
         net::co_spawn(ex_, run(shared_from_this(), p),
-                      net::bind_cancellation_slot(cancel_.slot(), net::detached));
+                      net::bind_cancellation_slot(sig->slot(), [sig, ex = ex_](std::exception_ptr) mutable {
+                          net::post(ex, [sig = std::move(sig)] {});
+                      }));
     }
 
     void send(std::string bytes) override
@@ -307,7 +316,7 @@ private:
         read_resume_.cancel();
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
         // executing synchronously: it checks finishing_ before every wait.
-        cancel_.emit(net::cancellation_type::terminal);
+        cancel_->emit(net::cancellation_type::terminal);
     }
 
     // ---------------------------------------------------------------- writes
@@ -688,7 +697,8 @@ private:
     net::steady_timer write_guard_; ///< bounds one write (write_timeout_)
     std::uint64_t write_generation_ = 0;
     net::steady_timer read_resume_; ///< the paused read loop waits on it
-    net::cancellation_signal cancel_; ///< run()'s slot
+    /// run()'s slot; shared with run()'s completion handler (see open()).
+    std::shared_ptr<net::cancellation_signal> cancel_ = std::make_shared<net::cancellation_signal>();
 
     bool opened_ = false;
     bool owner_closed_ = false;  ///< close() called or owner gone: deliver nothing

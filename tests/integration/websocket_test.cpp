@@ -479,6 +479,43 @@ TEST_F(WebSocket, backend_down_is_open_error_close)
     EXPECT_EQ(c.close_code(), 1000);
 }
 
+// WS-OPEN-4 with a refusal that happens at once (the breaker is open, nothing is dialled):
+// the upstream fails inside the session's own <open/> handling. Each client still gets
+// <open/>, the stream error, <close/> and close 1000, and the gateway keeps serving. (The
+// use-after-free this path once had under a login burst is pinned, deterministically, by
+// stream_test.owner_may_drop_the_stream_inside_an_immediate_failure.)
+TEST_F(WebSocket, immediate_upstream_refusal_is_open_error_close)
+{
+    gateway_options o;
+    o.upstream_port = closed_port();
+    o.tail = "[limits]\nbreaker_failures = 1\nbreaker_open = \"60s\"\n"
+             "session_rate_per_address = 0\nmax_sessions_per_address = 0\n";
+    gw.start(gateway_toml(o));
+    {
+        ws_client first(port()); // its failure opens the breaker
+        ASSERT_TRUE(first.upgraded());
+        first.send_text(open_frame);
+        first.drain();
+    }
+    for (int round = 0; round < 3; ++round) {
+        std::vector<std::unique_ptr<ws_client>> clients;
+        for (int i = 0; i < 8; ++i) {
+            clients.push_back(std::make_unique<ws_client>(port()));
+            ASSERT_TRUE(clients.back()->upgraded());
+            clients.back()->send_text(open_frame);
+        }
+        for (auto& c : clients) {
+            auto frames = c->drain();
+            ASSERT_EQ(frames.size(), 3u);
+            EXPECT_TRUE(is_open(frames[0])) << frames[0];
+            EXPECT_TRUE(is_stream_error(frames[1], "remote-connection-failed")) << frames[1];
+            EXPECT_TRUE(is_close(frames[2])) << frames[2];
+            EXPECT_EQ(c->close_code(), 1000);
+        }
+    }
+    EXPECT_GE(metric(port(), "upstream_breaker_refused"), 24);
+}
+
 // Isolation: clients breaking RFC 6455 or RFC 7395 in various ways do not disturb another
 // WebSocket session nor a BOSH session on the same listener, and BOSH keeps working after
 // WebSocket traffic (BOSH-COND-5 in spirit: the gateway keeps serving).

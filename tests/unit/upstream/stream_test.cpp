@@ -124,6 +124,26 @@ protected:
         return s;
     }
 
+    std::shared_ptr<recorder> slot_holder;
+
+    /// A context with max_connecting_per_domain = 1 (breaker after one failure) and a stream
+    /// holding that one slot: `srv` accepts it and never sends a header. Null on failure.
+    std::pair<std::shared_ptr<shared_context>, std::shared_ptr<stream>>
+    hold_the_connecting_slot(fake_upstream_server& srv)
+    {
+        srv.add(script{}.expect_header().read_until_eof());
+        limits::options lim;
+        lim.max_connecting_per_domain = 1;
+        lim.breaker_failures = 1;
+        auto ctx = make_shared_context(opts_for(srv.port()), lim);
+        slot_holder = std::make_shared<recorder>(); // the stream only holds it weakly
+        auto s1 = open_on(ctx, slot_holder);
+        if (!run_until([&] { return srv.connection_count() == 1 && !srv.connection(0).received.empty(); })) {
+            return {ctx, nullptr};
+        }
+        return {ctx, s1};
+    }
+
     /// Script prefix: plaintext header, STARTTLS, TLS, the client's header.
     static script starttls_prefix()
     {
@@ -518,16 +538,9 @@ TEST_F(stream_test, open_breaker_fails_without_dialling)
 TEST_F(stream_test, connecting_cap_refuses_extra_streams)
 {
     fake_upstream_server srv(ioc);
-    srv.add(script{}.expect_header().read_until_eof()); // stalls: never sends a header
+    auto [ctx, s1] = hold_the_connecting_slot(srv);
+    ASSERT_TRUE(s1);
     srv.add(script{}.read_until_eof());
-    limits::options lim;
-    lim.max_connecting_per_domain = 1;
-    lim.breaker_failures = 1;
-    auto ctx = make_shared_context(opts_for(srv.port()), lim);
-
-    auto ev1 = std::make_shared<recorder>();
-    auto s1 = open_on(ctx, ev1);
-    ASSERT_TRUE(run_until([&] { return srv.connection_count() == 1 && !srv.connection(0).received.empty(); }));
 
     const auto refused_before = metrics::global().upstream_connecting_refused.load();
     auto ev2 = std::make_shared<recorder>();
@@ -548,6 +561,55 @@ TEST_F(stream_test, connecting_cap_refuses_extra_streams)
     auto s3 = open_on(ctx, ev3);
     ASSERT_TRUE(run_until([&] { return srv.connection_count() == 2; }));
     s3->close(false);
+}
+
+// An owner may drop its only reference to the stream inside on_upstream_failed, also when
+// the failure comes while open() still runs on the owner's executor (a connecting-cap or
+// breaker refusal happens before anything is awaited), as the WebSocket and BOSH sessions
+// do. Regression (found by the issue 9 bench, a WebSocket login burst): the stream, and the
+// cancellation signal bound to its coroutine, were freed before Asio's coroutine thread was
+// done with that signal: a use-after-free that crashed the gateway.
+struct dropping_owner final : stream_events {
+    std::shared_ptr<stream> s;
+    bool failed = false;
+    std::string detail;
+    void on_upstream_header(const xml::root_open&) override {}
+    void on_upstream_element(xml::element&&) override {}
+    void on_upstream_stream_error(std::string) override {}
+    void on_upstream_closed(bool) override { s.reset(); }
+    void on_upstream_failed(failure, std::string d) override
+    {
+        failed = true;
+        detail = std::move(d);
+        s.reset(); // the last reference, from inside the callback
+    }
+};
+
+TEST_F(stream_test, owner_may_drop_the_stream_inside_an_immediate_failure)
+{
+    fake_upstream_server srv(ioc);
+    auto [ctx, s1] = hold_the_connecting_slot(srv);
+    ASSERT_TRUE(s1);
+
+    for (int i = 0; i < 50; ++i) {
+        auto owner = std::make_shared<dropping_owner>();
+        net::post(ioc, [&] {
+            // On the executor, like a session's run_actions(): open() starts run() inline.
+            owner->s = make_stream(ioc.get_executor(), ctx, owner, "t", {});
+            open_params p;
+            p.to = "xmpp.test";
+            owner->s->open(p);
+        });
+        ASSERT_TRUE(run_until([&] { return owner->failed; }));
+        EXPECT_NE(owner->detail.find("too many connection attempts"), std::string::npos) << owner->detail;
+        EXPECT_EQ(owner->s, nullptr);
+        for (int k = 0; k < 5; ++k) {
+            ioc.restart();
+            ioc.poll(); // let the coroutine threads finish
+        }
+    }
+    s1->close(false);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
 }
 
 // A hostile DNS answer cannot make one connect dial without bound: at most
