@@ -573,7 +573,10 @@ private:
             if (finishing_) {
                 co_return;
             }
-            // Wait for data before allocating the buffer: an idle stream holds none.
+            // Wait for data before allocating the buffer: an idle stream holds none. Between
+            // stanzas the framer gives expat's state back too (~12 KiB; rebuilt in a few
+            // microseconds when data comes, issue 9).
+            parser_.release_idle();
             error_code ec;
             if (tls_) {
                 ec = co_await tls_->wait_readable();

@@ -85,6 +85,16 @@ name_parts split_name(const XML_Char* name) noexcept
 
 expat_base::expat_base()
 {
+    create_parser();
+}
+
+expat_base::~expat_base()
+{
+    free_parser();
+}
+
+void expat_base::create_parser()
+{
     // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
     parser = XML_ParserCreateNS("UTF-8", ns_separator);
     if (parser == nullptr) {
@@ -92,9 +102,12 @@ expat_base::expat_base()
     }
 }
 
-expat_base::~expat_base()
+void expat_base::free_parser() noexcept
 {
-    XML_ParserFree(parser);
+    if (parser != nullptr) {
+        XML_ParserFree(parser);
+        parser = nullptr;
+    }
 }
 
 void expat_base::fail(errc e, std::string_view why_text)
@@ -104,13 +117,19 @@ void expat_base::fail(errc e, std::string_view why_text)
     }
     error = e;
     detail.assign(why_text);
-    XML_StopParser(parser, XML_FALSE);
+    if (parser != nullptr) {
+        XML_StopParser(parser, XML_FALSE);
+    }
 }
 
 void expat_base::reset_parser()
 {
-    // Only fails for external-entity child parsers, which we never create.
-    XML_ParserReset(parser, "UTF-8");
+    if (parser == nullptr) {
+        create_parser();
+    } else {
+        // Only fails for external-entity child parsers, which we never create.
+        XML_ParserReset(parser, "UTF-8");
+    }
     error = errc{};
     detail.clear();
 }

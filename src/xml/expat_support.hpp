@@ -42,14 +42,18 @@ struct expat_base {
 
     expat_base();
     ~expat_base();
+    /// Create the expat parser (UTF-8 forced, namespace triplets). Throws std::bad_alloc.
+    void create_parser();
+    /// Free the expat parser and all its state (parser becomes nullptr). Idempotent.
+    void free_parser() noexcept;
     expat_base(const expat_base&) = delete;
     expat_base& operator=(const expat_base&) = delete;
 
     bool failed() const noexcept { return error != errc{}; }
     /// Record the first error and stop expat. Safe to call from inside any expat handler.
     void fail(errc e, std::string_view why);
-    /// After XML_ParserReset: fresh expat state with our user data and restriction handlers.
-    /// Clears the recorded error.
+    /// Fresh expat state (XML_ParserReset, or a new parser after free_parser()); callers
+    /// install handlers again. Clears the recorded error.
     void reset_parser();
     /// Registers the user data (this), namespace triplets and the restriction handlers.
     void install_restrictions();

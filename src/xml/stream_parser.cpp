@@ -36,8 +36,8 @@ struct ns_binding {
 
 } // namespace
 
-// All byte positions below are document-relative, as reported by XML_GetCurrentByteIndex
-// (expat restarts them at 0 on XML_ParserReset).
+// All byte positions below are document-relative: XML_GetCurrentByteIndex (which expat
+// restarts at 0 on XML_ParserReset), shifted back by the primer after release_idle().
 struct stream_parser::impl final : detail::expat_base {
     handler& sink;
     limits lim;
@@ -49,6 +49,14 @@ struct stream_parser::impl final : detail::expat_base {
     bool root_closed = false;
     std::vector<ns_binding> root_ns; ///< declarations on the root start tag, in order
     bool root_has_prefixes = false;
+    std::string root_qname; ///< the root's name as written (rebuilds the primer)
+
+    // ---- released parser (release_idle): expat is rebuilt on the next feed() by parsing a
+    // primer, a start tag with the root's name and declarations; expat's positions then
+    // count the primer's bytes, which primer_len / primer_base map back to the document's.
+    bool priming = false;         ///< the primer is being parsed: no events, no limits
+    std::size_t primer_len = 0;   ///< bytes of the primer expat parsed first (0: none)
+    std::size_t primer_base = 0;  ///< document position of the first byte after the primer
 
     // ---- top-level element in progress (depth >= 2)
     std::size_t elem_start = 0;
@@ -101,6 +109,10 @@ struct stream_parser::impl final : detail::expat_base {
         root_closed = false;
         root_ns.clear();
         root_has_prefixes = false;
+        root_qname.clear();
+        priming = false;
+        primer_len = 0;
+        primer_base = 0;
         elem_start = 0;
         elem_qname_size = 0;
         elem_own_default = false;
@@ -125,7 +137,8 @@ struct stream_parser::impl final : detail::expat_base {
     std::size_t current_index() const noexcept
     {
         XML_Index i = XML_GetCurrentByteIndex(parser);
-        return i < 0 ? 0 : static_cast<std::size_t>(i);
+        std::size_t at = i < 0 ? 0 : static_cast<std::size_t>(i);
+        return at < primer_len ? primer_base : at - primer_len + primer_base;
     }
 
     std::size_t current_end() const noexcept
@@ -207,8 +220,8 @@ struct stream_parser::impl final : detail::expat_base {
     static void XMLCALL on_ns_start(void* ud, const XML_Char* prefix, const XML_Char* uri)
     {
         impl& s = self(ud);
-        if (s.halted()) {
-            return;
+        if (s.halted() || s.priming) {
+            return; // the primer re-declares what root_ns already holds
         }
         // SEC-XML-1: bound what is in scope (and so every scan of it), whatever the stream.
         if (s.root_ns.size() + s.inner_decls.size() >= s.lim.max_namespace_decls) {
@@ -257,7 +270,9 @@ struct stream_parser::impl final : detail::expat_base {
             return;
         }
         detail::name_parts parts = detail::split_name(name);
-        if (s.depth == 0) {
+        if (s.priming) {
+            s.depth = 1; // the primer's root: already reported when the stream began
+        } else if (s.depth == 0) {
             s.open_root(parts, atts);
         } else if (s.depth == 1) {
             s.open_top_level(parts, atts);
@@ -281,6 +296,7 @@ struct stream_parser::impl final : detail::expat_base {
         }
         root_open root;
         root.qname = parts.qname();
+        root_qname = root.qname;
         root.ns = parts.ns;
         root.local = parts.local;
         for (const ns_binding& b : root_ns) {
@@ -410,6 +426,9 @@ struct stream_parser::impl final : detail::expat_base {
             ec = make_error_code(error);
             return 0;
         }
+        if (parser == nullptr && !bytes.empty()) {
+            rebuild();
+        }
         feed_base = cur_base;
         std::size_t offset = 0;
         while (offset < bytes.size()) {
@@ -441,6 +460,64 @@ struct stream_parser::impl final : detail::expat_base {
             }
         }
         return bytes.size();
+    }
+
+    /// Between top-level elements with no partial token held, everything expat knows is in
+    /// root_qname and root_ns: free it (about 12 KiB per stream with a stream header) and
+    /// rebuild it on the next feed(). Not in document mode, not after the root closed, not
+    /// while a callback runs.
+    bool release_idle() noexcept
+    {
+        if (parser == nullptr) {
+            return true;
+        }
+        const bool between_elements = depth == 1 && retain_from >= cur_base && pending.empty();
+        const bool nothing_fed = depth == 0 && !root_closed && cur_base == 0;
+        if (document_mode || in_callback || halted() || !(between_elements || nothing_fed)) {
+            return false;
+        }
+        free_parser();
+        std::string().swap(pending);
+        std::vector<std::size_t>().swap(needed);
+        std::vector<std::string>().swap(inner_decls);
+        return true;
+    }
+
+    /// A new expat parser in the released state: for a stream not yet begun, just a fresh
+    /// parser; inside the root, one that has parsed the primer (the root start tag rebuilt
+    /// from root_qname and root_ns, with deferral off so it is reported at once).
+    void rebuild()
+    {
+        create_parser();
+        install();
+        primer_len = 0;
+        primer_base = 0;
+        if (depth == 0) {
+            return;
+        }
+        std::string primer = "<" + root_qname;
+        for (const ns_binding& b : root_ns) {
+            primer += b.prefix.empty() ? " xmlns='" : " xmlns:" + b.prefix + "='";
+            primer += escape_attr(b.uri);
+            primer += '\'';
+        }
+        primer += '>';
+        priming = true;
+        depth = 0;
+        set_reparse_deferral(false);
+        XML_Status status = XML_Parse(parser, primer.data(), static_cast<int>(primer.size()),
+                                      XML_FALSE);
+        set_reparse_deferral(true);
+        priming = false;
+        if (status != XML_STATUS_OK || depth != 1) {
+            // Cannot happen: the primer is built from what expat accepted before.
+            depth = 1;
+            fail(errc::not_well_formed, "internal: the saved stream header did not re-parse");
+            return;
+        }
+        primer_len = primer.size();
+        primer_base = cur_base;
+        XML_SetCharacterDataHandler(parser, on_text);
     }
 
     bool over_limit() const noexcept
@@ -611,6 +688,11 @@ stream_parser::~stream_parser() = default;
 std::size_t stream_parser::feed(std::string_view bytes, boost::system::error_code& ec)
 {
     return impl_->feed(bytes, ec);
+}
+
+bool stream_parser::release_idle() noexcept
+{
+    return impl_->release_idle();
 }
 
 void stream_parser::request_reset()

@@ -4,8 +4,11 @@
 // same events (root, each element's exact bytes, close); when both fail, the events seen
 // before the failure agree as far as both got. Also: nothing after an error.
 //
-// Input layout: byte 0 picks the options (redeclare_default_ns) and small limits; then a
-// split table: bytes 1..8 are chunk lengths cycled over the rest, which is the stream.
+// With bit 0x10 of byte 0 the split run also calls release_idle() after every feed (as the
+// upstream stream does before each wait): releasing and rebuilding expat must change nothing.
+//
+// Input layout: byte 0 picks the options (redeclare_default_ns), small limits and release;
+// then a split table: bytes 1..8 are chunk lengths cycled over the rest, which is the stream.
 #include "boshgate/xml/stream_parser.hpp"
 
 #include <cstdint>
@@ -31,7 +34,7 @@ struct outcome {
 };
 
 outcome run(std::string_view stream, const std::uint8_t* splits, std::size_t nsplits, const xml::limits& lim,
-            const xml::options& opt)
+            const xml::options& opt, bool release = false)
 {
     recorder rec;
     xml::stream_parser p(rec, lim, opt);
@@ -60,6 +63,9 @@ outcome run(std::string_view stream, const std::uint8_t* splits, std::size_t nsp
                 std::abort(); // no progress without an error or a reset request
             }
             piece.remove_prefix(used);
+            if (release) {
+                p.release_idle();
+            }
         }
     }
     out.events = std::move(rec.events);
@@ -95,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view stream(reinterpret_cast<const char*>(data + 9), size - 9);
 
     const auto whole = run(stream, nullptr, 0, lim, opt);
-    const auto split = run(stream, data + 1, 8, lim, opt);
+    const auto split = run(stream, data + 1, 8, lim, opt, (data[0] & 0x10) != 0);
     if (!whole.failed && !split.failed) {
         if (whole.events != split.events) {
             std::abort(); // split points changed what was framed

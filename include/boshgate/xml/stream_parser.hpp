@@ -127,6 +127,15 @@ public:
     /// stream is dead), and every later call returns 0 with the same error until reset().
     std::size_t feed(std::string_view bytes, boost::system::error_code& ec);
 
+    /// Memory for idle streams: if the framer is between top-level elements with no partial
+    /// token held (or has not been fed yet), free expat's parser and every buffer, keeping
+    /// only the root's name and namespace declarations (a few dozen bytes); the next feed()
+    /// rebuilds the parser by parsing a start tag made from them, which costs a few
+    /// microseconds. Returns whether the framer is now released. Events, positions, limits
+    /// and errors are exactly as without the call. Not in document mode, not inside a
+    /// callback.
+    bool release_idle() noexcept;
+
     /// From inside a callback: stop after the current event and start a new document (an
     /// XML declaration is accepted again). Called outside a callback it is reset().
     void request_reset();

@@ -514,21 +514,108 @@ TEST(stream_parser, ten_megabyte_element_is_refused_with_bounded_buffering)
     }
 }
 
+/// A stream parser (default limits and options) that has been fed `header`.
+struct after_header {
+    setup s;
+    test::recorder rec{s};
+    stream_parser p{rec, limits{}};
+    boost::system::error_code ec;
+    after_header() { p.feed(header, ec); }
+};
+
 // Whitespace alone between stanzas never produces an event nor grows the buffer
 // (C2S-XML-3: keepalives must not wake a held BOSH request).
 TEST(stream_parser, whitespace_keepalives_are_dropped)
 {
-    setup s;
-    test::recorder rec(s);
-    stream_parser p(rec, limits{});
-    boost::system::error_code ec;
-    p.feed(header, ec);
+    after_header h;
+    auto& [s, rec, p, ec] = h;
     for (int i = 0; i < 1000; ++i) {
         EXPECT_EQ(p.feed(" \n\t\r\n", ec), 5U);
         ASSERT_FALSE(ec);
     }
     EXPECT_EQ(rec.events.size(), 1U);
     EXPECT_LE(p.buffered_bytes(), 5U);
+}
+
+// Issue 9 (memory per idle session): an idle stream gives expat's state back between
+// top-level elements, keeps it while a token is partial, and rebuilds it transparently.
+TEST(stream_parser, release_idle_only_between_elements)
+{
+    setup s;
+    test::recorder rec(s);
+    stream_parser p(rec, limits{});
+    boost::system::error_code ec;
+    EXPECT_TRUE(p.release_idle()) << "nothing fed yet";
+    EXPECT_EQ(p.feed(header, ec), header.size());
+    ASSERT_FALSE(ec);
+    EXPECT_TRUE(p.release_idle()) << "right after the stream header";
+    EXPECT_TRUE(p.release_idle()) << "idempotent";
+    EXPECT_EQ(p.feed("<presence/>", ec), 11U);
+    EXPECT_TRUE(p.release_idle());
+    EXPECT_EQ(p.feed(" \n\t\n", ec), 4U); // whitespace keepalive
+    EXPECT_TRUE(p.release_idle()) << "after a whitespace keepalive";
+    EXPECT_EQ(p.feed("<mess", ec), 5U);
+    EXPECT_FALSE(p.release_idle()) << "a partial start tag is held";
+    EXPECT_EQ(p.feed("age to='a@b'><body>x", ec), 20U);
+    EXPECT_FALSE(p.release_idle()) << "inside a top-level element";
+    EXPECT_EQ(p.feed("</body></message>", ec), 17U);
+    ASSERT_FALSE(ec);
+    EXPECT_TRUE(p.release_idle());
+    EXPECT_EQ(p.namespace_decls_in_scope(), 2U) << "the root's declarations are kept";
+    EXPECT_EQ(p.buffered_bytes(), 0U);
+    const std::string close = "</stream:stream>";
+    EXPECT_EQ(p.feed(close, ec), close.size());
+    ASSERT_FALSE(ec);
+    EXPECT_FALSE(p.release_idle()) << "the root has ended";
+    EXPECT_EQ(rec.events,
+              (std::vector<std::string>{header_event,
+                                        "element {jabber:client}presence <presence" + client_decl +
+                                            "/>",
+                                        "element {jabber:client}message <message" + client_decl +
+                                            " to='a@b'><body>x</body></message>",
+                                        "close"}));
+}
+
+// After a release the rebuilt parser still refuses what the stream refused before: an XML
+// declaration inside the root, an undeclared prefix, a second root; and errors stay sticky.
+TEST(stream_parser, released_parser_keeps_every_check)
+{
+    const std::vector<std::pair<std::string, errc>> cases = {
+        {"<?xml version='1.0'?>", errc::not_well_formed},
+        {"<x:y/>", errc::not_well_formed},
+        {"<!-- c -->", errc::restricted_xml},
+        {"text", errc::text_at_top_level},
+    };
+    for (const auto& [bad, want] : cases) {
+        after_header h;
+        auto& [s, rec, p, ec] = h;
+        ASSERT_TRUE(p.release_idle());
+        p.feed(bad, ec);
+        EXPECT_EQ(ec, make_error_code(want)) << bad;
+        EXPECT_FALSE(p.release_idle()) << "a failed stream is not released: " << bad;
+        EXPECT_EQ(p.feed("<presence/>", ec), 0U) << "sticky: " << bad;
+        EXPECT_EQ(ec, make_error_code(want));
+    }
+}
+
+// Released after every stanza, a long stream still lifts each element with the root's
+// declarations, and a stream restart (reset) on a released parser starts a fresh document.
+TEST(stream_parser, release_then_reset_starts_fresh_document)
+{
+    after_header h;
+    auto& [s, rec, p, ec] = h;
+    ASSERT_TRUE(p.release_idle());
+    p.reset();
+    EXPECT_EQ(p.feed(header, ec), header.size()) << "an XML declaration is accepted again";
+    ASSERT_FALSE(ec);
+    for (int i = 0; i < 100; ++i) {
+        ASSERT_TRUE(p.release_idle());
+        EXPECT_EQ(p.feed("<stream:features/>", ec), 18U);
+        ASSERT_FALSE(ec);
+    }
+    ASSERT_EQ(rec.events.size(), 102U);
+    EXPECT_EQ(rec.events.back(), "element {" + ns_stream + "}features <stream:features" +
+                                     client_decl + stream_decl + "/>");
 }
 
 // Many stanzas in one large feed: all delivered in order, nothing retained afterwards.

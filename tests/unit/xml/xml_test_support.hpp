@@ -90,8 +90,10 @@ private:
 };
 
 /// Feed `input` cut at the given offsets (ascending), acting on resets like a real caller.
+/// With `release`, stream_parser::release_idle() is called after every feed(), as the
+/// upstream stream does before it waits for the next read.
 inline outcome run_chunks(std::string_view input, const std::vector<std::size_t>& cuts,
-                          const setup& s)
+                          const setup& s, bool release = false)
 {
     recorder rec(s);
     stream_parser parser(rec, s.lim, s.opt);
@@ -129,6 +131,9 @@ inline outcome run_chunks(std::string_view input, const std::vector<std::size_t>
             }
             chunk_start += used;
             chunk.remove_prefix(used);
+            if (release) {
+                parser.release_idle();
+            }
         }
     }
     out.events = rec.events;
@@ -142,23 +147,27 @@ inline outcome run_whole(std::string_view input, const setup& s)
 }
 
 /// The byte-split matrix: whole, every two-chunk split, and byte by byte must all give
-/// `expected` exactly.
+/// `expected` exactly, each also with the parser released (release_idle) after every feed.
 inline void expect_matrix(std::string_view input, const setup& s, const outcome& expected)
 {
     EXPECT_EQ(run_whole(input, s), expected) << "whole input";
-    for (std::size_t cut = 0; cut <= input.size(); ++cut) {
-        outcome got = run_chunks(input, {cut}, s);
-        if (!(got == expected)) {
-            ADD_FAILURE() << "split at " << cut << ": " << ::testing::PrintToString(got)
-                          << "\nexpected " << ::testing::PrintToString(expected);
-            return; // one report is enough
+    for (bool release : {false, true}) {
+        for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+            outcome got = run_chunks(input, {cut}, s, release);
+            if (!(got == expected)) {
+                ADD_FAILURE() << "split at " << cut << (release ? " (released after each feed)" : "")
+                              << ": " << ::testing::PrintToString(got) << "\nexpected "
+                              << ::testing::PrintToString(expected);
+                return; // one report is enough
+            }
         }
+        std::vector<std::size_t> every;
+        for (std::size_t i = 1; i < input.size(); ++i) {
+            every.push_back(i);
+        }
+        EXPECT_EQ(run_chunks(input, every, s, release), expected)
+            << "byte by byte" << (release ? ", released after each feed" : "");
     }
-    std::vector<std::size_t> every;
-    for (std::size_t i = 1; i < input.size(); ++i) {
-        every.push_back(i);
-    }
-    EXPECT_EQ(run_chunks(input, every, s), expected) << "byte by byte";
 }
 
 } // namespace boshgate::xml::test
