@@ -195,6 +195,7 @@ struct engine::state {
     phase ph = phase::fresh;
     bool upstream_open = false;
     bool sasl_succeeded = false;     ///< <success/> seen since the last restart (XBOSH-8)
+    bool batching = false;           ///< inside begin/end_upstream_batch: queue, do not deliver
     bool creation_answered = false;
     bool from_sent = false;
     std::uint64_t last_rid = 0;          ///< highest rid processed in order
@@ -860,7 +861,9 @@ struct engine::state {
             queue_has_stream_ns = true; // BOSH-XML-12
         }
         queue += el.xml;
-        deliver(now);
+        if (!batching) {
+            deliver(now);
+        }
     }
 
     void timer(core::time_point now)
@@ -974,6 +977,22 @@ void engine::on_upstream_header(const upstream_header& h, core::time_point /*now
 void engine::on_upstream_element(xml::element&& el, core::time_point now)
 {
     st_->element_in(std::move(el), now);
+}
+
+void engine::begin_upstream_batch()
+{
+    st_->batching = true;
+}
+
+void engine::end_upstream_batch(core::time_point now)
+{
+    if (!st_->batching) {
+        return;
+    }
+    st_->batching = false;
+    if (st_->ph == state::phase::active) {
+        st_->deliver(now);
+    }
 }
 
 void engine::on_upstream_stream_error(std::string error_xml, core::time_point /*now*/)

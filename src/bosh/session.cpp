@@ -219,6 +219,18 @@ void session::on_upstream_header(const xml::root_open& header)
 
 void session::on_upstream_element(xml::element&& el)
 {
+    // The stream delivers a read's elements one by one, synchronously, on this strand: the
+    // first opens a batch whose end runs once that read has been handled, so a held
+    // request gets all of them in one body (issue 9), at the cost of one post per read.
+    if (!batch_open_) {
+        batch_open_ = true;
+        engine_.begin_upstream_batch();
+        net::post(strand_, [self = shared_from_this()] {
+            self->batch_open_ = false;
+            self->engine_.end_upstream_batch(self->clock_.now());
+            self->run_actions();
+        });
+    }
     engine_.on_upstream_element(std::move(el), clock_.now());
     run_actions();
 }
@@ -254,8 +266,9 @@ void session::on_upstream_failed(upstream::failure f, std::string detail)
 
 void session::run_actions()
 {
-    // Executing an action never re-enters the engine synchronously (upstream callbacks are
-    // posted by the stream), so one drain per input suffices; loop defensively anyway.
+    // Executing an action may re-enter the engine: open_upstream fails inside open() when
+    // the target is refused at once (policy, connecting cap, breaker), and that callback
+    // runs its own run_actions(). What it adds is drained there; loop for the rest.
     for (;;) {
         auto actions = engine_.take_actions();
         if (actions.empty()) {

@@ -123,6 +123,13 @@ public:
     /// parked and answered on the next request (or dropped silently after inactivity).
     void on_upstream_header(const upstream_header& h, core::time_point now);
     void on_upstream_element(xml::element&& el, core::time_point now);
+    /// Server elements that arrive together (one read from the server) go out together:
+    /// between begin_upstream_batch() and end_upstream_batch() elements are only queued, and
+    /// the end delivers them to the lowest held request in one body instead of one element
+    /// per request (issue 9). A request that arrives meanwhile still takes what is queued.
+    /// Batches do not nest; end without begin is a no-op.
+    void begin_upstream_batch();
+    void end_upstream_batch(core::time_point now);
     /// The server sent <stream:error/>: `error_xml` is the whole element, namespace-complete.
     void on_upstream_stream_error(std::string error_xml, core::time_point now);
     /// The server closed its stream cleanly (</stream:stream>) or the TCP link ended.

@@ -107,6 +107,9 @@ private:
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;
     bool removed_ = false;
+    /// An upstream batch is open (engine::begin_upstream_batch) and its end is posted: the
+    /// elements of one server read are delivered together, after that read's handler.
+    bool batch_open_ = false;
 };
 
 } // namespace boshgate::bosh

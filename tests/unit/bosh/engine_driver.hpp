@@ -142,6 +142,18 @@ public:
         acts = eng.take_actions();
     }
 
+    /// engine::begin_upstream_batch / end_upstream_batch (the end's actions are kept).
+    void begin_batch()
+    {
+        eng.begin_upstream_batch();
+        acts = eng.take_actions();
+    }
+    void end_batch()
+    {
+        eng.end_upstream_batch(clock.now());
+        acts = eng.take_actions();
+    }
+
     void features() { element(make_element(std::string(ns_stream), "features", std::string(features_xml))); }
 
     void header(std::optional<std::string> id = "srv-stream-1",

@@ -102,6 +102,46 @@ TEST(engine_payload, data_queued_without_held_request)
     EXPECT_EQ(payload(r->body), m1.xml + m2.xml + big.xml);
 }
 
+// Issue 9: server elements that arrive together (one read) leave together: inside a batch
+// they are queued, and its end answers the lowest held request with all of them; outside a
+// batch each element is delivered at once (as above). A request arriving during a batch
+// takes what is queued so far.
+TEST(engine_payload, elements_of_one_batch_share_one_body)
+{
+    driver d(with_hold(2));
+    d.start(creation_with_hold(2));
+    auto a = d.send(d.next());
+    auto b = d.send(d.next());
+    auto m1 = message("1"), m2 = message("2"), m3 = message("3");
+    d.begin_batch();
+    d.element(m1);
+    d.element(m2);
+    d.element(m3);
+    EXPECT_TRUE(d.responses().empty()) << "nothing leaves before the batch ends";
+    d.end_batch();
+    auto ra = d.response(a);
+    ASSERT_TRUE(ra);
+    EXPECT_EQ(payload(ra->body), m1.xml + m2.xml + m3.xml);
+    EXPECT_FALSE(d.response(b)) << "one body for the whole batch; b stays held";
+    d.end_batch(); // no batch open: nothing happens
+    EXPECT_FALSE(d.response(b));
+
+    // A request during a batch takes what is queued; the end delivers the rest.
+    d.begin_batch();
+    auto m4 = message("4"), m5 = message("5");
+    d.element(m4);
+    auto c = d.send(d.next()); // hold=2 with b and c: releases b with m4
+    auto rb = d.response(b);
+    ASSERT_TRUE(rb);
+    EXPECT_EQ(payload(rb->body), m4.xml);
+    d.element(m5);
+    EXPECT_FALSE(d.response(c));
+    d.end_batch();
+    auto rc = d.response(c);
+    ASSERT_TRUE(rc);
+    EXPECT_EQ(payload(rc->body), m5.xml);
+}
+
 // XBOSH-1 / BOSH-XML-10: bytes of server elements are relayed verbatim.
 TEST(engine_payload, element_bytes_verbatim)
 {
