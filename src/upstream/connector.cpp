@@ -69,6 +69,14 @@ void set_link_liveness(tcp::socket& sock, std::chrono::seconds keepalive, std::c
     }
 }
 
+std::chrono::seconds unacked_timeout_for(std::chrono::seconds write_timeout) noexcept
+{
+    if (write_timeout.count() <= 0) {
+        return std::chrono::seconds{0};
+    }
+    return write_timeout + std::max(std::chrono::seconds{1}, write_timeout / 2);
+}
+
 net::awaitable<std::variant<connected, connect_failure>>
 connect(connect_request req, dns::resolver_options resolver_opt, std::string log_tag)
 {

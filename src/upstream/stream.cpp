@@ -496,7 +496,7 @@ private:
         }
         auto& c = std::get<connected>(conn);
         sock_ = std::move(c.socket);
-        set_link_liveness(sock_, opt.tcp_keepalive, write_timeout_, tag_);
+        set_link_liveness(sock_, opt.tcp_keepalive, unacked_timeout_for(write_timeout_), tag_);
         const bool direct_tls = c.target.direct_tls;
 
         negotiating_ = true;

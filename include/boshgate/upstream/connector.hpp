@@ -85,6 +85,13 @@ struct connected {
 void set_link_liveness(boost::asio::ip::tcp::socket& sock, std::chrono::seconds keepalive,
                        std::chrono::seconds unacked, std::string_view log_tag);
 
+/// The `unacked` bound for a stream whose writes are bounded by `write_timeout` (SEC-FLOW-2):
+/// write_timeout + max(1 s, write_timeout / 2), 0 when write_timeout is 0. Longer than
+/// write_timeout, so that a write the server does not take is reported by the write guard
+/// (flow_upstream_write_timeouts) and never races the kernel; the kernel's bound catches
+/// what the guard cannot see: bytes that left our socket buffer but are never acknowledged.
+std::chrono::seconds unacked_timeout_for(std::chrono::seconds write_timeout) noexcept;
+
 struct connect_failure {
     failure why;
     std::string reason; ///< log-safe, names the last error

@@ -57,7 +57,8 @@ struct options {
     std::chrono::seconds whitespace_keepalive{0};   ///< 0 = off (C2S-KA-1)
     /// FAULT-LINK-1: TCP keepalive on the server link: probes after this long without a
     /// byte from the server, then every max(1 s, this / 3); 0 = off. With TCP_USER_TIMEOUT
-    /// (limits.write_timeout) a silently cut link is found without any traffic.
+    /// (unacked_timeout_for(limits.write_timeout)) a silently cut link is found without
+    /// any traffic.
     std::chrono::seconds tcp_keepalive{60};
 };
 

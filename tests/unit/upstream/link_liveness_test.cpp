@@ -60,6 +60,19 @@ TEST_F(link_liveness, user_timeout_is_the_write_timeout_in_milliseconds)
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
 }
 
+// The kernel's bound is longer than write_timeout, so that a write the server does not take
+// is always reported by the write guard first (flow_upstream_write_timeouts; regression: a
+// flaky flow test saw the two race under load), and 0 stays off.
+TEST(link_liveness_bound, unacked_timeout_outlasts_the_write_timeout)
+{
+    using boshgate::upstream::unacked_timeout_for;
+    EXPECT_EQ(unacked_timeout_for(0s), 0s);
+    EXPECT_EQ(unacked_timeout_for(1s), 2s);
+    EXPECT_EQ(unacked_timeout_for(2s), 3s);
+    EXPECT_EQ(unacked_timeout_for(3s), 4s);
+    EXPECT_EQ(unacked_timeout_for(30s), 45s);
+}
+
 // tcp_keepalive = "0s": no keepalive at all (an operator's explicit choice).
 TEST_F(link_liveness, zero_turns_both_off)
 {
