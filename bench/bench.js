@@ -26,6 +26,7 @@ const { BoshSession } = require('./bosh_load');
 const { WsSession, loadWs } = require('./ws_load');
 const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
 const { printReport } = require('./report');
+const { runThroughput, routeMessages } = require('./throughput');
 const { num, parseOptions } = require('./cli');
 
 const DOMAIN = 'bench.test';
@@ -55,6 +56,10 @@ function usage() {
   --ramp-interval MS    ms between ramp steps (default 200)
   --wait S              BOSH wait attribute (default 20)
   --no-marginal         skip the second batch of N sessions (RSS at 2N, marginal KB/session)
+  --tp-seconds T        throughput phase: T s with 1 pair x 1 in flight, then T s with
+                        --pairs x --in-flight (default 10; 0 = off)
+  --pairs P             sender->receiver pairs in the throughput phase (default 50)
+  --in-flight K         messages outstanding per pair in the throughput phase (default 5)
   --only LIST           comma list of: ${MANAGERS.join(',')} (default: all, in that order)
   --keep                keep the work dir (always kept when something failed)
   --json FILE           also write the results as JSON to FILE
@@ -62,7 +67,7 @@ env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest bui
 }
 
 function parseArgs(argv) {
-  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true };
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5 };
   const count = (v, a) => num(a, v, { int: true });
   parseOptions(argv, {
     '--sessions': (v, a) => { o.sessions = count(v, a); },
@@ -73,6 +78,9 @@ function parseArgs(argv) {
     '--only': (v) => { o.only = v.split(',').map((s) => s.trim()).filter(Boolean); },
     '--keep': () => { o.keep = true; },
     '--no-marginal': () => { o.marginal = false; },
+    '--tp-seconds': (v, a) => { o.tpSeconds = count(v, a); },
+    '--pairs': (v, a) => { o.pairs = Math.max(1, count(v, a)); },
+    '--in-flight': (v, a) => { o.inFlight = Math.max(1, count(v, a)); },
     '--json': (v) => { o.json = path.resolve(v); },
   }, usage);
   for (const m of o.only) {
@@ -290,6 +298,8 @@ async function runManager(kind, ctx) {
     msgHeld: null,
     msgP50: null,
     msgP95: null,
+    tp1: null, // throughput phase, 1 pair x 1 in flight (throughput.js)
+    tpN: null, // throughput phase, --pairs x --in-flight
     loginErrors: [],
     idleErrors: [],
     logs: [],
@@ -316,7 +326,7 @@ async function runManager(kind, ctx) {
   fs.mkdirSync(phaseDir, { recursive: true });
   const sessions = [];
   const stops = [];
-  const budgetMs = 90000 + (o.sessions + r.attempted2) * 400 + o.messages * 2000;
+  const budgetMs = 90000 + (o.sessions + r.attempted2) * 400 + o.messages * 2000 + o.tpSeconds * 2000 + (o.tpSeconds ? 30000 : 0);
   const limit = deadline(budgetMs, `the ${kind} run`);
   let cancelled = false;
   limit.promise.catch(() => {
@@ -390,16 +400,7 @@ async function runManager(kind, ctx) {
       const ok = sessions.filter((s) => s.jid && !s.error);
       r.msgHeld = ok.length;
       if (ok.length >= 2 && o.messages > 0) {
-        const waiters = new Map();
-        for (const s of ok) {
-          s.onMessage = (id, t) => {
-            const w = waiters.get(id);
-            if (w) {
-              waiters.delete(id);
-              w(t);
-            }
-          };
-        }
+        const waiters = routeMessages(ok);
         const lat = [];
         for (let i = 0; i < o.messages && !cancelled; i++) {
           const a = ok[(2 * i) % ok.length];
@@ -428,6 +429,24 @@ async function runManager(kind, ctx) {
         r.msgP50 = percentile(lat, 50);
         r.msgP95 = percentile(lat, 95);
         log(`messages ${r.msgReceived}/${r.msgSent} (${ok.length} sessions held), p50 ${fmtMs(r.msgP50)}, p95 ${fmtMs(r.msgP95)}`);
+      }
+      // Throughput (issue 9): 1 pair x 1 in flight, then --pairs x --in-flight, while every
+      // session stays held.
+      if (o.tpSeconds > 0 && !cancelled) {
+        const live = sessions.filter((s) => s.jid && !s.error);
+        for (const [key, pairs, inFlight] of [['tp1', 1, 1], ['tpN', o.pairs, o.inFlight]]) {
+          const t = await runThroughput({
+            sessions: live, pairs, inFlight, seconds: o.tpSeconds, mgrPid: mgr.pid,
+            prosodyPid: inProc ? null : prosody.pid, isCancelled, tag: key,
+          });
+          r[key] = t;
+          if (t) {
+            const cpuPer = (v) => (v === null ? 'n/a' : `${v.toFixed(3)} ms`);
+            log(`throughput ${t.pairs} pair(s) x ${t.inFlight}: ${t.received}/${t.sent} in ${t.seconds.toFixed(1)} s = ${t.rate.toFixed(0)} msgs/s, `
+              + `RTT p50 ${fmtMs(t.p50)} p99 ${fmtMs(t.p99)}; CPU per message: manager ${cpuPer(t.mgrMsPerMsg)}`
+              + `${inProc ? '' : `, Prosody ${cpuPer(t.prosodyMsPerMsg)}`}; load generator ${t.genCpuPct.toFixed(0)} % of a core`);
+          }
+        }
       }
       r.idleErrors = countErrors(sessions.filter((s) => s.jid)).filter((e) => e.error.startsWith('idle:'));
       for (const e of r.idleErrors.slice(0, 3)) {

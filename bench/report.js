@@ -54,6 +54,25 @@ function row(r) {
   ];
 }
 
+/** One throughput run (throughput.js) as cells: msgs/s, RTT p50 / p99, CPU ms per message. */
+function tpCells(t, inProc) {
+  if (!t) {
+    return ['-', '-', '-'];
+  }
+  const per = (v) => (known(v) ? v.toFixed(3) : '-');
+  const lost = t.lost ? ` (${t.lost} lost)` : '';
+  return [
+    `${t.rate.toFixed(0)}${lost}`,
+    pair(t.p50, t.p99),
+    inProc ? `${per(t.mgrMsPerMsg)} (same)` : `${per(t.mgrMsPerMsg)} / ${per(t.prosodyMsPerMsg)}`,
+  ];
+}
+
+function tpRow(r) {
+  const gen = [r.tp1, r.tpN].filter(Boolean).map((t) => t.genCpuPct.toFixed(0)).join(' / ') || '-';
+  return [r.label, ...tpCells(r.tp1, r.inProcess), ...tpCells(r.tpN, r.inProcess), gen];
+}
+
 function table(header, rows) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
@@ -90,6 +109,19 @@ function printReport({ opts, results, versions, elapsedS, dir, allKinds }) {
   ];
   const measured = results.filter((r) => r.kind !== 'setup');
   out.push(table(header, measured.map(row)));
+  if (opts.tpSeconds > 0) {
+    out.push('');
+    out.push(`Throughput: ${opts.tpSeconds} s with 1 pair x 1 message in flight, then ${opts.tpSeconds} s with ${opts.pairs} pairs x ${opts.inFlight} in flight `
+      + '(headline messages A -> B between held sessions; RTT = sent on A -> received on B; CPU = utime + stime per delivered message; '
+      + 'load gen = this Node process, % of one core: near 100 % means the generator, not the manager, sets the rate).');
+    const tpHeader = [
+      'Manager',
+      '1 pair msgs/s', '1 pair RTT p50 / p99 ms', '1 pair CPU ms/msg (mgr / Prosody)',
+      `${opts.pairs} pairs msgs/s`, `${opts.pairs} pairs RTT p50 / p99 ms`, `${opts.pairs} pairs CPU ms/msg (mgr / Prosody)`,
+      'load gen % (1 / N)',
+    ];
+    out.push(table(tpHeader, measured.filter((r) => r.tp1 || r.tpN).map(tpRow)));
+  }
   for (const r of results) {
     if (r.status === 'failed' || r.status === 'not measured') {
       out.push(`${r.label}: ${r.status.toUpperCase()}: ${r.error}`);
