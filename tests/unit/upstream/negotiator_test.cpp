@@ -178,6 +178,27 @@ negotiator_params params()
     return p;
 }
 
+/// params() for a domain with tls = "off" (never STARTTLS).
+negotiator_params params_tls_off()
+{
+    auto p = params();
+    p.never_starttls = true;
+    return p;
+}
+
+/// The client was given exactly the server's header (stream id `id`) and then its features.
+::testing::AssertionResult header_then_features(const std::vector<event>& ev, std::string_view id)
+{
+    if (ev.size() != 2 || ev[0].kind != "header" || ev[0].text != id || ev[1].local != "features") {
+        std::string got;
+        for (const auto& e : ev) {
+            got += " [" + e.kind + " " + e.local + " " + e.text.substr(0, 40) + "]";
+        }
+        return ::testing::AssertionFailure() << "expected header " << id << " then features, got" << got;
+    }
+    return ::testing::AssertionSuccess();
+}
+
 /// Bring a STARTTLS harness to the open state (post-TLS features delivered).
 void to_open(harness& h)
 {
@@ -331,10 +352,7 @@ TEST(negotiator, plaintext_allowed_delivers_first_stream)
     EXPECT_EQ(h.take_written(), "");
     h.server(server_header("s1") + features_bind);
     auto ev = h.take_events();
-    ASSERT_EQ(ev.size(), 2u);
-    EXPECT_EQ(ev[0].kind, "header");
-    EXPECT_EQ(ev[0].text, "s1");
-    EXPECT_EQ(ev[1].local, "features");
+    ASSERT_TRUE(header_then_features(ev, "s1"));
     EXPECT_EQ(h.take_written(), "<early/>");
     EXPECT_FALSE(h.neg.tls());
 }
@@ -356,9 +374,7 @@ TEST(negotiator, plaintext_allowed_still_uses_offered_starttls)
 // operator's choice for a server on the same host, tests/CONFORMANCE.md).
 TEST(negotiator, never_starttls_declines_an_optional_offer)
 {
-    auto p = params();
-    p.never_starttls = true;
-    harness h(p);
+    harness h(params_tls_off());
     EXPECT_EQ(h.take_written(), hdr_plain);
     h.neg.client_send("<early/>");
     h.drain();
@@ -368,10 +384,7 @@ TEST(negotiator, never_starttls_declines_an_optional_offer)
              "</mechanisms></stream:features>");
     EXPECT_EQ(h.take_written(), "<early/>"); // no <starttls/>
     auto ev = h.take_events();
-    ASSERT_EQ(ev.size(), 2u);
-    EXPECT_EQ(ev[0].kind, "header");
-    EXPECT_EQ(ev[0].text, "s1");
-    EXPECT_EQ(ev[1].local, "features");
+    ASSERT_TRUE(header_then_features(ev, "s1"));
     EXPECT_EQ(ev[1].text.find("starttls"), std::string::npos) << ev[1].text;
     EXPECT_NE(ev[1].text.find("PLAIN"), std::string::npos) << ev[1].text;
     EXPECT_FALSE(h.neg.tls());
@@ -384,9 +397,7 @@ TEST(negotiator, never_starttls_refuses_a_mandatory_offer)
     const std::string only = "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
                              "</stream:features>";
     for (const std::string& features : {features_starttls, only}) {
-        auto p = params();
-        p.never_starttls = true;
-        harness h(p);
+        harness h(params_tls_off());
         h.take_written();
         h.server(server_header("s1") + features);
         EXPECT_EQ(h.take_written(), "</stream:stream>") << features;
@@ -401,15 +412,11 @@ TEST(negotiator, never_starttls_refuses_a_mandatory_offer)
 // tls = "off" also accepts a server that offers no TLS at all.
 TEST(negotiator, never_starttls_accepts_a_server_without_tls)
 {
-    auto p = params();
-    p.never_starttls = true;
-    harness h(p);
+    harness h(params_tls_off());
     h.take_written();
     h.server(server_header("s1") + features_bind);
-    auto ev = h.take_events();
-    ASSERT_EQ(ev.size(), 2u);
-    EXPECT_EQ(ev[0].kind, "header");
-    EXPECT_EQ(ev[1].local, "features");
+    EXPECT_TRUE(header_then_features(h.take_events(), "s1"));
+    EXPECT_FALSE(h.neg.tls());
 }
 
 // C2S-TLS-3: no STARTTLS inside direct TLS; the offer is stripped from the client's view
@@ -506,10 +513,7 @@ TEST(negotiator, data_after_sasl_success_held_until_restart)
 
     h.server(server_header("s3") + features_bind);
     ev = h.take_events();
-    ASSERT_EQ(ev.size(), 2u);
-    EXPECT_EQ(ev[0].kind, "header");
-    EXPECT_EQ(ev[0].text, "s3");
-    EXPECT_EQ(ev[1].local, "features");
+    EXPECT_TRUE(header_then_features(ev, "s3"));
 }
 
 TEST(negotiator, restart_ignored_unless_open)
