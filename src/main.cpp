@@ -8,6 +8,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <cerrno>
@@ -73,6 +74,13 @@ void raise_nofile(std::uint64_t wanted)
 
 int main(int argc, char** argv)
 {
+    // glibc returns free memory at the top of a heap to the kernel once it exceeds 128 KiB
+    // (brk/madvise, then a TLB shootdown on every CPU of a threaded process). Relaying,
+    // which frees and reallocates read buffers and parser state all the time, crossed
+    // that line back and forth: ~2 % of the gateway's CPU in brk(2) under load (perf,
+    // bench/README.md, issue 9). A fixed 2 MiB threshold keeps that much at most.
+    mallopt(M_TRIM_THRESHOLD, 2 * 1024 * 1024);
+    mallopt(M_TOP_PAD, 256 * 1024);
     std::string config_path;
     config::overrides ov;
     bool check_only = false;

@@ -25,6 +25,20 @@ std::string random_sid()
     return out;
 }
 
+unsigned long process_hash_salt()
+{
+    static const unsigned long salt = [] {
+        unsigned long v = 0;
+        while (v == 0) { // 0 means "draw one" to expat
+            if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), static_cast<int>(sizeof v)) != 1) {
+                throw std::runtime_error("RAND_bytes failed");
+            }
+        }
+        return v;
+    }();
+    return salt;
+}
+
 std::string next_session_tag(char kind)
 {
     static std::atomic<std::uint64_t> serial{0};

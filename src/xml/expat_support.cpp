@@ -1,5 +1,6 @@
 #include "expat_support.hpp"
 
+#include "boshgate/core/ids.hpp"
 #include "boshgate/core/text.hpp"
 
 #include <cstring>
@@ -100,6 +101,8 @@ void expat_base::create_parser()
     if (parser == nullptr) {
         throw std::bad_alloc();
     }
+    // A secret salt of our own: spares expat's getrandom(2) per parser (core/ids.hpp).
+    XML_SetHashSalt(parser, core::process_hash_salt());
 }
 
 void expat_base::free_parser() noexcept
@@ -129,6 +132,7 @@ void expat_base::reset_parser()
     } else {
         // Only fails for external-entity child parsers, which we never create.
         XML_ParserReset(parser, "UTF-8");
+        XML_SetHashSalt(parser, core::process_hash_salt()); // the reset cleared it
     }
     error = errc{};
     detail.clear();

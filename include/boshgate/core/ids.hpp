@@ -12,4 +12,10 @@ std::string random_sid();
 /// this tag, never a full sid (a sid is a bearer credential for the session).
 std::string next_session_tag(char kind);
 
+/// A secret drawn once per process from OpenSSL's CSPRNG (never 0): the hash salt of every
+/// expat parser (hash-flooding defence, CVE-2012-0876). Expat would otherwise draw its own
+/// salt from getrandom(2) for each parser, a system call per BOSH body and per idle-stream
+/// rebuild (issue 9). Throws like random_sid() if the CSPRNG fails.
+unsigned long process_hash_salt();
+
 } // namespace boshgate::core

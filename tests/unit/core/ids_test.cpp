@@ -27,4 +27,12 @@ TEST(ids, session_tags_are_short_and_distinct)
     EXPECT_LT(a.size(), 12u);
 }
 
+// Expat's hash salt: one secret per process, never 0 (0 would make expat draw its own).
+TEST(ids, process_hash_salt_is_nonzero_and_stable)
+{
+    const unsigned long salt = process_hash_salt();
+    EXPECT_NE(salt, 0ul);
+    EXPECT_EQ(process_hash_salt(), salt);
+}
+
 } // namespace boshgate::core
