@@ -21,17 +21,21 @@ const { makeCerts } = require(path.join(interop, 'certs'));
 const { startProsody } = require(path.join(interop, 'prosody'));
 const { startDnsmasq } = require(path.join(interop, 'dnsmasq'));
 const { startBoshgate } = require(path.join(interop, 'boshgate'));
+const { startEjabberd } = require(path.join(interop, 'ejabberd'));
 
 const { BoshSession } = require('./bosh_load');
 const { WsSession, loadWs } = require('./ws_load');
+const { TcpSession, loadXmlParser } = require('./tcp_load');
 const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
 const { printReport } = require('./report');
 const { runThroughput, routeMessages } = require('./throughput');
+const { runFakePhases, printFakeReport } = require('./fake_phases');
 const { num, parseOptions } = require('./cli');
 
 const DOMAIN = 'bench.test';
 // Rows in their default order. base: which process serves the sessions
-// ('prosody' = Prosody's own endpoint, in-process); transport: the client side.
+// ('prosody' / 'ejabberd' = the server's own endpoint, in-process; 'direct' = no
+// manager, the clients are c2s clients of Prosody); transport: the client side.
 const ROWS = {
   boshgate: { base: 'boshgate', transport: 'bosh', label: 'boshgate BOSH -> Prosody c2s' },
   'boshgate-ws': { base: 'boshgate', transport: 'ws', label: 'boshgate WebSocket -> Prosody c2s' },
@@ -41,9 +45,17 @@ const ROWS = {
   prosody: { base: 'prosody', transport: 'bosh', label: 'Prosody mod_bosh (in-process)' },
   'prosody-ws': { base: 'prosody', transport: 'ws', label: 'Prosody mod_websocket (in-process)' },
   nxb: { base: 'nxb', transport: 'bosh', label: 'node-xmpp-bosh 0.7.10 -> Prosody c2s' },
+  // No connection manager: each session is a plain XMPP c2s TCP client of Prosody (the
+  // physical limit). Plaintext like the tls-off rows (c2s_require_encryption = false), or
+  // STARTTLS (verified against the per-run CA) like the TLS rows.
+  direct: { base: 'direct', transport: 'tcp', requireEncryption: false, label: 'direct TCP c2s -> Prosody (no manager), plaintext' },
+  'direct-tls': { base: 'direct', transport: 'tcp', starttls: true, label: 'direct TCP c2s -> Prosody (no manager), STARTTLS' },
+  // ejabberd's own endpoints (mod_bosh at /http-bind, ejabberd_http_ws at /ws), in-process.
+  ejabberd: { base: 'ejabberd', transport: 'bosh', label: 'ejabberd mod_bosh (in-process)' },
+  'ejabberd-ws': { base: 'ejabberd', transport: 'ws', label: 'ejabberd ejabberd_http_ws (in-process)' },
 };
 const MANAGERS = Object.keys(ROWS);
-const TRANSPORTS = { bosh: 'BOSH', ws: 'WebSocket' };
+const TRANSPORTS = { bosh: 'BOSH', ws: 'WebSocket', tcp: 'TCP c2s' };
 const LABELS = Object.fromEntries(MANAGERS.map((k) => [k, ROWS[k].label]));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -61,13 +73,19 @@ function usage() {
   --pairs P             sender->receiver pairs in the throughput phase (default 50)
   --in-flight K         messages outstanding per pair in the throughput phase (default 5)
   --only LIST           comma list of: ${MANAGERS.join(',')} (default: all, in that order)
+  --scaling-seconds S   boshgate in front of bench/fakexmpp: the --pairs x --in-flight
+                        throughput for S s with 1 and with 2 io threads (default 10; 0 = off)
+  --capacity N          boshgate in front of fakexmpp filled with N idle sessions (default 0 =
+                        as many as its open-file limit allows, two fds each)
+  --capacity-window W   logins in progress at once in the capacity phase (default 400)
+  --no-capacity         skip the capacity phase
   --keep                keep the work dir (always kept when something failed)
   --json FILE           also write the results as JSON to FILE
 env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest build/*/boshgate)`;
 }
 
 function parseArgs(argv) {
-  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5 };
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5, scalingSeconds: 10, capacity: 0, capacityWindow: 400 };
   const count = (v, a) => num(a, v, { int: true });
   parseOptions(argv, {
     '--sessions': (v, a) => { o.sessions = count(v, a); },
@@ -82,6 +100,10 @@ function parseArgs(argv) {
     '--pairs': (v, a) => { o.pairs = Math.max(1, count(v, a)); },
     '--in-flight': (v, a) => { o.inFlight = Math.max(1, count(v, a)); },
     '--json': (v) => { o.json = path.resolve(v); },
+    '--scaling-seconds': (v, a) => { o.scalingSeconds = count(v, a); },
+    '--capacity': (v, a) => { o.capacity = count(v, a); },
+    '--capacity-window': (v, a) => { o.capacityWindow = Math.max(1, count(v, a)); },
+    '--no-capacity': () => { o.capacity = -1; },
   }, usage);
   for (const m of o.only) {
     if (!MANAGERS.includes(m)) {
@@ -107,7 +129,7 @@ function log(msg) {
 
 // ---- setup -----------------------------------------------------------------
 
-const { userName, password, registerUsers } = require('./accounts').makeAccounts('bench', DOMAIN);
+const { userName, password, registerUsers, registerEjabberdUsers } = require('./accounts').makeAccounts('bench', DOMAIN);
 
 // ---- one manager -------------------------------------------------------------
 
@@ -133,14 +155,84 @@ function countErrors(sessions) {
 }
 
 /**
- * Starts the manager of row `kind` in front of (or inside) `prosody`. Resolves
- * with { url (of the row's transport), pid, stop, logs, alive } or throws with
- * the reason it cannot run.
+ * The ejabberd rows' data set, made once per run (on the first ejabberd row):
+ * a private ejabberd with its HTTP API open on loopback registers the N
+ * accounts (accounts.js: registerEjabberdUsers) and is stopped; every row then
+ * starts a fresh VM on that mnesia spool, under the same node name (mnesia
+ * ties its tables to it). Resolves with { spool, node }; a failure is
+ * remembered and fails every ejabberd row with its reason.
+ */
+function ejabberdData(ctx) {
+  if (!ctx.ejabberdData) {
+    ctx.ejabberdData = (async () => {
+      const base = path.join(ctx.dir, 'ejabberd-data');
+      const setupDir = path.join(base, 'setup');
+      fs.mkdirSync(setupDir, { recursive: true });
+      const data = { spool: path.join(base, 'spool'), node: `bench${process.pid}x${Date.now().toString(36)}@localhost` };
+      const t0 = Date.now();
+      const ej = await startEjabberd({ dir: setupDir, domain: DOMAIN, cert: ctx.cert, users: [], httpApi: true, ...data });
+      const stop = track('ejabberd', ej.pgid(), ej.stop);
+      const t1 = Date.now();
+      let t2;
+      try {
+        await registerEjabberdUsers(ej.apiUrl, ctx.opts.sessions);
+        t2 = Date.now();
+      } catch (e) {
+        throw new Error(`registering the ejabberd accounts: ${e.message}`);
+      } finally {
+        await stop();
+      }
+      const s = (a, b) => ((b - a) / 1000).toFixed(1);
+      log(`ejabberd: ${ctx.opts.sessions} users registered through its HTTP API in ${s(t1, t2)} s `
+        + `(set-up VM start ${s(t0, t1)} s, stop ${s(t2, Date.now())} s)`);
+      return data;
+    })();
+  }
+  return ctx.ejabberdData;
+}
+
+/**
+ * The XMPP server of an ejabberd row: a fresh ejabberd on the run's ejabberd
+ * data set, shaped like startProsody's result for runManager (pid = the
+ * Erlang VM, beam.smp, whose RSS and CPU are measured; trackPid = the process
+ * group `ejabberdctl foreground` runs in).
+ */
+async function startEjabberdServer(ctx, phaseDir) {
+  const data = await ejabberdData(ctx);
+  const ej = await startEjabberd({ dir: phaseDir, domain: DOMAIN, cert: ctx.cert, users: [], ...data });
+  const pid = ej.beamPid();
+  let comm = '';
+  try {
+    comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch (_) {
+    // checked below
+  }
+  if (!pid || !comm.startsWith('beam')) {
+    await ej.stop();
+    throw new Error(`ejabberd started, but its pid file names no running beam.smp (pid ${pid}, comm ${JSON.stringify(comm)})`);
+  }
+  return { ...ej, pid, trackPid: ej.pgid(), alive: ej.alive };
+}
+
+/**
+ * Starts the manager of row `kind` in front of (or inside) `prosody` (for the
+ * ejabberd rows: the row's ejabberd). Resolves with { url (of the row's
+ * transport), pid (null: no manager process), stop, logs, alive, sessionOpts
+ * (extra options of the row's load sessions, if any) } or throws with the
+ * reason it cannot run.
  */
 async function startManager(kind, ctx, prosody, phaseDir) {
   const { base, transport } = ROWS[kind];
-  if (base === 'prosody') {
+  if (base === 'prosody' || base === 'ejabberd') {
     return { url: transport === 'ws' ? prosody.wsUrl : prosody.boshUrl, pid: prosody.pid, logs: prosody.logs, alive: prosody.alive, stop: async () => {} };
+  }
+  if (base === 'direct') {
+    // No manager: the load clients connect to Prosody's c2s port themselves.
+    const starttls = Boolean(ROWS[kind].starttls);
+    return {
+      url: `xmpp://127.0.0.1:${prosody.c2sPort}`, pid: null, logs: [], alive: prosody.alive, stop: async () => {},
+      sessionOpts: { starttls, ca: starttls ? fs.readFileSync(ctx.caFile) : null },
+    };
   }
   if (base === 'boshgate') {
     if (!ctx.boshgateBin) {
@@ -222,8 +314,8 @@ async function startManager(kind, ctx, prosody, phaseDir) {
  * each with a 30 s deadline and then idle. Appends the sessions to `sessions`
  * and resolves with the latencies (ms) of the logins that succeeded.
  */
-async function loginBatch({ kind, url, o, sessions, count, prefix, isCancelled }) {
-  const Session = ROWS[kind].transport === 'ws' ? WsSession : BoshSession;
+async function loginBatch({ kind, url, o, sessions, count, prefix, isCancelled, sessionOpts = {} }) {
+  const Session = { ws: WsSession, tcp: TcpSession }[ROWS[kind].transport] || BoshSession;
   const logins = [];
   for (let i = 0; i < count; i++) {
     if (i > 0 && i % o.rampBatch === 0) {
@@ -232,7 +324,7 @@ async function loginBatch({ kind, url, o, sessions, count, prefix, isCancelled }
     if (isCancelled()) {
       break;
     }
-    const s = new Session({ url, domain: DOMAIN, user: userName(i), password: password(i), wait: o.wait, resource: `${prefix}${i}` });
+    const s = new Session({ url, domain: DOMAIN, user: userName(i), password: password(i), wait: o.wait, resource: `${prefix}${i}`, ...sessionOpts });
     sessions.push(s);
     const d = deadline(30000, 'login');
     logins.push(Promise.race([s.login(), d.promise]).then((ms) => {
@@ -267,12 +359,15 @@ function loginStats(times, count, batch, prefix = '') {
 async function runManager(kind, ctx) {
   const o = ctx.opts;
   const { base, transport } = ROWS[kind];
-  const inProc = base === 'prosody';
+  const inProc = base === 'prosody' || base === 'ejabberd';
+  const noMgr = base === 'direct'; // no manager process: its figures do not apply (null)
   const r = {
     kind,
     label: LABELS[kind],
     transport: TRANSPORTS[transport],
     inProcess: inProc,
+    noManager: noMgr,
+    server: base === 'ejabberd' ? 'ejabberd' : 'Prosody', // the XMPP server (prosody* fields: its figures)
     status: 'ok',
     error: null,
     attempted: o.sessions,
@@ -312,10 +407,21 @@ async function runManager(kind, ctx) {
     r.notes.push('upstream STARTTLS without certificate verification (its helper ignores the result); '
       + 'crypto.createCredentials shimmed to tls.createSecureContext; route ignored, reached via SRV');
   }
+  if (noMgr) {
+    r.notes.push(`no connection manager: each session is its own c2s TCP connection to Prosody (${ROWS[kind].starttls
+      ? 'STARTTLS, certificate verified' : 'plaintext, c2s_require_encryption = false'}); the RSS column is Prosody's, `
+      + 'the manager columns and CPU do not apply (n/a)');
+  }
+  if (base === 'ejabberd' && !ctx.ejabberdUnavailable) {
+    r.notes.push(`ejabberd ${(ctx.versions && ctx.versions.ejabberd) || '?'}: RSS and CPU of its Erlang VM (beam.smp); `
+      + 'accounts stored as SCRAM-SHA-1 (4096 iterations), registered once per run through its HTTP API');
+  }
   const unavailable = base === 'boshgate' && !ctx.boshgateBin
     ? `no boshgate binary (${ctx.boshgateInfo || 'set BOSHGATE_BIN or build build/release/boshgate'})`
     : base === 'nxb' ? ctx.nxbUnavailable
-      : transport === 'ws' ? ctx.wsUnavailable : null;
+      : base === 'ejabberd' && ctx.ejabberdUnavailable ? ctx.ejabberdUnavailable
+        : transport === 'ws' ? ctx.wsUnavailable
+          : transport === 'tcp' ? ctx.tcpUnavailable : null;
   if (unavailable) {
     r.status = 'not measured';
     r.error = unavailable;
@@ -337,10 +443,11 @@ async function runManager(kind, ctx) {
   let inner = null;
   try {
     inner = (async () => {
-      const prosody = await startProsody({
+      // The XMPP server: Prosody, or for the ejabberd rows ejabberd (same interface).
+      const prosody = base === 'ejabberd' ? await startEjabberdServer(ctx, phaseDir) : await startProsody({
         dir: ctx.dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info', requireEncryption: ROWS[kind].requireEncryption ?? true,
       });
-      stops.push(track('prosody', prosody.pid, prosody.stop));
+      stops.push(track(prosody.kind, prosody.trackPid || prosody.pid, prosody.stop));
       r.logs.push(...prosody.logs);
       if (cancelled) {
         throw new Error('cancelled');
@@ -354,10 +461,10 @@ async function runManager(kind, ctx) {
         r.logs.push(...mgr.logs);
       }
       const readRss = async () => {
-        const m = await sampleRssKb(mgr.pid);
+        const m = noMgr ? null : await sampleRssKb(mgr.pid);
         return [m, inProc ? m : await sampleRssKb(prosody.pid)];
       };
-      const rssLine = (mgrKb, prosodyKb) => `manager ${fmtKb(mgrKb)}${inProc ? '' : `, Prosody ${fmtKb(prosodyKb)}`}`;
+      const rssLine = (mgrKb, prosodyKb) => `${noMgr ? 'no manager' : `manager ${fmtKb(mgrKb)}`}${inProc ? '' : `, Prosody ${fmtKb(prosodyKb)}`}`;
       // Let start-up work (module loading, JIT, caches) finish before the idle reading.
       await sleep(1500);
       [r.mgrRssIdleKb, r.prosodyRssIdleKb] = await readRss();
@@ -366,7 +473,7 @@ async function runManager(kind, ctx) {
       // Logins: ramp of rampBatch sessions every rampInterval ms, each then held idle.
       const cpuMgr0 = cpuMs(mgr.pid);
       const cpuPro0 = cpuMs(prosody.pid);
-      const times = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'b', isCancelled });
+      const times = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'b', isCancelled, sessionOpts: mgr.sessionOpts });
       const cpuMgr1 = cpuMs(mgr.pid);
       const cpuPro1 = cpuMs(prosody.pid);
       ({ ok: r.loginsOk, p50: r.loginP50, p95: r.loginP95, errors: r.loginErrors } = loginStats(times, o.sessions, sessions));
@@ -387,7 +494,7 @@ async function runManager(kind, ctx) {
       // Marginal cost: N more sessions (same accounts, second resource), then RSS at 2N.
       if (o.marginal && !cancelled && r.loginsOk > 0) {
         const first = sessions.length;
-        const times2 = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'c', isCancelled });
+        const times2 = await loginBatch({ kind, url: mgr.url, o, sessions, count: o.sessions, prefix: 'c', isCancelled, sessionOpts: mgr.sessionOpts });
         ({ ok: r.loginsOk2, p50: r.login2P50, p95: r.login2P95 } = loginStats(times2, o.sessions, sessions.slice(first), 'second batch: '));
         r.loginErrors = countErrors(sessions);
         await sleep(2000);
@@ -551,6 +658,16 @@ async function main() {
   } catch (e) {
     ctx.wsUnavailable = e.message;
   }
+  try {
+    loadXmlParser();
+  } catch (e) {
+    ctx.tcpUnavailable = e.message;
+  }
+  // ejabberd rows: the package (ejabberdctl and its system user) must be there.
+  const ejabberdctl = (process.env.PATH || '').split(':').map((d) => path.join(d || '.', 'ejabberdctl')).find((f) => fs.existsSync(f));
+  if (!ejabberdctl || !/^ejabberd:/m.test(fs.readFileSync('/etc/passwd', 'utf8'))) {
+    ctx.ejabberdUnavailable = `ejabberd is not installed (${ejabberdctl ? 'no ejabberd user' : 'no ejabberdctl in PATH'}; tests/bootstrap.sh installs it)`;
+  }
 
   const dir = makeWorkDir('boshgate-bench');
   ctx.dir = dir;
@@ -563,6 +680,7 @@ async function main() {
   const started = Date.now();
   let failed = false;
   const results = [];
+  let fakePhases = {};
   try {
     const certs = makeCerts(path.join(dir, 'certs'), [DOMAIN]);
     ctx.caFile = certs.caFile;
@@ -588,6 +706,13 @@ async function main() {
       })(),
       node: process.version,
     };
+    if (opts.only.some((k) => ROWS[k].base === 'ejabberd') && !ctx.ejabberdUnavailable) {
+      try {
+        versions.ejabberd = run('dpkg-query', ['-W', '-f=${Version}', 'ejabberd']).trim();
+      } catch (_) {
+        versions.ejabberd = 'unknown';
+      }
+    }
     ctx.versions = versions;
 
     for (const kind of opts.only) {
@@ -597,6 +722,12 @@ async function main() {
       }
       results.push(r);
     }
+    // Scaling (1 vs 2 io threads) and capacity, in front of bench/fakexmpp (fake_phases.js).
+    ctx.track = track;
+    fakePhases = await runFakePhases({ ctx, domain: DOMAIN, log });
+    if (Object.values(fakePhases).some((p) => p && p.status === 'failed')) {
+      failed = true;
+    }
   } catch (e) {
     failed = true;
     log(`setup FAILED: ${e.message}`);
@@ -605,9 +736,16 @@ async function main() {
     await stopAll();
   }
   printReport({ opts, results, versions: ctx.versions || {}, elapsedS: (Date.now() - started) / 1000, dir, allKinds: MANAGERS });
+  printFakeReport(fakePhases);
   if (opts.json) {
-    fs.writeFileSync(opts.json, `${JSON.stringify({ opts, versions: ctx.versions, results }, null, 2)}\n`);
+    fs.writeFileSync(opts.json, `${JSON.stringify({ opts, versions: ctx.versions, results, ...fakePhases }, null, 2)}\n`);
     log(`results written to ${opts.json}`);
+    try { // plots next to the JSON (bench/plot.js, gnuplot); never changes the exit status
+      const { files, skipped } = require('./plot').plotResults({ opts, versions: ctx.versions, results, ...fakePhases }, opts.json.replace(/\.json$/i, ''));
+      log(`plots written: ${files.join(' ')}${skipped.length ? ` (not drawn: ${skipped.join('; ')})` : ''}`);
+    } catch (e) {
+      log(`plots NOT written: ${e.message}`);
+    }
   }
   if (failed || opts.keep) {
     log(`work dir kept: ${dir}`);

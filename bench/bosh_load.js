@@ -39,15 +39,17 @@ class BoshSession extends LoadSession {
   /**
    * url: BOSH endpoint; domain: the `to`; user/password: SASL PLAIN
    * credentials; wait/hold: the session creation request's values;
-   * requestTimeoutMs: per HTTP request deadline (above `wait`).
+   * requestTimeoutMs: per HTTP request deadline (above `wait`); maxSockets:
+   * connections of its pool (default hold + 1; 1 for a session that only
+   * logs in and idles, as in the capacity phase).
    */
-  constructor({ url, domain, user, password, wait = 20, hold = 1, resource = 'bench', requestTimeoutMs }) {
+  constructor({ url, domain, user, password, wait = 20, hold = 1, resource = 'bench', requestTimeoutMs, maxSockets }) {
     super({ url: new URL(url), domain, user, password, resource });
     this.wait = wait;
     this.hold = hold;
     this.requestTimeoutMs = requestTimeoutMs || (wait + 15) * 1000;
     // Like one browser tab: its own small pool (hold + 1 requests at most).
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: hold + 1 });
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: maxSockets || hold + 1 });
     this.rid = 1000000 + Math.floor(Math.random() * 1000000000);
     this.sid = null;
     this.outstanding = 0;

@@ -109,11 +109,18 @@ class LoadSession {
       }
       this.jid = m[1];
       this.loginMs = performance.now() - t0;
+      // Socket transports (WebSocket, TCP): what arrives from here on is idle traffic.
+      this._acc = '';
       return this.loginMs;
     } catch (e) {
       this.error = this.error || `${this.step}: ${e.message}`;
       throw new Error(this.error);
     }
+  }
+
+  /** Enters the idle state (socket transports: the socket stays open, incoming messages go to onMessage). */
+  startIdle() {
+    this.idle = true;
   }
 
   /** Hands the id of each <message/> in `xml` (received at `t`) to onMessage. */

@@ -16,6 +16,15 @@ function rssKb(pid) {
   }
 }
 
+/** Open fds of `pid` (/proc/<pid>/fd entries); null if unreadable. */
+function fdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch (_) {
+    return null;
+  }
+}
+
 /** User + system CPU time of `pid` in ms (/proc/<pid>/stat); null if gone. */
 function cpuMs(pid) {
   if (clkTck === null) {
@@ -67,4 +76,4 @@ function percentile(values, p) {
   return sorted[Math.min(rank, sorted.length) - 1];
 }
 
-module.exports = { rssKb, cpuMs, sampleRssKb, percentile };
+module.exports = { rssKb, cpuMs, sampleRssKb, percentile, fdCount };

@@ -40,6 +40,8 @@ function cpu(v) {
 
 function row(r) {
   const inProc = r.inProcess;
+  // No manager (direct c2s rows): the RSS column is the server's, the manager columns are n/a.
+  const noMgr = r.noManager;
   const logins = r.attempted2 ? `${r.loginsOk || 0}+${r.loginsOk2 || 0}/${r.attempted}+${r.attempted2}` : `${r.loginsOk || 0}/${r.attempted ?? '-'}`;
   return [
     r.label,
@@ -47,15 +49,16 @@ function row(r) {
     r.status === 'not measured' ? 'NOT MEASURED' : r.status === 'failed' ? `FAILED (${logins})` : logins,
     pair(r.loginP50, r.loginP95),
     r.msgSent ? `${pair(r.msgP50, r.msgP95)} (${r.msgReceived}/${r.msgSent})` : '-',
-    `${mb(r.mgrRssIdleKb)} / ${mb(r.mgrRssLoadedKb)} / ${mb(r.mgrRss2Kb)}`,
-    memCell(r, r.mgrRssIdleKb, r.mgrRssLoadedKb, r.mgrRss2Kb),
+    noMgr ? `${mb(r.prosodyRssIdleKb)} / ${mb(r.prosodyRssLoadedKb)} / ${mb(r.prosodyRss2Kb)} (${r.server || 'Prosody'})`
+      : `${mb(r.mgrRssIdleKb)} / ${mb(r.mgrRssLoadedKb)} / ${mb(r.mgrRss2Kb)}`,
+    noMgr ? 'n/a (no manager)' : memCell(r, r.mgrRssIdleKb, r.mgrRssLoadedKb, r.mgrRss2Kb),
     inProc ? '(same process)' : memCell(r, r.prosodyRssIdleKb, r.prosodyRssLoadedKb, r.prosodyRss2Kb),
-    inProc ? `${cpu(r.mgrCpuLoginMs)} (same)` : `${cpu(r.mgrCpuLoginMs)} / ${cpu(r.prosodyCpuLoginMs)}`,
+    inProc ? `${cpu(r.mgrCpuLoginMs)} (same)` : `${noMgr ? 'n/a' : cpu(r.mgrCpuLoginMs)} / ${cpu(r.prosodyCpuLoginMs)}`,
   ];
 }
 
 /** One throughput run (throughput.js) as cells: msgs/s, RTT p50 / p99, CPU ms per message. */
-function tpCells(t, inProc) {
+function tpCells(t, inProc, noMgr = false) {
   if (!t) {
     return ['-', '-', '-'];
   }
@@ -64,13 +67,13 @@ function tpCells(t, inProc) {
   return [
     `${t.rate.toFixed(0)}${lost}`,
     pair(t.p50, t.p99),
-    inProc ? `${per(t.mgrMsPerMsg)} (same)` : `${per(t.mgrMsPerMsg)} / ${per(t.prosodyMsPerMsg)}`,
+    inProc ? `${per(t.mgrMsPerMsg)} (same)` : `${noMgr ? 'n/a' : per(t.mgrMsPerMsg)} / ${per(t.prosodyMsPerMsg)}`,
   ];
 }
 
 function tpRow(r) {
   const gen = [r.tp1, r.tpN].filter(Boolean).map((t) => t.genCpuPct.toFixed(0)).join(' / ') || '-';
-  return [r.label, ...tpCells(r.tp1, r.inProcess), ...tpCells(r.tpN, r.inProcess), gen];
+  return [r.label, ...tpCells(r.tp1, r.inProcess, r.noManager), ...tpCells(r.tpN, r.inProcess, r.noManager), gen];
 }
 
 function table(header, rows) {
@@ -86,9 +89,9 @@ function printReport({ opts, results, versions, elapsedS, dir, allKinds }) {
   const n = opts.sessions;
   out.push('');
   out.push('='.repeat(100));
-  out.push(`boshgate bench: ${n}${opts.marginal ? ` then ${2 * n}` : ''} authenticated idle sessions per row (BOSH: wait=${opts.wait}, hold=1; WebSocket: one open socket), `
+  out.push(`boshgate bench: ${n}${opts.marginal ? ` then ${2 * n}` : ''} authenticated idle sessions per row (BOSH: wait=${opts.wait}, hold=1; WebSocket, TCP c2s: one open socket), `
     + `ramp ${opts.rampBatch} per ${opts.rampInterval} ms, SASL PLAIN, ${opts.messages} A->B messages; loopback, `
-    + `${require('node:os').cpus().length} CPUs; Prosody ${versions.prosody || '?'}, Node ${versions.node || process.version}; `
+    + `${require('node:os').cpus().length} CPUs; Prosody ${versions.prosody || '?'}${versions.ejabberd ? `, ejabberd ${versions.ejabberd}` : ''}, Node ${versions.node || process.version}; `
     + `${elapsedS.toFixed(0)} s`);
   const load = require('node:os').loadavg().map((v) => v.toFixed(2)).join(' ');
   out.push(`load average at the end: ${load}${Number(load.split(' ')[2]) > 1 ? ' (the machine was busy: latencies are inflated; rerun on an idle machine)' : ''}`);

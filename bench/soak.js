@@ -29,7 +29,7 @@ const { startBoshgate } = require(path.join(interop, 'boshgate'));
 
 const { BoshSession } = require('./bosh_load');
 const { WsSession, loadWs } = require('./ws_load');
-const { rssKb, cpuMs } = require('./proc_stats');
+const { rssKb, cpuMs, fdCount } = require('./proc_stats');
 const { num, parseOptions } = require('./cli');
 
 const DOMAIN = 'soak.test';
@@ -217,14 +217,6 @@ function planPairs(n, ws) {
 }
 
 // ---- measurements --------------------------------------------------------------
-
-function fdCount(pid) {
-  try {
-    return fs.readdirSync(`/proc/${pid}/fd`).length;
-  } catch (_) {
-    return null;
-  }
-}
 
 /** Open fds of `pid` by kind ("socket", "anon_inode:[eventfd]", "/path" ...): { kind: count }. */
 function fdKinds(pid) {

@@ -144,18 +144,6 @@ class WsSession extends LoadSession {
     return this._exchange(this._openFrame(), /<bind\b/);
   }
 
-  /** See LoadSession.login(); frames received from here on belong to the idle state. */
-  async login() {
-    const ms = await super.login();
-    this._acc = '';
-    return ms;
-  }
-
-  /** Enters the idle state: the socket stays open, incoming messages go to onMessage. */
-  startIdle() {
-    this.idle = true;
-  }
-
   /** Sends stanzas (one per frame, RFC 7395 3.3.3). */
   send(payload) {
     if (this.ws && !this.closed && !this.error) {

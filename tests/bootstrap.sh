@@ -25,6 +25,8 @@ test_deps+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 # The fault suite (interop/fault): a silently cut server link is made inside a network
 # namespace (iproute2) with an nftables drop rule.
 test_deps+=(nftables)
+# The benchmark's plots (bench/plot.js): gnuplot without X11, with the pngcairo and svg terminals.
+test_deps+=(gnuplot-nox)
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

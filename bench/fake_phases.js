@@ -1,0 +1,383 @@
+'use strict';
+// The two phases of bench.js that put boshgate in front of bench/fakexmpp (a
+// fast, minimal XMPP c2s server in C++) instead of Prosody, so that the gateway
+// is the part being measured (issue 9, "Both cores" and "Capacity"):
+//
+//  - scaling: the throughput phase (throughput.js, P pairs x K in flight for S
+//    seconds) with the gateway on 1 and then 2 io threads, BOSH and WebSocket;
+//    the figure is the ratio of delivered msgs/s, 2 threads / 1 thread. CPU per
+//    message of the gateway, of fakexmpp and of this load generator are given
+//    next to it, so a run limited by something other than the gateway shows it.
+//  - capacity: one gateway (2 io threads, tls = "off" loopback upstream) filled
+//    with idle sessions up to its open-file limit (two sockets per session: the
+//    client's and the server's), half BOSH (one held request, one connection)
+//    and half WebSocket, logged in as fast as the load generator can with a
+//    window of concurrent logins; at 10 %, 50 % and 100 % of the target: RSS,
+//    open fds, and the gateway's CPU while idle (BOSH re-polls every `wait`
+//    seconds included, nothing else should cost anything).
+//
+// Both need `fakexmpp` (built next to boshgate: FAKEXMPP_BIN, else the
+// directory of the boshgate binary). Without it the phases are NOT MEASURED
+// with the reason, like a row.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+
+const interop = path.join(__dirname, '..', 'interop', 'lib');
+const { startProcess, waitForLogLine } = require(path.join(interop, 'util'));
+const { startBoshgate } = require(path.join(interop, 'boshgate'));
+const { BoshSession } = require('./bosh_load');
+const { WsSession } = require('./ws_load');
+const { runThroughput } = require('./throughput');
+const { cpuMs, sampleRssKb, rssKb, fdCount } = require('./proc_stats');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Soft RLIMIT_NOFILE of `pid` (/proc/<pid>/limits); null if unreadable. */
+function nofileOf(pid) {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The fakexmpp binary: FAKEXMPP_BIN, else next to boshgate; null with a reason if absent. */
+function findFake(boshgateBin) {
+  const candidates = process.env.FAKEXMPP_BIN ? [path.resolve(process.env.FAKEXMPP_BIN)]
+    : boshgateBin ? [path.join(path.dirname(boshgateBin), 'fakexmpp')] : [];
+  for (const c of candidates) {
+    if (fs.existsSync(c)) {
+      return { bin: c };
+    }
+  }
+  return { bin: null, why: candidates.length ? `no fakexmpp at ${candidates[0]} (build target fakexmpp, or set FAKEXMPP_BIN)` : 'no boshgate binary' };
+}
+
+/** `stop` registered with bench.js's tracker (stopped on INT/TERM too) when there is one. */
+function tracked(ctx, name, pid, stop) {
+  return ctx.track ? ctx.track(name, pid, stop) : stop;
+}
+
+async function startFake({ ctx, bin, dir, threads, domain, tag }) {
+  const logFile = path.join(dir, `fakexmpp-${tag}.log`);
+  const proc = startProcess(bin, ['--port', '0', '--threads', String(threads), '--domain', domain], { logFile, cwd: dir });
+  const stop = tracked(ctx, 'fakexmpp', proc.child.pid, () => proc.stop());
+  try {
+    const m = await waitForLogLine(logFile, /listening on [0-9.]+:(\d+)/, 10000, proc.exited);
+    return { pid: proc.child.pid, port: Number(m[1]), logFile, stop };
+  } catch (e) {
+    await stop();
+    throw new Error(`fakexmpp did not start: ${e.message}`);
+  }
+}
+
+/** boshgate with one domain served by fakexmpp on loopback, tls = "off". */
+async function startGateway({ ctx, dir, domain, fakePort, threads, settings = {} }) {
+  const gw = await startBoshgate({
+    bin: ctx.boshgateBin,
+    dir,
+    caFile: ctx.caFile,
+    dnsServer: '127.0.0.1:53', // unused: the domain has a static address
+    domains: [],
+    logLevel: 'info',
+    settings: { server: { threads }, ...settings },
+    extra: ['[[upstream.domain]]', `name = "${domain}"`, `address = "127.0.0.1:${fakePort}"`, 'tls = "off"'].join('\n'),
+  });
+  return { ...gw, stop: tracked(ctx, 'boshgate', gw.pid, gw.stop) };
+}
+
+/**
+ * Logs in `count` sessions made by make(i), at most `window` logins at once, each
+ * with a 30 s deadline, then idle. Appends them to `sessions`; resolves with
+ * { ok, failed, seconds, firstError }.
+ */
+async function loginWindowed({ make, count, window, sessions, isCancelled }) {
+  let next = 0;
+  let ok = 0;
+  let failed = 0;
+  let firstError = null;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < count && !isCancelled()) {
+      const s = make(next++);
+      sessions.push(s);
+      let timer;
+      try {
+        await Promise.race([s.login(), new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('login exceeded 30 s')), 30000);
+        })]);
+        s.startIdle();
+        ok++;
+      } catch (e) {
+        failed++;
+        s.error = s.error || e.message;
+        firstError = firstError || s.error;
+        s.abort();
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, window) }, worker));
+  return { ok, failed, seconds: (performance.now() - t0) / 1000, firstError };
+}
+
+/** A session factory for `transport` against gateway `gw`. */
+function sessionMaker({ transport, gw, domain, prefix, wait, boshSockets }) {
+  return (i) => (transport === 'ws'
+    ? new WsSession({ url: gw.wsUrl, domain, user: `${prefix}${i}`, password: 'x', resource: 'r' })
+    : new BoshSession({ url: gw.url, domain, user: `${prefix}${i}`, password: 'x', resource: 'r', wait, maxSockets: boshSockets }));
+}
+
+async function closeAll(sessions) {
+  for (const s of sessions) {
+    s.abort();
+  }
+  sessions.length = 0;
+}
+
+/**
+ * Scaling: gateway on 1 then 2 io threads, per transport. Returns
+ * { status, error, fakeThreads, runs: [{ transport, threads, ...throughput }],
+ *   ratio: { bosh, ws } }.
+ */
+async function runScaling({ ctx, fake, domain, log, isCancelled }) {
+  const o = ctx.opts;
+  const out = { status: 'ok', error: null, seconds: o.scalingSeconds, pairs: o.pairs, inFlight: o.inFlight, fakeThreads: 2, runs: [], ratio: {} };
+  const dir = path.join(ctx.dir, 'scaling');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const transport of ['bosh', 'ws']) {
+    for (const threads of [1, 2]) {
+      if (isCancelled()) {
+        throw new Error('cancelled');
+      }
+      const tag = `${transport}-${threads}t`;
+      const fx = await startFake({ ctx, bin: fake.bin, dir, threads: out.fakeThreads, domain, tag });
+      let gw = null;
+      const sessions = [];
+      try {
+        const gdir = path.join(dir, tag);
+        fs.mkdirSync(gdir, { recursive: true });
+        gw = await startGateway({ ctx, dir: gdir, domain, fakePort: fx.port, threads });
+        const l = await loginWindowed({
+          make: sessionMaker({ transport, gw, domain, prefix: `s${tag}-`, wait: o.wait }),
+          count: 2 * o.pairs, window: 20, sessions, isCancelled,
+        });
+        if (l.ok < 2) {
+          throw new Error(`scaling ${tag}: ${l.ok} logins succeeded; first error: ${l.firstError}`);
+        }
+        const t = await runThroughput({
+          sessions: sessions.filter((s) => s.jid && !s.error), pairs: o.pairs, inFlight: o.inFlight,
+          seconds: o.scalingSeconds, mgrPid: gw.pid, prosodyPid: fx.pid, isCancelled, tag,
+        });
+        const run = { transport, threads, ...t, serverMsPerMsg: t.prosodyMsPerMsg };
+        delete run.prosodyMsPerMsg;
+        out.runs.push(run);
+        const f = (v) => (v === null ? 'n/a' : `${v.toFixed(3)} ms`);
+        log(`scaling ${transport.toUpperCase()} ${threads} io thread(s): ${t.rate.toFixed(0)} msgs/s (${t.received}/${t.sent}, lost ${t.lost}), `
+          + `RTT p50 ${t.p50 === null ? 'n/a' : t.p50.toFixed(2)} ms; CPU/msg gateway ${f(t.mgrMsPerMsg)}, fakexmpp ${f(t.prosodyMsPerMsg)}; `
+          + `load generator ${t.genCpuPct.toFixed(0)} % of a core`);
+      } finally {
+        await closeAll(sessions);
+        if (gw) {
+          await gw.stop();
+        }
+        await fx.stop();
+      }
+    }
+    const [one, two] = [1, 2].map((n) => out.runs.find((r) => r.transport === transport && r.threads === n));
+    out.ratio[transport] = one && two && one.rate > 0 ? two.rate / one.rate : null;
+  }
+  return out;
+}
+
+/** Gateway CPU (% of one core) over `ms` of idle. */
+async function idleCpuPct(pid, ms) {
+  const c0 = cpuMs(pid);
+  const t0 = performance.now();
+  await sleep(ms);
+  const c1 = cpuMs(pid);
+  return c0 === null || c1 === null ? null : ((c1 - c0) / (performance.now() - t0)) * 100;
+}
+
+/**
+ * Capacity: fills one gateway with idle sessions (half BOSH, half WebSocket) up
+ * to `target` (default: what its open-file limit allows at two sockets per
+ * session, less a reserve), reading RSS / fds / idle CPU at 10, 50, 100 %.
+ */
+async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
+  const o = ctx.opts;
+  const dir = path.join(ctx.dir, 'capacity');
+  fs.mkdirSync(dir, { recursive: true });
+  const out = { status: 'ok', error: null, target: null, nofile: null, window: o.capacityWindow, wait: 50, checkpoints: [], loginsOk: 0, loginsFailed: 0, cpuMs: { gateway: 0, fake: 0, generator: 0 }, firstError: null, loginRate: null, rampSeconds: 0 };
+  const fx = await startFake({ ctx, bin: fake.bin, dir, threads: 1, domain, tag: 'capacity' });
+  let gw = null;
+  const sessions = [];
+  try {
+    // Many sessions from one address and one domain: the test sets its own limits (the
+    // defaults are for a public deployment).
+    gw = await startGateway({
+      ctx, dir, domain, fakePort: fx.port, threads: 2,
+      settings: {
+        bosh: { max_wait: '50s', default_wait: '50s', inactivity: '60s' },
+        limits: { max_sessions: 100000, max_connecting_per_domain: 0 },
+        http: { max_connections: 200000 },
+      },
+    });
+    out.nofile = nofileOf(gw.pid);
+    const reserve = 64;
+    const byFds = out.nofile ? Math.floor((out.nofile - reserve) / 2) : 1000;
+    out.target = o.capacity > 0 ? Math.min(o.capacity, byFds) : byFds;
+    log(`capacity: gateway open-file limit ${out.nofile}, target ${out.target} sessions (half BOSH, half WebSocket), `
+      + `${o.capacityWindow} logins at once; load generator limit ${nofileOf(process.pid)}`);
+    const rss0 = await sampleRssKb(gw.pid);
+    out.checkpoints.push({ pct: 0, sessions: 0, rssKb: rss0, fds: fdCount(gw.pid), idleWindowS: 3, idleCpuPct: await idleCpuPct(gw.pid, 3000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(process.pid) });
+    const makeBosh = sessionMaker({ transport: 'bosh', gw, domain, prefix: 'cb', wait: 50, boshSockets: 1 });
+    const makeWs = sessionMaker({ transport: 'ws', gw, domain, prefix: 'cw' });
+    let done = 0;
+    for (const pct of [10, 50, 100]) {
+      const upTo = Math.floor((out.target * pct) / 100);
+      const count = upTo - done;
+      if (count > 0 && !isCancelled()) {
+        const base = done;
+        const c0 = { gw: cpuMs(gw.pid), fake: cpuMs(fx.pid), gen: process.cpuUsage() };
+        const l = await loginWindowed({
+          make: (i) => ((base + i) % 2 === 0 ? makeBosh(base + i) : makeWs(base + i)),
+          count, window: o.capacityWindow, sessions, isCancelled,
+        });
+        const g = process.cpuUsage(c0.gen);
+        out.cpuMs.gateway += cpuMs(gw.pid) - c0.gw;
+        out.cpuMs.fake += cpuMs(fx.pid) - c0.fake;
+        out.cpuMs.generator += (g.user + g.system) / 1000;
+        out.loginsOk += l.ok;
+        out.loginsFailed += l.failed;
+        out.rampSeconds += l.seconds;
+        out.firstError = out.firstError || l.firstError;
+        done = upTo;
+        log(`capacity: ${l.ok}/${count} logins in ${l.seconds.toFixed(1)} s (${(l.ok / l.seconds).toFixed(0)}/s)${l.firstError ? `; first error: ${l.firstError}` : ''}`);
+      }
+      await sleep(2000);
+      const held = sessions.filter((s) => s.jid && !s.error).length;
+      const cp = {
+        pct, sessions: held, rssKb: await sampleRssKb(gw.pid), fds: fdCount(gw.pid),
+        idleWindowS: pct === 100 ? out.wait + 5 : 5,
+      };
+      Object.assign(cp, {
+        idleCpuPct: await idleCpuPct(gw.pid, cp.idleWindowS * 1000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(process.pid),
+      });
+      cp.kbPerSession = held > 0 && cp.rssKb !== null && rss0 !== null ? (cp.rssKb - rss0) / held : null;
+      out.checkpoints.push(cp);
+      log(`capacity ${pct} %: ${held} sessions held, gateway RSS ${(cp.rssKb / 1024).toFixed(1)} MB `
+        + `(${cp.kbPerSession === null ? 'n/a' : cp.kbPerSession.toFixed(1)} KB/session), ${cp.fds} fds, idle CPU ${cp.idleCpuPct === null ? 'n/a' : cp.idleCpuPct.toFixed(2)} % of a core over ${cp.idleWindowS} s`);
+    }
+    out.loginRate = out.rampSeconds > 0 ? out.loginsOk / out.rampSeconds : null;
+    // CPU per login and share of one core over the ramps: which process limited the rate.
+    out.cpuPerLoginMs = {};
+    out.cpuPctDuringRamp = {};
+    for (const [k, v] of Object.entries(out.cpuMs)) {
+      out.cpuPerLoginMs[k] = out.loginsOk > 0 ? v / out.loginsOk : null;
+      out.cpuPctDuringRamp[k] = out.rampSeconds > 0 ? v / (out.rampSeconds * 10) : null;
+    }
+    log(`capacity: ${out.loginsOk} logins at ${out.loginRate === null ? 'n/a' : out.loginRate.toFixed(0)}/s over the ramps; CPU per login (ms) / % of a core during the ramps: `
+      + Object.keys(out.cpuMs).map((k) => `${k} ${out.cpuPerLoginMs[k] === null ? 'n/a' : out.cpuPerLoginMs[k].toFixed(3)} / ${out.cpuPctDuringRamp[k] === null ? 'n/a' : out.cpuPctDuringRamp[k].toFixed(0)} %`).join(', '));
+    const alive = gw.alive();
+    if (alive !== true) {
+      throw new Error(`the gateway exited during the capacity run (${alive})`);
+    }
+  } finally {
+    await closeAll(sessions);
+    if (gw) {
+      await gw.stop();
+    }
+    await fx.stop();
+  }
+  return out;
+}
+
+/**
+ * Runs the phases asked for in ctx.opts (scalingSeconds > 0, capacity >= 0 where
+ * 0 = auto and -1 = off). Never throws: each phase's failure goes into its result.
+ */
+async function runFakePhases({ ctx, domain, log }) {
+  const o = ctx.opts;
+  const result = { scaling: null, capacity: null };
+  const want = { scaling: o.scalingSeconds > 0, capacity: o.capacity >= 0 };
+  if (!want.scaling && !want.capacity) {
+    return result;
+  }
+  const fake = findFake(ctx.boshgateBin);
+  const budget = { scaling: 120000 + o.scalingSeconds * 4 * 1000, capacity: 600000 };
+  for (const [name, fn] of [['scaling', runScaling], ['capacity', runCapacity]]) {
+    if (!want[name]) {
+      continue;
+    }
+    if (!fake.bin || !ctx.boshgateBin) {
+      result[name] = { status: 'not measured', error: fake.why || 'no boshgate binary' };
+      log(`--- ${name} (fakexmpp): NOT MEASURED: ${result[name].error}`);
+      continue;
+    }
+    log(`--- ${name}: boshgate in front of fakexmpp (budget ${budget[name] / 1000} s)`);
+    let cancelled = false;
+    let timer;
+    const over = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        cancelled = true;
+        reject(new Error(`the ${name} phase exceeded its ${budget[name] / 1000} s budget`));
+      }, budget[name]);
+    });
+    try {
+      result[name] = await Promise.race([fn({ ctx, fake, domain, log, isCancelled: () => cancelled }), over]);
+    } catch (e) {
+      result[name] = { status: 'failed', error: e.message };
+      log(`${name} FAILED: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return result;
+}
+
+const fmt = (v, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits));
+
+/** Prints the scaling and capacity tables (after bench.js's row tables). */
+function printFakeReport({ scaling, capacity } = {}) {
+  const w = (line) => process.stdout.write(`${line}\n`);
+  if (scaling) {
+    w('');
+    w(`Scaling: boshgate (tls off) -> fakexmpp (${scaling.fakeThreads || '?'} threads), ${scaling.pairs} pairs x ${scaling.inFlight} in flight, ${scaling.seconds} s each`);
+    if (scaling.status !== 'ok') {
+      w(`  ${scaling.status.toUpperCase()}: ${scaling.error}`);
+    } else {
+      w('| transport | io threads | msgs/s | RTT p50 / p99 (ms) | CPU/msg gateway (ms) | CPU/msg fakexmpp (ms) | load generator (% core) |');
+      w('| --- | --- | --- | --- | --- | --- | --- |');
+      for (const r of scaling.runs) {
+        w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} |`);
+      }
+      w(`2 threads / 1 thread: BOSH ${fmt(scaling.ratio.bosh, 2)}x, WebSocket ${fmt(scaling.ratio.ws, 2)}x (goal >= 1.7x with a server that is not the bottleneck)`);
+    }
+  }
+  if (capacity) {
+    w('');
+    if (capacity.status !== 'ok') {
+      w(`Capacity: ${capacity.status.toUpperCase()}: ${capacity.error}`);
+      return;
+    }
+    w(`Capacity: boshgate (2 io threads, tls off) -> fakexmpp; open-file limit ${capacity.nofile}, target ${capacity.target} sessions `
+      + `(half BOSH wait=${capacity.wait} s hold=1, half WebSocket), ${capacity.window} logins at once`);
+    w('| share | sessions held | gateway RSS (MB) | KB/session | gateway fds | idle CPU (% core) over | fakexmpp RSS (MB) |');
+    w('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of capacity.checkpoints) {
+      w(`| ${c.pct} % | ${c.sessions} | ${fmt(c.rssKb / 1024, 1)} | ${fmt(c.kbPerSession, 1)} | ${c.fds} | ${fmt(c.idleCpuPct, 2)} over ${c.idleWindowS || 3} s | ${fmt(c.fakeRssKb / 1024, 1)} |`);
+    }
+    const per = capacity.cpuPerLoginMs || {};
+    const pct = capacity.cpuPctDuringRamp || {};
+    w(`logins: ${capacity.loginsOk} ok, ${capacity.loginsFailed} failed, ${fmt(capacity.loginRate)}/s over the ramps (goal >= 2,000/s)${capacity.firstError ? `; first error: ${capacity.firstError}` : ''}`);
+    w(`CPU per login (ms) / share of one core during the ramps: gateway ${fmt(per.gateway, 3)} / ${fmt(pct.gateway)} %, `
+      + `fakexmpp ${fmt(per.fake, 3)} / ${fmt(pct.fake)} %, load generator (Node) ${fmt(per.generator, 3)} / ${fmt(pct.generator)} %`);
+  }
+}
+
+module.exports = { runFakePhases, printFakeReport };
