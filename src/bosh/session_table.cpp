@@ -1,6 +1,9 @@
 #include "boshgate/bosh/session_table.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include "boshgate/core/ids.hpp"
+#include "boshgate/core/io_thread.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -94,7 +97,12 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             do {
                 sid = core::random_sid();
             } while (sessions_.count(sid) != 0);
-            s = std::make_shared<session>(ex_, sid, opt, upstream_ctx_, cfg->xml, clock_,
+            // On the io thread of the connection that asked for it (gateway: one io_context per
+            // thread), so that this connection's requests and the upstream stream need no
+            // hand-off to another thread; ex_ where no io thread is registered (tests).
+            net::io_context* here = core::this_thread_io_context();
+            net::any_io_executor ex = here != nullptr ? net::any_io_executor(here->get_executor()) : ex_;
+            s = std::make_shared<session>(ex, sid, opt, upstream_ctx_, cfg->xml, clock_,
                                           weak_from_this(), secure, cfg->limits);
             sessions_.emplace(sid, entry{s, std::move(d.granted)});
         }

@@ -19,8 +19,9 @@ namespace boshgate::http {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-listener::listener(net::io_context& ioc, const listen_options& lo, std::shared_ptr<const context> ctx)
-    : ioc_(ioc), acceptor_(net::make_strand(ioc)), ctx_(std::move(ctx))
+listener::listener(net::io_context& ioc, context_picker pick, const listen_options& lo,
+                   std::shared_ptr<const context> ctx)
+    : pick_(std::move(pick)), acceptor_(net::make_strand(ioc)), ctx_(std::move(ctx))
 {
     tcp::endpoint ep(net::ip::make_address(lo.address), lo.port);
     acceptor_.open(ep.protocol());
@@ -48,7 +49,7 @@ void listener::start()
             net::steady_timer backoff(self->acceptor_.get_executor());
             for (;;) {
                 auto [ec, socket] = co_await self->acceptor_.async_accept(
-                    net::make_strand(self->ioc_), net::as_tuple(net::use_awaitable));
+                    net::make_strand(self->pick_()), net::as_tuple(net::use_awaitable));
                 if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) {
                     co_return;
                 }

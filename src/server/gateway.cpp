@@ -1,6 +1,7 @@
 #include "boshgate/server/gateway.hpp"
 
 #include "boshgate/bosh/session_table.hpp"
+#include "boshgate/core/io_thread.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/limits/admission.hpp"
@@ -8,6 +9,7 @@
 #include "boshgate/upstream/stream.hpp"
 #include "boshgate/websocket/session.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -89,7 +92,15 @@ struct gateway::impl {
     {
     }
 
-    net::io_context ioc;
+    // One io_context per io thread (Envoy's and nghttpx's model): a connection, its session
+    // and its upstream stream run on the thread whose context accepted it, so relaying needs
+    // no hand-off between threads. ioc (run by the thread calling run()) also owns the
+    // acceptors, signals and shutdown timers; `workers` are run by the other io threads.
+    // Concurrency hint 1: each context is run by one thread (posting from others is safe).
+    net::io_context ioc{1};
+    std::vector<std::unique_ptr<net::io_context>> workers;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards;
+    std::atomic<std::size_t> next_context{0};
     std::shared_ptr<const config::config> cfg;
     std::string config_path;
     config::overrides ov;
@@ -102,6 +113,23 @@ struct gateway::impl {
     net::signal_set signals;
     net::steady_timer grace;
     bool stopping = false;
+
+    /// Round-robin over the io threads' contexts, for new connections.
+    net::io_context& pick_context()
+    {
+        const std::size_t i = next_context.fetch_add(1, std::memory_order_relaxed) % (workers.size() + 1);
+        return i == 0 ? ioc : *workers[i - 1];
+    }
+
+    /// Stops every io thread (the end of a drain, or its deadline).
+    void stop_all()
+    {
+        ioc.stop();
+        worker_guards.clear();
+        for (auto& w : workers) {
+            w->stop();
+        }
+    }
 
     void wait_signal()
     {
@@ -162,7 +190,7 @@ struct gateway::impl {
         // system-shutdown error and closing handshake, and upstream streams their closing
         // handshake, then stop whatever is left.
         grace.expires_after(cfg->server.shutdown_grace);
-        grace.async_wait([this](boost::system::error_code) { ioc.stop(); });
+        grace.async_wait([this](boost::system::error_code) { stop_all(); });
         poll_drained();
     }
 
@@ -173,7 +201,7 @@ struct gateway::impl {
             if (table->size() == 0 && ws_hub->size() == 0) {
                 // Let the last replies and closing tags reach the wire.
                 auto last = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(300));
-                last->async_wait([this, last](boost::system::error_code) { ioc.stop(); });
+                last->async_wait([this, last](boost::system::error_code) { stop_all(); });
                 return;
             }
             poll_drained();
@@ -206,8 +234,15 @@ void gateway::start()
     ctx->bosh = g.table;
     g.ws_hub = std::make_shared<websocket::hub>(g.cfg, g.upstream_ctx, g.clock);
     ctx->ws = g.ws_hub;
+    const unsigned n = g.cfg->server.threads != 0 ? g.cfg->server.threads
+                                                  : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 1; i < n; ++i) {
+        g.workers.push_back(std::make_unique<net::io_context>(1));
+        g.worker_guards.push_back(net::make_work_guard(*g.workers.back()));
+    }
     for (const auto& lo : g.cfg->http.listen) {
-        g.listeners.push_back(std::make_shared<http::listener>(g.ioc, lo, ctx));
+        g.listeners.push_back(std::make_shared<http::listener>(
+            g.ioc, [&g]() -> net::io_context& { return g.pick_context(); }, lo, ctx));
     }
     for (auto& l : g.listeners) {
         l->start();
@@ -218,14 +253,19 @@ void gateway::start()
 int gateway::run()
 {
     auto& g = *impl_;
-    unsigned n = g.cfg->server.threads != 0 ? g.cfg->server.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < n; ++i) {
-        threads.emplace_back([&g] { g.ioc.run(); });
+    for (auto& w : g.workers) {
+        threads.emplace_back([ctx = w.get()] {
+            core::set_this_thread_io_context(ctx);
+            ctx->run();
+        });
     }
-    core::log().info("boshgate ready ({} io threads)", n);
+    core::log().info("boshgate ready ({} io threads, one io_context each)", g.workers.size() + 1);
     sd_notify("READY=1");
+    core::set_this_thread_io_context(&g.ioc);
     g.ioc.run();
+    core::set_this_thread_io_context(nullptr);
+    g.stop_all(); // ioc ran out of work: the others stop too
     for (auto& t : threads) {
         t.join();
     }

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <functional>
 #include <memory>
 
 namespace boshgate::websocket {
@@ -37,15 +38,19 @@ limits::address_key client_key(const boost::asio::ip::address& a, const limits::
 /// connection object that owns itself through its pending coroutines.
 class listener : public std::enable_shared_from_this<listener> {
 public:
-    /// Binds and listens (explicit backlog). Throws std::system_error / std::runtime_error on
-    /// failure: start-up only.
-    listener(boost::asio::io_context& ioc, const listen_options& lo, std::shared_ptr<const context> ctx);
+    /// Yields the io_context an accepted connection runs on (e.g. round-robin over the io
+    /// threads' contexts). Called on the acceptor's strand.
+    using context_picker = std::function<boost::asio::io_context&()>;
+    /// Binds and listens (explicit backlog) on `ioc`; connections go to `pick()`. Throws
+    /// std::system_error / std::runtime_error on failure: start-up only.
+    listener(boost::asio::io_context& ioc, context_picker pick, const listen_options& lo,
+             std::shared_ptr<const context> ctx);
     void start();
     void stop();
     std::uint16_t port() const;
 
 private:
-    boost::asio::io_context& ioc_;
+    context_picker pick_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<const context> ctx_;
     std::shared_ptr<boost::asio::ssl::context> tls_;
