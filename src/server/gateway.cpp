@@ -239,6 +239,11 @@ void gateway::start()
     for (unsigned i = 1; i < n; ++i) {
         g.workers.push_back(std::make_unique<net::io_context>(1));
         g.worker_guards.push_back(net::make_work_guard(*g.workers.back()));
+        // Create the thread's reactor now (epoll, eventfd, timerfd; a timer is the cheapest
+        // I/O object that needs it): the process's fd count is then fixed from start-up
+        // instead of growing with the first connection each thread serves, and a failure
+        // to create them shows here, not at a client.
+        net::steady_timer reactor_now(*g.workers.back());
     }
     for (const auto& lo : g.cfg->http.listen) {
         g.listeners.push_back(std::make_shared<http::listener>(
