@@ -131,4 +131,52 @@ class LoadSession {
   }
 }
 
-module.exports = { LoadSession, settleWithin, xmlEscape, parseAttrs, messageIds };
+/**
+ * A LoadSession over one connection object (a WebSocket, a TCP/TLS socket) that
+ * emits 'close'. Subclasses provide _conn() (the connection, or null before
+ * it opens), _write(c, payload), _isOpen(c), _closeGracefully(c, polite)
+ * (polite: the session is logged in and healthy, so send the closing element
+ * first) and _destroy(c).
+ */
+class SocketSession extends LoadSession {
+  /** Sends stanzas. */
+  send(payload) {
+    const c = this._conn();
+    if (c && !this.closed && !this.error) {
+      this._write(c, payload);
+    }
+  }
+
+  /** Drops the session without telling the peer (connection closed). */
+  abort() {
+    this.closed = true;
+    const c = this._conn();
+    if (c) {
+      this._destroy(c);
+    }
+  }
+
+  /** Closes politely (best effort), waits for the peer to close (bounded by `ms`), then drops the connection. */
+  async close(ms = 5000) {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    const c = this._conn();
+    if (!c) {
+      return;
+    }
+    if (this._isOpen(c)) {
+      const closed = new Promise((r) => c.once('close', r));
+      try {
+        this._closeGracefully(c, Boolean(this.jid && !this.error));
+      } catch (_) {
+        // already closing
+      }
+      await settleWithin(closed, ms);
+    }
+    this._destroy(c);
+  }
+}
+
+module.exports = { LoadSession, SocketSession, settleWithin, xmlEscape, parseAttrs, messageIds };

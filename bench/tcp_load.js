@@ -20,7 +20,7 @@ const tls = require('node:tls');
 const path = require('node:path');
 const { StringDecoder } = require('node:string_decoder');
 const { performance } = require('node:perf_hooks');
-const { LoadSession, settleWithin, xmlEscape } = require('./load_session');
+const { SocketSession, xmlEscape } = require('./load_session');
 
 const NS_STREAMS = 'http://etherx.jabber.org/streams';
 const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
@@ -54,7 +54,7 @@ function loadXmlParser() {
  * recorded in `error` (the first one wins); an unexpected close while idle is
  * an error (`idle: ...`).
  */
-class TcpSession extends LoadSession {
+class TcpSession extends SocketSession {
   /**
    * url: xmpp://host:port (the c2s listener); domain: the stream's `to`;
    * user/password: SASL PLAIN credentials; starttls: negotiate TLS first
@@ -245,43 +245,27 @@ class TcpSession extends LoadSession {
     return this._openStream(/<bind\b/);
   }
 
-  /** Sends stanzas. */
-  send(payload) {
-    if (this.socket && !this.closed && !this.error) {
-      this.socket.write(payload);
-    }
+  _conn() {
+    return this.socket;
   }
 
-  /** Drops the session without telling the server (TCP connection closed). */
-  abort() {
-    this.closed = true;
-    if (this.socket) {
-      this.socket.destroy();
-    }
+  _write(sock, payload) {
+    sock.write(payload);
   }
 
-  /** Sends </stream:stream> (best effort), waits for the server to close (bounded by `ms`), then drops the socket. */
-  async close(ms = 5000) {
-    if (this.closed) {
-      return;
+  _isOpen(sock) {
+    return !sock.destroyed && sock.writable;
+  }
+
+  /** RFC 6120 4.4: </stream:stream>, then our FIN. */
+  _closeGracefully(sock, polite) {
+    if (polite) {
+      sock.write('</stream:stream>');
     }
-    this.closed = true;
-    const sock = this.socket;
-    if (!sock) {
-      return;
-    }
-    if (!sock.destroyed && sock.writable) {
-      const closed = new Promise((r) => sock.once('close', r));
-      try {
-        if (this.jid && !this.error) {
-          sock.write('</stream:stream>');
-        }
-        sock.end();
-      } catch (_) {
-        // already closing
-      }
-      await settleWithin(closed, ms);
-    }
+    sock.end();
+  }
+
+  _destroy(sock) {
     sock.destroy();
   }
 }

@@ -9,7 +9,7 @@
 
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const { LoadSession, settleWithin, xmlEscape, parseAttrs } = require('./load_session');
+const { SocketSession, xmlEscape, parseAttrs } = require('./load_session');
 
 /**
  * The `ws` package: bench/node_modules (package.json pins it), else the
@@ -32,7 +32,7 @@ const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
  * recorded in `error` (the first one wins); an unexpected close while idle is
  * an error (`idle: ...`).
  */
-class WsSession extends LoadSession {
+class WsSession extends SocketSession {
   /**
    * url: ws:// endpoint; domain: the <open/>'s `to`; user/password: SASL
    * PLAIN credentials; stepTimeoutMs: deadline of each login step.
@@ -144,43 +144,28 @@ class WsSession extends LoadSession {
     return this._exchange(this._openFrame(), /<bind\b/);
   }
 
-  /** Sends stanzas (one per frame, RFC 7395 3.3.3). */
-  send(payload) {
-    if (this.ws && !this.closed && !this.error) {
-      this.ws.send(payload);
-    }
+  _conn() {
+    return this.ws;
   }
 
-  /** Drops the session without telling the manager (TCP connection closed). */
-  abort() {
-    this.closed = true;
-    if (this.ws) {
-      this.ws.terminate();
-    }
+  /** One stanza per frame (RFC 7395 3.3.3). */
+  _write(ws, payload) {
+    ws.send(payload);
   }
 
-  /** Sends <close/> (best effort), waits for the socket to close (bounded by `ms`), then drops it. */
-  async close(ms = 5000) {
-    if (this.closed) {
-      return;
+  _isOpen(ws) {
+    return ws.readyState === ws.OPEN;
+  }
+
+  /** RFC 7395 3.6: <close/>, then the WebSocket closing handshake. */
+  _closeGracefully(ws, polite) {
+    if (polite) {
+      ws.send(`<close xmlns='${NS_FRAMING}'/>`);
     }
-    this.closed = true;
-    const ws = this.ws;
-    if (!ws) {
-      return;
-    }
-    if (ws.readyState === ws.OPEN) {
-      const closed = new Promise((r) => ws.once('close', r));
-      try {
-        if (this.jid && !this.error) {
-          ws.send(`<close xmlns='${NS_FRAMING}'/>`);
-        }
-        ws.close(1000);
-      } catch (_) {
-        // already closing
-      }
-      await settleWithin(closed, ms);
-    }
+    ws.close(1000);
+  }
+
+  _destroy(ws) {
     ws.terminate();
   }
 }
