@@ -70,8 +70,9 @@ function applySettings(lines, settings) {
 }
 
 /**
- * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT';
- * domains: [{ name }] resolved through DNS SRV. Optional (the abuse suite):
+ * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT'
+ * (optional); domains: [{ name, tls?, address? }], resolved through DNS SRV
+ * unless `address` ("host:port" or "unix:/path") is given. Optional (the abuse suite):
  * settings: { section: { key: value } } overriding or adding keys of the
  * generated sections ('server', 'http', 'bosh', 'upstream') or adding whole
  * sections ('limits', 'websocket', 'xml', ...), values as JS strings / numbers
@@ -116,13 +117,17 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     '',
     '[upstream]',
     `ca_file = ${tomlString(caFile)}`,
-    `dns_server = ${tomlString(dnsServer)}`,
+    ...(dnsServer ? [`dns_server = ${tomlString(dnsServer)}`] : []),
     'connect_timeout = "5s"',
     'negotiate_timeout = "15s"',
     '',
   ];
   for (const d of domains) {
-    lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, `tls = ${tomlString(d.tls || 'required')}`, 'tls_verify = true', '');
+    lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, `tls = ${tomlString(d.tls || 'required')}`, 'tls_verify = true');
+    if (d.address) {
+      lines.push(`address = ${tomlString(d.address)}`);
+    }
+    lines.push('');
   }
   const text = applySettings(lines, settings) + (extra ? `\n${extra}\n` : '');
   fs.writeFileSync(configFile, text);

@@ -27,7 +27,7 @@ function yamlString(s) {
 /**
  * Starts ejabberd for `domain` with `users` ([{user, password}]) and the
  * certificate bundle `cert.bundle` (key + cert + CA). Resolves with
- * { domain, c2sPort, directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }
+ * { domain, c2sPort, c2sUnix (c2s on a Unix socket, no STARTTLS), directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }
  * (+ pgid() and restart(), used by interop/fault).
  * Besides SM (resumable), the modules web clients such as Converse.js use are
  * on: PEP (mod_pubsub), private XML, vCard, carbons, caps.
@@ -44,7 +44,11 @@ async function startEjabberd({ dir, domain, cert, users, spool: spoolDir = null,
   const [c2sPort, directTlsPort, httpPort, distPort] = await freePorts(4);
   const spool = spoolDir || path.join(dir, 'spool');
   const logsDir = path.join(dir, 'logs');
-  for (const d of [spool, logsDir]) {
+  // c2s also on a Unix domain socket (ejabberd's "unix:" listener form), in a dir the
+  // ejabberd user owns: boshgate's `address = "unix:..."` upstream.
+  const sockDir = path.join(dir, 'sock');
+  const c2sUnix = path.join(sockDir, 'c2s.sock');
+  for (const d of [spool, logsDir, sockDir]) {
     fs.mkdirSync(d, { recursive: true });
     fs.chownSync(d, ids.uid, ids.gid);
   }
@@ -65,6 +69,13 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_c2s
     starttls_required: true
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    backlog: BACKLOG
+  - port: ${yamlString(`unix:${c2sUnix}`)}
+    module: ejabberd_c2s
+    starttls_required: false
     max_stanza_size: 262144
     shaper: none
     access: c2s
@@ -209,6 +220,7 @@ modules:
     kind: 'ejabberd',
     domain,
     c2sPort,
+    c2sUnix,
     directTlsPort,
     httpPort,
     boshUrl: `http://127.0.0.1:${httpPort}/http-bind`,

@@ -7,6 +7,8 @@
 
 #include <toml.hpp>
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -760,10 +762,26 @@ void read_domain(context& ctx, const tvalue& t, const std::string& name, upstrea
     bool direct_tls = false;
     const bool has_direct = r.get_bool("direct_tls", direct_tls);
     std::string address;
-    if (r.get_string("address", address)) {
+    const bool has_address = r.get_string("address", address);
+    if (has_address && address.starts_with("unix:")) {
+        // A server on this host over a Unix domain socket (issue 9).
+        const std::string path = address.substr(5);
+        if (path.empty() || path.front() != '/') {
+            r.error(r.find("address"), "address",
+                    in_quotes(address) + ": a Unix socket address is \"unix:\" and an absolute path");
+        } else if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+            r.error(r.find("address"), "address",
+                    in_quotes(address) + ": the socket path is longer than the system allows (" +
+                        std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+        } else {
+            out.target = upstream::static_target{};
+            out.target->unix_path = path;
+            out.target->direct_tls = direct_tls;
+        }
+    } else if (has_address) {
         auto hp = parse_host_port(address, host_kind::name_or_ip);
         if (hp) {
-            out.target = upstream::static_target{hp->host, hp->port, direct_tls};
+            out.target = upstream::static_target{hp->host, hp->port, direct_tls, {}};
         } else {
             r.error(r.find("address"), "address", hp.error().message);
         }
@@ -784,7 +802,7 @@ void read_domain(context& ctx, const tvalue& t, const std::string& name, upstrea
     if (out.tls == upstream::tls_mode::off && !out.force_tls_off && out.target) {
         // The same rule is applied to every resolved address when connecting; a literal
         // is refused here, at load time.
-        if (is_non_loopback_ip_literal(out.target->host)) {
+        if (out.target->unix_path.empty() && is_non_loopback_ip_literal(out.target->host)) {
             r.error(r.find("tls"), "tls",
                     "\"off\" sends credentials in the clear: only for a loopback address "
                     "(127.0.0.0/8, ::1, localhost), got " + out.target->host +

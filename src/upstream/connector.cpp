@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -50,10 +51,9 @@ bool set_int_option(int fd, int level, int name, int value, std::string_view wha
 
 } // namespace
 
-void set_link_liveness(tcp::socket& sock, std::chrono::seconds keepalive, std::chrono::seconds unacked,
+void set_link_liveness(int fd, std::chrono::seconds keepalive, std::chrono::seconds unacked,
                        std::string_view log_tag)
 {
-    const int fd = sock.native_handle();
     if (keepalive.count() > 0) {
         const int idle = static_cast<int>(keepalive.count());
         const int interval = std::max(1, idle / 3);
@@ -77,6 +77,66 @@ std::chrono::seconds unacked_timeout_for(std::chrono::seconds write_timeout) noe
     return write_timeout + std::max(std::chrono::seconds{1}, write_timeout / 2);
 }
 
+namespace {
+
+/// A server on this host over a Unix domain socket (issue 9): no DNS, no address policy, no
+/// TCP. Not Asio's async_connect: a non-blocking connect(2) to a Unix socket whose listen
+/// queue is full fails with EAGAIN and leaves the socket unconnected (it is not "in
+/// progress" as for TCP), and Asio would wait for writability and report success on a
+/// socket that is not connected. So connect(2) is retried here, backing off from 1 ms to
+/// 50 ms, until it succeeds, fails otherwise, or connect_timeout passes.
+net::awaitable<std::variant<connected, connect_failure>> connect_unix(const connect_request& req,
+                                                                      const std::string& log_tag)
+{
+    auto ex = co_await net::this_coro::executor;
+    const std::string where = "unix:" + req.unix_path;
+    const net::local::stream_protocol::endpoint ep(req.unix_path);
+    net::local::stream_protocol::socket sock(ex);
+    error_code ec;
+    sock.open(net::local::stream_protocol(), ec);
+    if (!ec) {
+        sock.native_non_blocking(true, ec);
+    }
+    if (ec) {
+        co_return connect_failure{failure::connection_failed, "socket for " + where + ": " + ec.message()};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + req.connect_timeout;
+    auto backoff = std::chrono::milliseconds(1);
+    std::size_t queue_full = 0;
+    for (;;) {
+        if (::connect(sock.native_handle(), ep.data(), static_cast<socklen_t>(ep.size())) == 0) {
+            break;
+        }
+        const int err = errno;
+        if (err == EINTR) {
+            continue;
+        }
+        if (err != EAGAIN) {
+            co_return connect_failure{failure::connection_failed, "connect to " + where + ": " + std::strerror(err)};
+        }
+        ++queue_full;
+        if (std::chrono::steady_clock::now() + backoff > deadline) {
+            co_return connect_failure{failure::connection_failed,
+                                      "connect to " + where + " timed out: the server's listen queue stayed full (" +
+                                          std::to_string(queue_full) + " tries)"};
+        }
+        net::steady_timer pause(ex, backoff);
+        co_await pause.async_wait(use_tuple);
+        if (co_await cancelled()) {
+            co_return connect_failure{failure::connection_failed, "cancelled"};
+        }
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+    }
+    if (queue_full > 0) {
+        core::log().debug("{} upstream {}: listen queue full, connected after {} tries", log_tag, where,
+                          queue_full + 1);
+    }
+    core::log().debug("{} upstream connected to {}", log_tag, where);
+    co_return connected{link_socket(std::move(sock)), dns::candidate{where, 0, false}};
+}
+
+} // namespace
+
 net::awaitable<std::variant<connected, connect_failure>>
 connect(connect_request req, dns::resolver_options resolver_opt, std::string log_tag)
 {
@@ -89,6 +149,10 @@ connect(connect_request req, dns::resolver_options resolver_opt, std::string log
         }
         return *resolver;
     };
+
+    if (!req.unix_path.empty()) {
+        co_return co_await connect_unix(req, log_tag);
+    }
 
     std::vector<dns::candidate> candidates = std::move(req.candidates);
     if (req.use_srv) {
@@ -185,7 +249,7 @@ connect(connect_request req, dns::resolver_options resolver_opt, std::string log
             }
             core::log().debug("{} upstream connected to {}{}", log_tag, where,
                               cand.direct_tls ? " (direct TLS)" : "");
-            co_return connected{std::move(sock), cand};
+            co_return connected{link_socket(std::move(sock)), cand};
         }
     }
     if (tried == 0 && refused > 0) {

@@ -39,7 +39,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -52,7 +51,6 @@
 namespace boshgate::upstream {
 
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
 using boost::system::error_code;
 
 std::shared_ptr<shared_context> make_shared_context(const options& opt, const limits::options& lim)
@@ -69,8 +67,11 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 /// ever trip the breaker of the target it names.
 std::string guard_key(const dial_plan& plan)
 {
-    if (plan.use_srv || plan.fixed.empty()) {
+    if (plan.use_srv || (plan.fixed.empty() && plan.unix_path.empty())) {
         return plan.domain;
+    }
+    if (!plan.unix_path.empty()) {
+        return plan.domain + " via unix:" + plan.unix_path;
     }
     const auto& t = plan.fixed.front();
     return plan.domain + " via " + t.host + ":" + std::to_string(t.port);
@@ -393,7 +394,7 @@ private:
             // Abortive close (RST): a FIN would wait behind the unsent bytes forever, and the
             // kernel would keep them for the stalled peer.
             self->lowest().set_option(net::socket_base::linger(true, 0), ignored);
-            self->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+            self->lowest().shutdown(link_socket::shutdown_both, ignored);
             self->lowest().cancel(ignored);
             self->read_paused_ = false;
             self->read_resume_.cancel();
@@ -417,7 +418,7 @@ private:
     }
 
     // ---------------------------------------------------------------- main sequence
-    tcp::socket& lowest() { return tls_ ? tls_->lowest_layer() : sock_; }
+    link_socket& lowest() { return tls_ ? tls_->lowest_layer() : sock_; }
 
     net::awaitable<void> run([[maybe_unused]] std::shared_ptr<stream_impl> self, open_params p)
     {
@@ -483,6 +484,7 @@ private:
         };
         req.connect_timeout = opt.connect_timeout;
         req.no_direct_tls = plan_.tls == tls_mode::off;
+        req.unix_path = plan_.unix_path;
         auto conn = co_await connect(std::move(req), ctx_->resolver_options(), tag_);
         if (finishing_) {
             co_return after_setup::finish;
@@ -496,7 +498,10 @@ private:
         }
         auto& c = std::get<connected>(conn);
         sock_ = std::move(c.socket);
-        set_link_liveness(sock_, opt.tcp_keepalive, unacked_timeout_for(write_timeout_), tag_);
+        if (plan_.unix_path.empty()) {
+            set_link_liveness(sock_.native_handle(), opt.tcp_keepalive, unacked_timeout_for(write_timeout_),
+                              tag_);
+        }
         const bool direct_tls = c.target.direct_tls;
 
         negotiating_ = true;
@@ -581,7 +586,7 @@ private:
             if (tls_) {
                 ec = co_await tls_->wait_readable();
             } else {
-                std::tie(ec) = co_await sock_.async_wait(tcp::socket::wait_read, use_tuple);
+                std::tie(ec) = co_await sock_.async_wait(link_socket::wait_read, use_tuple);
             }
             if (finishing_) {
                 co_return;
@@ -669,7 +674,7 @@ private:
             }
         }
         error_code ignored;
-        lowest().shutdown(tcp::socket::shutdown_both, ignored);
+        lowest().shutdown(link_socket::shutdown_both, ignored);
         lowest().close(ignored);
         end_attempt(outcome::cancelled); // still pending: the owner closed or went away
         finished_ = true;
@@ -686,7 +691,7 @@ private:
     dial_plan plan_;
     limits::attempt attempt_; ///< the guard's attempt, from before DNS until open (or failure)
 
-    tcp::socket sock_;                   ///< before TLS (moved into tls_ after)
+    link_socket sock_;                   ///< before TLS (moved into tls_ after)
     std::unique_ptr<tls_socket> tls_;    ///< after direct TLS / STARTTLS
 
     /// Pending writes. A vector, not a deque: an empty std::deque still holds a 512-byte

@@ -265,6 +265,10 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
         return plan;
     }
 
+    if (listed != nullptr && listed->target && !listed->target->unix_path.empty()) {
+        plan.unix_path = listed->target->unix_path;
+        return plan;
+    }
     if (listed != nullptr && listed->target) {
         plan.fixed.push_back(
             dns::candidate{listed->target->host, listed->target->port, listed->target->direct_tls});

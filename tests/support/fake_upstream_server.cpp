@@ -1,12 +1,15 @@
 #include "support/fake_upstream_server.hpp"
 
 #include <poll.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -22,6 +25,8 @@ namespace boshgate::test {
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
+using link = net::generic::stream_protocol; // TCP or Unix
+using link_acceptor = net::basic_socket_acceptor<link>;
 using boost::system::error_code;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
@@ -121,11 +126,11 @@ int alpn_select(SSL* ssl, const unsigned char** out, unsigned char* outlen,
 
 /// One accepted connection: a socket that may be upgraded to TLS in place.
 struct server_conn {
-    explicit server_conn(tcp::socket s) : sock(std::move(s)) {}
-    tcp::socket sock;
-    std::unique_ptr<ssl::stream<tcp::socket>> tls;
+    explicit server_conn(link::socket s) : sock(std::move(s)) {}
+    link::socket sock;
+    std::unique_ptr<ssl::stream<link::socket>> tls;
 
-    tcp::socket& lowest() { return tls ? tls->next_layer() : sock; }
+    link::socket& lowest() { return tls ? tls->next_layer() : sock; }
 
     net::awaitable<std::tuple<error_code, std::size_t>> read_some(net::mutable_buffer b)
     {
@@ -147,9 +152,8 @@ struct server_conn {
 } // namespace
 
 struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
-    impl(net::io_context& ioc, config c)
-        : cfg(std::move(c)), acceptor(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)),
-          tls_ctx(ssl::context::tls_server)
+    impl(net::io_context& ioc, config c, const std::string& unix_path)
+        : cfg(std::move(c)), acceptor(make_acceptor(ioc, unix_path, port)), tls_ctx(ssl::context::tls_server)
     {
         tls_ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                             ssl::context::no_sslv3);
@@ -158,8 +162,21 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
         SSL_CTX_set_alpn_select_cb(tls_ctx.native_handle(), &alpn_select, nullptr);
     }
 
+    static link_acceptor make_acceptor(net::io_context& ioc, const std::string& unix_path, std::uint16_t& port)
+    {
+        if (!unix_path.empty()) {
+            ::unlink(unix_path.c_str());
+            port = 0;
+            return link_acceptor(ioc, link::endpoint(net::local::stream_protocol::endpoint(unix_path)));
+        }
+        tcp::acceptor a(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+        port = a.local_endpoint().port();
+        return link_acceptor(std::move(a));
+    }
+
     config cfg;
-    tcp::acceptor acceptor;
+    std::uint16_t port = 0; ///< set by make_acceptor (declared before acceptor)
+    link_acceptor acceptor;
     ssl::context tls_ctx;
     std::vector<script> scripts;
     std::size_t next_script = 0;
@@ -194,7 +211,7 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
 
     net::awaitable<bool> handshake(std::shared_ptr<server_conn> c, connection_log* log)
     {
-        c->tls = std::make_unique<ssl::stream<tcp::socket>>(std::move(c->sock), tls_ctx);
+        c->tls = std::make_unique<ssl::stream<link::socket>>(std::move(c->sock), tls_ctx);
         SSL_set_ex_data(c->tls->native_handle(), log_index(), log);
         auto [ec] = co_await c->tls->async_handshake(ssl::stream_base::server, use_tuple);
         if (ec) {
@@ -280,7 +297,7 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
                     co_await shutdown_tls(c);
                 }
                 error_code ignored;
-                c->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+                c->lowest().shutdown(link::socket::shutdown_both, ignored);
                 c->lowest().close(ignored);
                 log->done = true;
                 co_return;
@@ -346,7 +363,12 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
 };
 
 fake_upstream_server::fake_upstream_server(net::io_context& ioc, config cfg)
-    : impl_(std::make_shared<impl>(ioc, std::move(cfg)))
+    : fake_upstream_server(ioc, std::move(cfg), std::string())
+{
+}
+
+fake_upstream_server::fake_upstream_server(net::io_context& ioc, config cfg, std::string unix_path)
+    : impl_(std::make_shared<impl>(ioc, std::move(cfg), unix_path))
 {
     net::co_spawn(ioc, impl_->accept_loop(impl_), net::detached);
 }
@@ -363,7 +385,7 @@ fake_upstream_server::~fake_upstream_server()
 
 std::uint16_t fake_upstream_server::port() const
 {
-    return impl_->acceptor.local_endpoint().port();
+    return impl_->port;
 }
 
 void fake_upstream_server::add(script s)

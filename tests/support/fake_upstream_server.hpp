@@ -91,12 +91,15 @@ public:
     };
 
     fake_upstream_server(boost::asio::io_context& ioc, config cfg);
+    /// Listening on the Unix domain socket `unix_path` (created; removed first if present)
+    /// instead of 127.0.0.1; port() is 0.
+    fake_upstream_server(boost::asio::io_context& ioc, config cfg, std::string unix_path);
     explicit fake_upstream_server(boost::asio::io_context& ioc);
     ~fake_upstream_server();
     fake_upstream_server(const fake_upstream_server&) = delete;
     fake_upstream_server& operator=(const fake_upstream_server&) = delete;
 
-    /// The bound port on 127.0.0.1.
+    /// The bound port on 127.0.0.1 (0 on a Unix socket).
     std::uint16_t port() const;
     /// Queue a script for the next accepted connection.
     void add(script s);

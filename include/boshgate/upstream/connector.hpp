@@ -10,6 +10,7 @@
 #include "boshgate/upstream/tls_context.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -67,14 +68,21 @@ struct connect_request {
     std::function<bool(const boost::asio::ip::address&)> permitted;
     std::chrono::milliseconds connect_timeout{5000}; ///< per address
     bool no_direct_tls = false; ///< tls = "off": direct-TLS candidates are left out
+    /// Non-empty: connect to this Unix domain socket instead (no DNS, no candidates, no
+    /// address policy; connect_timeout applies).
+    std::string unix_path;
     std::size_t max_targets = max_connect_targets;     ///< candidates considered
     std::size_t max_addresses = max_connect_addresses; ///< addresses considered, all targets
 };
 
-/// A connected TCP socket and the candidate it belongs to (direct_tls decides whether TLS
-/// starts at once, C2S-DNS-5).
+/// The socket of a server link: TCP, or a Unix domain socket (static `unix:` target).
+using link_socket = boost::asio::generic::stream_protocol::socket;
+
+/// A connected socket and the candidate it belongs to (direct_tls decides whether TLS
+/// starts at once, C2S-DNS-5). A Unix socket target is reported as host "unix:<path>",
+/// port 0.
 struct connected {
-    boost::asio::ip::tcp::socket socket;
+    link_socket socket;
     dns::candidate target;
 };
 
@@ -82,7 +90,7 @@ struct connected {
 /// SO_KEEPALIVE probes after `keepalive` idle (0 = no keepalive), and TCP_USER_TIMEOUT =
 /// `unacked` (sent bytes unacknowledged this long abort the connection; 0 = kernel default).
 /// Best effort: a failing setsockopt is logged, not fatal.
-void set_link_liveness(boost::asio::ip::tcp::socket& sock, std::chrono::seconds keepalive,
+void set_link_liveness(int fd, std::chrono::seconds keepalive,
                        std::chrono::seconds unacked, std::string_view log_tag);
 
 /// The `unacked` bound for a stream whose writes are bounded by `write_timeout` (SEC-FLOW-2):

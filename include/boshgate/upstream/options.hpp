@@ -22,6 +22,10 @@ struct static_target {
     std::string host;
     std::uint16_t port = 5222;
     bool direct_tls = false; ///< XEP-0368 style TLS from the first byte
+    /// Non-empty: a Unix domain socket (absolute path; config `address = "unix:/path"`)
+    /// instead of host:port, for a server on the same host (ejabberd's `port: "unix:..."`
+    /// listener). Local by nature, so tls = "off" needs no force_tls_off (issue 9).
+    std::string unix_path;
 };
 
 /// Per-XMPP-domain settings ([[upstream.domain]] in config). Only listed domains are served

@@ -20,6 +20,8 @@ struct dial_plan {
     std::string domain;                ///< stream `to`, SNI, certificate identity (BOSH-ROUTE-4);
                                        ///< ASCII-lowercased (the configured name if listed)
     std::vector<dns::candidate> fixed; ///< non-empty: static target or allowed route (no SRV)
+    std::string unix_path;             ///< non-empty: the static target is this Unix socket
+                                       ///< (fixed is empty, use_srv false)
     bool use_srv = false;              ///< true: resolve SRV for `domain` (fixed is empty)
     tls_mode tls =
         tls_mode::required; ///< plaintext only if the domain's config says so (C2S-TLS-7)

@@ -12,7 +12,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -23,7 +23,7 @@
 
 namespace boshgate::upstream {
 
-/// One client TLS connection over `lowest_layer()`.
+/// One client TLS connection over `lowest_layer()` (a connected TCP or Unix stream socket).
 ///
 /// Operations (each an awaitable to be co_awaited on the socket's strand):
 ///  - handshake(): once, before anything else (SNI, host name check and ALPN are set on
@@ -52,7 +52,7 @@ namespace boshgate::upstream {
 /// it).
 class tls_socket {
 public:
-    using socket_type = boost::asio::ip::tcp::socket;
+    using socket_type = boost::asio::generic::stream_protocol::socket; ///< TCP or Unix
 
     /// Take over a connected socket (set to non-blocking) and create its SSL from `ctx` (the
     /// SSL keeps its own reference to the SSL_CTX). Sets SSL_MODE_RELEASE_BUFFERS,

@@ -554,6 +554,27 @@ TEST(config_loader, tls_off_needs_loopback_or_force)
     EXPECT_TRUE(forced.upstream.domains[0].force_tls_off);
 }
 
+// Issue 9: a server on this host over a Unix domain socket; tls = "off" needs no
+// force_tls_off there (nothing goes on a wire).
+TEST(config_loader, domain_unix_socket_address)
+{
+    const auto c = expect_ok("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:/run/ejabberd/c2s.sock\"\n"
+                             "tls = \"off\"\n");
+    ASSERT_TRUE(c.upstream.domains[0].target.has_value());
+    EXPECT_EQ(c.upstream.domains[0].target->unix_path, "/run/ejabberd/c2s.sock");
+    EXPECT_TRUE(c.upstream.domains[0].target->host.empty());
+    EXPECT_EQ(c.upstream.domains[0].tls, upstream::tls_mode::off);
+    EXPECT_FALSE(c.upstream.domains[0].force_tls_off);
+    expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:c2s.sock\"\n", "test.toml:3",
+                     "upstream.domain[0].address: \"unix:c2s.sock\": a Unix socket address is \"unix:\" and an "
+                     "absolute path");
+    expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:\"\n", "test.toml:3",
+                     "a Unix socket address is");
+    expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:/" + std::string(120, 'x') +
+                         "\"\n",
+                     "test.toml:3", "the socket path is longer than the system allows (107 bytes)");
+}
+
 TEST(config_loader, domain_ipv6_static_address)
 {
     const auto c = expect_ok("[[upstream.domain]]\nname = \"a.example\"\naddress = \"[::1]:5223\"\n");

@@ -37,7 +37,7 @@ struct link_liveness : ::testing::Test {
 // three unanswered probes end the connection.
 TEST_F(link_liveness, keepalive_idle_interval_and_count)
 {
-    boshgate::upstream::set_link_liveness(sock, 60s, 0s, "[t]");
+    boshgate::upstream::set_link_liveness(sock.native_handle(), 60s, 0s, "[t]");
     EXPECT_EQ(get_option(sock, SOL_SOCKET, SO_KEEPALIVE), 1);
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_KEEPIDLE), 60);
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_KEEPINTVL), 20);
@@ -48,7 +48,7 @@ TEST_F(link_liveness, keepalive_idle_interval_and_count)
 // The probe interval never rounds down to zero (the kernel refuses 0).
 TEST_F(link_liveness, short_keepalive_keeps_a_one_second_interval)
 {
-    boshgate::upstream::set_link_liveness(sock, 2s, 0s, "[t]");
+    boshgate::upstream::set_link_liveness(sock.native_handle(), 2s, 0s, "[t]");
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_KEEPIDLE), 2);
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_KEEPINTVL), 1);
 }
@@ -56,7 +56,7 @@ TEST_F(link_liveness, short_keepalive_keeps_a_one_second_interval)
 // FAULT-LINK-2: bytes the server does not acknowledge for write_timeout abort the link.
 TEST_F(link_liveness, user_timeout_is_the_write_timeout_in_milliseconds)
 {
-    boshgate::upstream::set_link_liveness(sock, 60s, 30s, "[t]");
+    boshgate::upstream::set_link_liveness(sock.native_handle(), 60s, 30s, "[t]");
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
 }
 
@@ -76,7 +76,7 @@ TEST(link_liveness_bound, unacked_timeout_outlasts_the_write_timeout)
 // tcp_keepalive = "0s": no keepalive at all (an operator's explicit choice).
 TEST_F(link_liveness, zero_turns_both_off)
 {
-    boshgate::upstream::set_link_liveness(sock, 0s, 0s, "[t]");
+    boshgate::upstream::set_link_liveness(sock.native_handle(), 0s, 0s, "[t]");
     EXPECT_EQ(get_option(sock, SOL_SOCKET, SO_KEEPALIVE), 0);
     EXPECT_EQ(get_option(sock, IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
 }

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -93,7 +95,7 @@ protected:
         options o;
         domain_options d;
         d.name = "xmpp.test";
-        d.target = static_target{"127.0.0.1", port, direct_tls};
+        d.target = static_target{"127.0.0.1", port, direct_tls, {}};
         d.ca_file = test::test_cert_path("ca.pem");
         o.domains.push_back(d);
         o.connect_timeout = 5s;
@@ -282,6 +284,81 @@ TEST_F(stream_test, plaintext_backend_allowed_when_configured)
     EXPECT_EQ(events->header_ids, std::vector<std::string>{"p1"});
     EXPECT_EQ(events->elements[0].local, "features");
     s->close(false);
+}
+
+/// A Unix socket path unique to this test process, removed when the test ends.
+struct unix_socket_path {
+    std::string path = "/tmp/boshgate-stream-test-" + std::to_string(::getpid()) + ".sock";
+    ~unix_socket_path() { ::unlink(path.c_str()); }
+};
+
+// Issue 9: a server on this host over a Unix domain socket (ejabberd's "unix:" listener):
+// tls = "off" needs no force_tls_off (nothing on a wire), no TCP options are set, and the
+// stream is relayed as over TCP.
+TEST_F(stream_test, unix_socket_target_without_tls)
+{
+    unix_socket_path where;
+    fake_upstream_server srv(ioc, {}, where.path);
+    srv.add(script{}
+                .expect_header()
+                .send(fake_upstream_server::header("u1") + fake_upstream_server::features_sasl())
+                .expect("</auth>")
+                .send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+                .read_until_eof());
+    auto o = opts_for(0);
+    o.domains[0].target = static_target{};
+    o.domains[0].target->unix_path = where.path;
+    o.domains[0].tls = tls_mode::off;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"u1"});
+    s->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>");
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 2 || events->ended(); }));
+    EXPECT_EQ(events->elements[1].local, "failure");
+    s->close(true);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_FALSE(srv.connection(0).tls);
+    EXPECT_EQ(srv.connection(0).received,
+              first_header + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>"
+                             "</stream:stream>");
+}
+
+// Issue 9, C2S-TLS-1: over a Unix socket STARTTLS still runs when tls is not "off" (the
+// certificate is checked for the domain, as over TCP).
+TEST_F(stream_test, unix_socket_target_with_starttls)
+{
+    unix_socket_path where;
+    fake_upstream_server srv(ioc, {.cert = "xmpp_test", .direct_tls = false}, where.path);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("u2") + fake_upstream_server::features_sasl())
+                .read_until_eof());
+    auto o = opts_for(0);
+    o.domains[0].target = static_target{};
+    o.domains[0].target->unix_path = where.path;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return events->elements.size() == 1 || events->ended(); }));
+    EXPECT_FALSE(events->ended()) << events->failed_detail;
+    EXPECT_EQ(events->header_ids, std::vector<std::string>{"u2"});
+    EXPECT_TRUE(srv.connection(0).tls);
+    EXPECT_EQ(srv.connection(0).sni, "xmpp.test");
+    s->close(false);
+    run_until([&] { return srv.connection(0).done; });
+}
+
+// Issue 9: nobody listening on the socket path is a connection failure naming the path.
+TEST_F(stream_test, unix_socket_target_missing_fails)
+{
+    unix_socket_path where;
+    auto o = opts_for(0);
+    o.domains[0].target = static_target{};
+    o.domains[0].target->unix_path = where.path;
+    o.domains[0].tls = tls_mode::off;
+    auto s = start(o);
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    ASSERT_TRUE(events->failed.has_value());
+    EXPECT_EQ(*events->failed, failure::connection_failed);
+    EXPECT_NE(events->failed_detail.find("unix:" + where.path), std::string::npos) << events->failed_detail;
 }
 
 // XBOSH-5 XBOSH-11 C2S-RST-1 C2S-RST-2: SASL success, held data, restart on the same socket

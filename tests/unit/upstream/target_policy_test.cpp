@@ -28,7 +28,7 @@ options listed_config() {
 
     domain_options fixed;
     fixed.name = "fixed.test";
-    fixed.target = static_target{"10.0.0.5", 5999, false};
+    fixed.target = static_target{"10.0.0.5", 5999, false, {}};
     fixed.ca_file = "/etc/boshgate/fixed-ca.pem";
     o.domains.push_back(fixed);
 
@@ -36,7 +36,7 @@ options listed_config() {
     plain.name = "demo.local";
     plain.tls = tls_mode::plaintext;
     plain.tls_verify = false;
-    plain.target = static_target{"127.0.0.1", 5222, false};
+    plain.target = static_target{"127.0.0.1", 5222, false, {}};
     o.domains.push_back(plain);
 
     o.ca_file = "/etc/boshgate/global-ca.pem";
@@ -348,7 +348,7 @@ TEST(target_policy, tls_off_permits_only_loopback_addresses) {
     auto o = listed_config();
     domain_options off;
     off.name = "same-host.example";
-    off.target = static_target{"localhost", 5222, false};
+    off.target = static_target{"localhost", 5222, false, {}};
     off.tls = tls_mode::off;
     o.domains.push_back(off);
     o.allow_private_addresses = true;
@@ -366,6 +366,26 @@ TEST(target_policy, tls_off_permits_only_loopback_addresses) {
     const auto forced = expect_plan(plan_target(o, "same-host.example", std::nullopt));
     EXPECT_TRUE(forced.force_tls_off);
     EXPECT_TRUE(address_permitted(o, forced, ip::make_address("192.168.1.10")));
+}
+
+// Issue 9: a static Unix socket target is dialled as such: no SRV, no host:port candidate,
+// and a BOSH `route` cannot redirect it unless it names an allowed route.
+TEST(target_policy, unix_socket_target_plans_the_path) {
+    auto o = listed_config();
+    domain_options local;
+    local.name = "local.example";
+    local.target = static_target{};
+    local.target->unix_path = "/run/ejabberd/c2s.sock";
+    local.tls = tls_mode::off;
+    o.domains.push_back(local);
+    const auto p = expect_plan(plan_target(o, "local.example", std::nullopt));
+    EXPECT_EQ(p.unix_path, "/run/ejabberd/c2s.sock");
+    EXPECT_TRUE(p.fixed.empty());
+    EXPECT_FALSE(p.use_srv);
+    EXPECT_EQ(p.tls, tls_mode::off);
+
+    const auto other = expect_plan(plan_target(o, "example.com", std::nullopt));
+    EXPECT_TRUE(other.unix_path.empty());
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
@@ -119,9 +120,10 @@ protected:
             sock.set_option(net::socket_base::send_buffer_size(8192));
         }
         sock.connect(acceptor.local_endpoint());
-        auto made = tls_socket::create(sock, *client_ctx);
+        tls_socket::socket_type link(std::move(sock));
+        auto made = tls_socket::create(link, *client_ctx);
         EXPECT_TRUE(made.has_value());
-        EXPECT_FALSE(sock.is_open()); // taken over
+        EXPECT_FALSE(link.is_open()); // taken over
         auto t = std::move(*made);
         EXPECT_FALSE(prepare_client_ssl(t->native_handle(), name, true, false));
         return t;
