@@ -53,7 +53,13 @@ const ROWS = {
   // ejabberd's own endpoints (mod_bosh at /http-bind, ejabberd_http_ws at /ws), in-process.
   ejabberd: { base: 'ejabberd', transport: 'bosh', label: 'ejabberd mod_bosh (in-process)' },
   'ejabberd-ws': { base: 'ejabberd', transport: 'ws', label: 'ejabberd ejabberd_http_ws (in-process)' },
+  // boshgate in front of ejabberd over its c2s Unix domain socket listener, tls = "off":
+  // no DNS, no TCP, no TLS between them (compare with ejabberd's own endpoints).
+  'boshgate-ej-unix': { base: 'boshgate', server: 'ejabberd', unix: true, transport: 'bosh', tls: 'off', label: 'boshgate BOSH -> ejabberd c2s over a Unix socket, tls off' },
+  'boshgate-ws-ej-unix': { base: 'boshgate', server: 'ejabberd', unix: true, transport: 'ws', tls: 'off', label: 'boshgate WebSocket -> ejabberd c2s over a Unix socket, tls off' },
 };
+/** The XMPP server behind row `kind`: 'ejabberd' or 'prosody'. */
+const serverOf = (kind) => ROWS[kind].server || (ROWS[kind].base === 'ejabberd' ? 'ejabberd' : 'prosody');
 const MANAGERS = Object.keys(ROWS);
 const TRANSPORTS = { bosh: 'BOSH', ws: 'WebSocket', tcp: 'TCP c2s' };
 const LABELS = Object.fromEntries(MANAGERS.map((k) => [k, ROWS[k].label]));
@@ -238,6 +244,18 @@ async function startManager(kind, ctx, prosody, phaseDir) {
     if (!ctx.boshgateBin) {
       throw new Error('no boshgate binary: set BOSHGATE_BIN or build build/release/boshgate');
     }
+    if (ROWS[kind].unix) {
+      // A static unix: target: no DNS server needed.
+      const gw = await startBoshgate({
+        bin: ctx.boshgateBin,
+        dir: phaseDir,
+        caFile: ctx.caFile,
+        domains: [{ name: DOMAIN, tls: ROWS[kind].tls, address: `unix:${prosody.c2sUnix}` }],
+        logLevel: 'info',
+      });
+      const stopGw = track('boshgate', gw.pid, gw.stop);
+      return { url: transport === 'ws' ? gw.wsUrl : gw.url, pid: gw.pid, logs: gw.logs, alive: gw.alive, stop: stopGw };
+    }
     const target = `xmpp-1.${DOMAIN}`;
     const dns = await startDnsmasq({
       dir: phaseDir,
@@ -367,7 +385,7 @@ async function runManager(kind, ctx) {
     transport: TRANSPORTS[transport],
     inProcess: inProc,
     noManager: noMgr,
-    server: base === 'ejabberd' ? 'ejabberd' : 'Prosody', // the XMPP server (prosody* fields: its figures)
+    server: serverOf(kind) === 'ejabberd' ? 'ejabberd' : 'Prosody', // the XMPP server (prosody* fields: its figures)
     status: 'ok',
     error: null,
     attempted: o.sessions,
@@ -412,14 +430,14 @@ async function runManager(kind, ctx) {
       ? 'STARTTLS, certificate verified' : 'plaintext, c2s_require_encryption = false'}); the RSS column is Prosody's, `
       + 'the manager columns and CPU do not apply (n/a)');
   }
-  if (base === 'ejabberd' && !ctx.ejabberdUnavailable) {
+  if (serverOf(kind) === 'ejabberd' && !ctx.ejabberdUnavailable) {
     r.notes.push(`ejabberd ${(ctx.versions && ctx.versions.ejabberd) || '?'}: RSS and CPU of its Erlang VM (beam.smp); `
       + 'accounts stored as SCRAM-SHA-1 (4096 iterations), registered once per run through its HTTP API');
   }
   const unavailable = base === 'boshgate' && !ctx.boshgateBin
     ? `no boshgate binary (${ctx.boshgateInfo || 'set BOSHGATE_BIN or build build/release/boshgate'})`
     : base === 'nxb' ? ctx.nxbUnavailable
-      : base === 'ejabberd' && ctx.ejabberdUnavailable ? ctx.ejabberdUnavailable
+      : serverOf(kind) === 'ejabberd' && ctx.ejabberdUnavailable ? ctx.ejabberdUnavailable
         : transport === 'ws' ? ctx.wsUnavailable
           : transport === 'tcp' ? ctx.tcpUnavailable : null;
   if (unavailable) {
@@ -444,7 +462,7 @@ async function runManager(kind, ctx) {
   try {
     inner = (async () => {
       // The XMPP server: Prosody, or for the ejabberd rows ejabberd (same interface).
-      const prosody = base === 'ejabberd' ? await startEjabberdServer(ctx, phaseDir) : await startProsody({
+      const prosody = serverOf(kind) === 'ejabberd' ? await startEjabberdServer(ctx, phaseDir) : await startProsody({
         dir: ctx.dir, domain: DOMAIN, cert: ctx.cert, users: [], logLevel: 'info', requireEncryption: ROWS[kind].requireEncryption ?? true,
       });
       stops.push(track(prosody.kind, prosody.trackPid || prosody.pid, prosody.stop));
@@ -706,7 +724,7 @@ async function main() {
       })(),
       node: process.version,
     };
-    if (opts.only.some((k) => ROWS[k].base === 'ejabberd') && !ctx.ejabberdUnavailable) {
+    if (opts.only.some((k) => serverOf(k) === 'ejabberd') && !ctx.ejabberdUnavailable) {
       try {
         versions.ejabberd = run('dpkg-query', ['-W', '-f=${Version}', 'ejabberd']).trim();
       } catch (_) {
