@@ -53,7 +53,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
                  std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
                  const core::clock& clock, std::weak_ptr<session_table> table, bool secure,
                  const limits::options& flow)
-    : strand_(net::make_strand(ex)),
+    : ex_(std::move(ex)),
       sid_(sid),
       tag_(core::next_session_tag('b')),
       engine_(std::move(sid), opt),
@@ -65,7 +65,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
       flow_(flow),
       out_mark_(flow.client_send_high_water, flow.client_send_low_water),
       max_parked_(opt.max_hold + 2),
-      timer_(strand_)
+      timer_(ex_)
 {
     ++metrics::global().bosh_sessions_active;
 }
@@ -77,7 +77,7 @@ session::~session()
 
 void session::post_create(request_id id, body&& b, responder r)
 {
-    net::post(strand_, [self = shared_from_this(), id, b = std::move(b), r = std::move(r)]() mutable {
+    net::post(ex_, [self = shared_from_this(), id, b = std::move(b), r = std::move(r)]() mutable {
         self->pending_.emplace(id, std::move(r));
         self->engine_.on_create(id, std::move(b), self->clock_.now());
         self->run_actions();
@@ -86,7 +86,7 @@ void session::post_create(request_id id, body&& b, responder r)
 
 void session::post_request(request_id id, body&& b, bool secure, responder r)
 {
-    net::post(strand_, [self = shared_from_this(), id, b = std::move(b), secure,
+    net::post(ex_, [self = shared_from_this(), id, b = std::move(b), secure,
                         r = std::move(r)]() mutable {
         if (self->drop_insecure(secure, r)) {
             return;
@@ -170,7 +170,7 @@ bool session::drop_insecure(bool secure, responder& r)
 
 void session::post_request_error(request_id id, body_error&& err, bool secure, responder r)
 {
-    net::post(strand_, [self = shared_from_this(), id, err = std::move(err), secure, r = std::move(r)]() mutable {
+    net::post(ex_, [self = shared_from_this(), id, err = std::move(err), secure, r = std::move(r)]() mutable {
         if (self->drop_insecure(secure, r)) {
             return;
         }
@@ -183,7 +183,7 @@ void session::post_request_error(request_id id, body_error&& err, bool secure, r
 
 void session::post_abort(request_id id)
 {
-    net::post(strand_, [self = shared_from_this(), id] {
+    net::post(ex_, [self = shared_from_this(), id] {
         const bool parked = std::any_of(self->parked_.begin(), self->parked_.end(),
                                         [id](const parked_request& p) { return p.id == id; });
         if (self->pending_.erase(id) != 0 && !parked) {
@@ -195,7 +195,7 @@ void session::post_abort(request_id id)
 
 void session::post_shutdown()
 {
-    net::post(strand_, [self = shared_from_this()] {
+    net::post(ex_, [self = shared_from_this()] {
         self->engine_.shutdown(self->clock_.now());
         self->run_actions();
     });
@@ -219,13 +219,13 @@ void session::on_upstream_header(const xml::root_open& header)
 
 void session::on_upstream_element(xml::element&& el)
 {
-    // The stream delivers a read's elements one by one, synchronously, on this strand: the
+    // The stream delivers a read's elements one by one, synchronously, on this thread: the
     // first opens a batch whose end runs once that read has been handled, so a held
     // request gets all of them in one body (issue 9), at the cost of one post per read.
     if (!batch_open_) {
         batch_open_ = true;
         engine_.begin_upstream_batch();
-        net::post(strand_, [self = shared_from_this()] {
+        net::post(ex_, [self = shared_from_this()] {
             self->batch_open_ = false;
             self->engine_.end_upstream_batch(self->clock_.now());
             self->run_actions();
@@ -286,7 +286,7 @@ void session::run_actions()
                             r(reply{act.status, engine_.content_type(), std::move(act.body), false});
                         }
                     } else if constexpr (std::is_same_v<T, action::open_upstream>) {
-                        upstream_ = upstream::make_stream(strand_, upstream_ctx_, weak_from_this(),
+                        upstream_ = upstream::make_stream(ex_, upstream_ctx_, weak_from_this(),
                                                           tag_, xml_limits_, flow_);
                         upstream::open_params p;
                         p.to = act.to;

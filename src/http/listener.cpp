@@ -8,7 +8,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <optional>
@@ -21,7 +20,7 @@ using tcp = net::ip::tcp;
 
 listener::listener(net::io_context& ioc, context_picker pick, const listen_options& lo,
                    std::shared_ptr<const context> ctx)
-    : pick_(std::move(pick)), acceptor_(net::make_strand(ioc)), ctx_(std::move(ctx))
+    : pick_(std::move(pick)), acceptor_(ioc.get_executor()), ctx_(std::move(ctx))
 {
     tcp::endpoint ep(net::ip::make_address(lo.address), lo.port);
     acceptor_.open(ep.protocol());
@@ -49,7 +48,7 @@ void listener::start()
             net::steady_timer backoff(self->acceptor_.get_executor());
             for (;;) {
                 auto [ec, socket] = co_await self->acceptor_.async_accept(
-                    net::make_strand(self->pick_()), net::as_tuple(net::use_awaitable));
+                    net::any_io_executor(self->pick_().get_executor()), net::as_tuple(net::use_awaitable));
                 if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) {
                     co_return;
                 }

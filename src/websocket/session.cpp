@@ -5,9 +5,10 @@
 // protocol question; this file only moves messages, arms one timer at
 // framing.next_deadline(), bounds memory and time, and owns the upstream::stream.
 //
-// Strand: the session runs on the executor of the socket it took over, which the listener
-// created as a strand per connection. The upstream::stream shares it. Nothing here is
-// touched from another thread except through post_shutdown() (net::post).
+// Thread: the session runs on the executor of the socket it took over: the io_context of
+// one io thread, run by that thread alone (gateway: one io_context per io thread), so no
+// strand is needed. The upstream::stream shares it. Nothing here is touched from another
+// thread except through post_shutdown() (net::post).
 //
 // Lifetime: the session is a shared_ptr kept alive by its two coroutines (reader, writer,
 // each owning it through a parameter) and by pending timer handlers. The hub keeps only a

@@ -1,5 +1,5 @@
 #pragma once
-// I/O adapter around one bosh::engine: runs on its own strand, parks HTTP responders by
+// I/O adapter around one bosh::engine: runs on one io thread's context, parks HTTP responders by
 // request id, arms one timer at engine.next_deadline(), executes the engine's actions and
 // owns the upstream::stream. Everything protocol-related is decided by the engine.
 #include "boshgate/bosh/engine.hpp"
@@ -10,7 +10,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include <functional>
 #include <memory>
@@ -29,13 +28,14 @@ struct reply {
 };
 
 /// Delivers a reply to the HTTP connection that carried the request. Called at most once,
-/// from the BOSH session's strand; the implementation posts to the connection's strand.
+/// on the BOSH session's io thread; the implementation posts to the connection's executor.
 using responder = std::function<void(reply&&)>;
 
 class session_table;
 
 /// One BOSH session. Lifetime: shared_ptr held by the session_table until the engine ends
-/// the session, and by pending handlers. All private state is touched on strand_ only;
+/// the session, and by pending handlers. All private state is touched by handlers on ex_
+/// only, an executor run by one thread (the gateway's io_context per io thread; no strand);
 /// public entry points post there, so they may be called from any thread.
 class session : public std::enable_shared_from_this<session>, public upstream::stream_events {
 public:
@@ -60,7 +60,7 @@ public:
     /// Graceful gateway shutdown: system-shutdown to the client, clean upstream close.
     void post_shutdown();
 
-    // upstream::stream_events (called on strand_)
+    // upstream::stream_events (called on ex_'s thread)
     void on_upstream_header(const xml::root_open& header) override;
     void on_upstream_element(xml::element&& el) override;
     void on_upstream_stream_error(std::string error_xml) override;
@@ -86,7 +86,7 @@ private:
     void arm_timer();
     void on_timer(boost::system::error_code ec, std::uint64_t generation);
 
-    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    boost::asio::any_io_executor ex_; ///< the io thread's context (run by that one thread)
     std::string sid_;
     std::string tag_;
     engine engine_;

@@ -34,12 +34,13 @@ struct context {
 /// The admission group of a TCP peer (the seam where a trusted-proxy address will go).
 limits::address_key client_key(const boost::asio::ip::address& a, const limits::options& opt);
 
-/// One listening socket. Accepts each connection onto a fresh strand and hands it to a
-/// connection object that owns itself through its pending coroutines.
+/// One listening socket. Accepts each connection onto the io_context pick() yields (run by
+/// one io thread: no strand) and hands it to a connection object that owns itself through
+/// its pending coroutines.
 class listener : public std::enable_shared_from_this<listener> {
 public:
     /// Yields the io_context an accepted connection runs on (e.g. round-robin over the io
-    /// threads' contexts). Called on the acceptor's strand.
+    /// threads' contexts). Called on the acceptor's thread.
     using context_picker = std::function<boost::asio::io_context&()>;
     /// Binds and listens (explicit backlog) on `ioc`; connections go to `pick()`. Throws
     /// std::system_error / std::runtime_error on failure: start-up only.
