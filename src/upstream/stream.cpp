@@ -46,6 +46,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace boshgate::upstream {
@@ -80,6 +81,53 @@ std::string guard_key(const dial_plan& plan)
 /// Read buffer size. One TLS record carries at most 16 KiB of plaintext; the buffer exists
 /// only while one read is copied out and fed to the framer.
 constexpr std::size_t read_chunk = 16 * 1024;
+
+/// The read buffer of one io thread, lent to one stream at a time for one read and its
+/// synchronous feed (issue 9: a 16 KiB malloc/free per server read cost more CPU than the
+/// copy). A stream that finds it lent out (a read fed while another is suspended mid-feed,
+/// e.g. during STARTTLS) uses a buffer of its own for that read.
+class read_buffer_lease {
+public:
+    read_buffer_lease()
+    {
+        auto& slot = thread_slot();
+        if (!slot.lent) {
+            if (!slot.mem) {
+                slot.mem = std::make_unique_for_overwrite<char[]>(read_chunk);
+            }
+            slot.lent = true;
+            data_ = slot.mem.get();
+            shared_ = true;
+        } else {
+            own_ = std::make_unique_for_overwrite<char[]>(read_chunk);
+            data_ = own_.get();
+        }
+    }
+    ~read_buffer_lease()
+    {
+        if (shared_) {
+            thread_slot().lent = false;
+        }
+    }
+    read_buffer_lease(const read_buffer_lease&) = delete;
+    read_buffer_lease& operator=(const read_buffer_lease&) = delete;
+
+    char* data() const noexcept { return data_; }
+
+private:
+    struct slot_type {
+        std::unique_ptr<char[]> mem;
+        bool lent = false;
+    };
+    static slot_type& thread_slot()
+    {
+        thread_local slot_type slot;
+        return slot;
+    }
+    char* data_ = nullptr;
+    bool shared_ = false;
+    std::unique_ptr<char[]> own_;
+};
 
 template <class... Ts>
 struct overloaded : Ts... {
@@ -498,6 +546,12 @@ private:
         }
         auto& c = std::get<connected>(conn);
         sock_ = std::move(c.socket);
+        // The read loop reads synchronously once the socket is readable: never block.
+        error_code nb_ec;
+        sock_.non_blocking(true, nb_ec);
+        if (nb_ec) {
+            core::log().warn("{} upstream: cannot set non-blocking mode: {}", tag_, nb_ec.message());
+        }
         if (plan_.unix_path.empty()) {
             set_link_liveness(sock_.native_handle(), opt.tcp_keepalive, unacked_timeout_for(write_timeout_),
                               tag_);
@@ -592,17 +646,22 @@ private:
                 co_return;
             }
             std::size_t n = 0;
-            std::unique_ptr<char[]> buf;
+            std::optional<read_buffer_lease> buf;
             if (!ec) {
-                buf = std::make_unique_for_overwrite<char[]>(read_chunk);
-                auto b = net::buffer(buf.get(), read_chunk);
+                buf.emplace();
+                auto b = net::buffer(buf->data(), read_chunk);
                 if (tls_) {
                     std::tie(ec, n) = co_await tls_->read_some(b); // completes at once
+                    if (finishing_) {
+                        co_return;
+                    }
                 } else {
-                    std::tie(ec, n) = co_await sock_.async_read_some(b, use_tuple);
-                }
-                if (finishing_) {
-                    co_return;
+                    // Readable: one non-blocking recv, no second trip through the scheduler
+                    // (the socket is in non-blocking mode, see setup()).
+                    n = sock_.read_some(b, ec);
+                    if (ec == net::error::would_block || ec == net::error::try_again) {
+                        continue; // a spurious wake-up: wait again
+                    }
                 }
             }
             if (ec) {
@@ -619,7 +678,7 @@ private:
                 execute();
                 co_return;
             }
-            std::string_view data(buf.get(), n);
+            std::string_view data(buf->data(), n);
             while (!data.empty() && !finishing_) {
                 error_code fec;
                 in_feed_ = true;
