@@ -168,7 +168,7 @@ public:
     session& operator=(const session&) = delete;
 
     /// Start the handshake with the upgrade request the HTTP connection read. Must run on
-    /// the socket's strand.
+    /// the socket's io thread.
     void start(request&& req)
     {
         net::co_spawn(ws_.get_executor(), run(this->shared_from_this(), std::move(req)), net::detached);
@@ -253,6 +253,9 @@ private:
     {
         configure();
         auto [ec] = co_await ws_.async_accept(req, as_tuple(use_awaitable));
+        // The upgrade request's fields (~0.5 KiB) would otherwise live in this frame for the
+        // whole session (issue 9).
+        req = request{};
         if (ec) {
             // Beast has answered with an HTTP error (bad Sec-WebSocket-Key/Version) or the
             // client vanished during the handshake.
