@@ -10,10 +10,12 @@
 // strand is needed. The upstream::stream shares it. Nothing here is touched from another
 // thread except through post_shutdown() (net::post).
 //
-// Lifetime: the session is a shared_ptr kept alive by its two coroutines (reader, writer,
-// each owning it through a parameter) and by pending timer handlers. The hub keeps only a
-// weak_ptr; the upstream::stream keeps only a weak_ptr to its events sink. When both
-// coroutines have finished, finish() unregisters the session and the last handler lets it go.
+// Lifetime: the session is a shared_ptr kept alive by its coroutines (the reader, and the
+// writer while it runs, each owning it through a parameter) and by pending handlers. The
+// hub keeps only a weak_ptr; the upstream::stream keeps only a weak_ptr to its events sink.
+// When the reader has finished and the writing side is done (no writer runs and nothing
+// more can be written), maybe_finish() unregisters the session and the last handler lets
+// it go.
 #include "boshgate/websocket/session.hpp"
 
 #include "boshgate/core/ids.hpp"
@@ -155,7 +157,6 @@ public:
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
           timer_(ws_.get_executor()),
           write_guard_(ws_.get_executor()),
-          write_wake_(ws_.get_executor()),
           read_resume_(ws_.get_executor()),
           out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
@@ -249,7 +250,7 @@ private:
     // ---------------------------------------------------------------- handshake + reading
     /// The RFC 6455 handshake, then the read loop. Owns the session through `self`
     /// (coroutines start lazily; see http::connection::start).
-    net::awaitable<void> run(std::shared_ptr<session> self, request req)
+    net::awaitable<void> run([[maybe_unused]] std::shared_ptr<session> self, request req)
     {
         configure();
         auto [ec] = co_await ws_.async_accept(req, as_tuple(use_awaitable));
@@ -276,7 +277,7 @@ private:
             framing_->shutdown(now());
         }
         run_actions();
-        net::co_spawn(ws_.get_executor(), writer(self), net::detached);
+        settle_writer();
         co_await reader();
         reader_done_ = true;
         maybe_finish();
@@ -397,18 +398,13 @@ private:
     }
 
     // ---------------------------------------------------------------- writing
-    /// The only writer (conventions rule 4). Owns the session through `self`.
+    /// The only writer (conventions rule 4), started by queue() when there is something to
+    /// send and none runs; it returns once the queue is empty, so that an idle session holds
+    /// no writer coroutine (issue 9: its frames and timer wait were ~1.5 KiB per session).
+    /// Owns the session through `self`.
     net::awaitable<void> writer([[maybe_unused]] std::shared_ptr<session> self)
     {
-        while (!transport_closed_) {
-            if (outbox_.empty()) {
-                if (client_gone_ || (framing_ && framing_->ended())) {
-                    break; // nothing more will be queued
-                }
-                write_wake_.expires_at(core::time_point::max());
-                co_await write_wake_.async_wait(as_tuple(use_awaitable));
-                continue;
-            }
+        while (!transport_closed_ && !outbox_.empty()) {
             auto item = std::move(outbox_.front());
             outbox_.pop_front();
             const std::size_t item_bytes = item.text.size();
@@ -445,8 +441,37 @@ private:
             }
             account_written(item_bytes);
         }
-        writer_done_ = true;
-        maybe_finish();
+        writer_running_ = false;
+        settle_writer();
+    }
+
+    /// With no writer running: start one for queued items, or, once nothing more can be
+    /// written (transport closed, client gone, framing ended), mark the writing side done.
+    void settle_writer()
+    {
+        if (writer_running_ || writer_done_) {
+            return;
+        }
+        if (!outbox_.empty() && !transport_closed_) {
+            writer_running_ = true;
+            net::co_spawn(ws_.get_executor(), writer(this->shared_from_this()), net::detached);
+            return;
+        }
+        if (transport_closed_ || client_gone_ || (framing_ && framing_->ended())) {
+            writer_done_ = true;
+            maybe_finish();
+        }
+    }
+
+    /// settle_writer() from a handler of its own (the callers are deep in run_actions() or
+    /// teardown; the writer used to be woken the same way).
+    void post_settle_writer()
+    {
+        net::post(ws_.get_executor(), [w = this->weak_from_this()] {
+            if (auto self = w.lock()) {
+                self->settle_writer();
+            }
+        });
     }
 
     void queue(outbound&& o)
@@ -456,7 +481,9 @@ private:
         }
         const auto added = o.text.size();
         outbox_.push_back(std::move(o));
-        write_wake_.cancel();
+        if (framing_) { // after the handshake: the writer may start
+            settle_writer();
+        }
         if (out_mark_.add(added) == limits::watermark::change::pause && upstream_) {
             // SEC-FLOW-1: the client reads slower than the server sends; stop reading the
             // server until the queue is down to client_send_low_water.
@@ -532,7 +559,7 @@ private:
         if (framing_->ended()) {
             ++timer_generation_;
             timer_.cancel();
-            write_wake_.cancel(); // the writer may exit once the queue is empty
+            post_settle_writer(); // the writing side may end once the queue is empty
             return;
         }
         arm_timer();
@@ -623,7 +650,7 @@ private:
         transport_closed_ = true;
         boost::system::error_code ignored;
         beast::get_lowest_layer(ws_).close(ignored);
-        write_wake_.cancel();
+        post_settle_writer();
         read_resume_.cancel();
     }
 
@@ -672,14 +699,14 @@ private:
     std::uint64_t timer_generation_ = 0;
     net::steady_timer write_guard_;             ///< bounds one write (write_timeout)
     std::uint64_t write_generation_ = 0;
-    net::steady_timer write_wake_;              ///< the idle writer waits on it; cancel() wakes it
     net::steady_timer read_resume_;             ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)
     bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected
     bool client_gone_ = false;      ///< the reader saw the client go; nothing more is written
     bool transport_closed_ = false; ///< the TCP socket is closed
     bool reader_done_ = false;
-    bool writer_done_ = false;
+    bool writer_done_ = false;    ///< no writer runs and none will be needed
+    bool writer_running_ = false; ///< a writer() coroutine is running
     bool finished_ = false;
 };
 
