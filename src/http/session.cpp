@@ -92,7 +92,6 @@ public:
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
           watchdog_(stream_.get_executor()),
-          write_wake_(stream_.get_executor()),
           read_wake_(stream_.get_executor())
     {
         ++metrics::global().http_connections_active;
@@ -111,8 +110,8 @@ public:
         auto ex = stream_.get_executor();
         auto self = this->shared_from_this();
         net::co_spawn(ex, reader(self), net::detached);
-        net::co_spawn(ex, writer(self), net::detached);
         net::co_spawn(ex, watchdog(self), net::detached);
+        // The writer starts when there is something to write (kick_writer).
     }
 
 private:
@@ -235,7 +234,7 @@ private:
             handle(std::move(req));
             if (upgrading_ || !keep) {
                 reading_done_ = true;
-                write_wake_.cancel();
+                kick_writer();
                 co_return;
             }
         }
@@ -249,7 +248,7 @@ private:
         if (ec == bhttp::error::end_of_stream) {
             // Clean end between requests: finish what is queued, then close.
             reading_done_ = true;
-            write_wake_.cancel();
+            kick_writer();
             return;
         }
         if (ec == bhttp::error::partial_message) {
@@ -268,7 +267,7 @@ private:
                                                                      : "malformed HTTP request\n");
             slots_.push_back(s);
             reading_done_ = true;
-            write_wake_.cancel();
+            kick_writer();
             return;
         }
         // Reset, timeout (watchdog closed the socket), TLS failure: nothing more to say.
@@ -296,7 +295,7 @@ private:
         }
         slots_.push_back(s);
         reading_done_ = true;
-        write_wake_.cancel();
+        kick_writer();
     }
 
     // ------------------------------------------------------------------ routing
@@ -390,7 +389,7 @@ private:
             s->res = plain_response(*s, bhttp::status::not_found, "not found\n");
         }
         if (s->res) {
-            write_wake_.cancel();
+            kick_writer();
         }
     }
 
@@ -517,7 +516,7 @@ private:
         } else {
             s->res = bosh_response(*s, std::move(r));
         }
-        write_wake_.cancel();
+        kick_writer();
     }
 
     // ------------------------------------------------------------------ responses
@@ -572,6 +571,7 @@ private:
     }
 
     // ------------------------------------------------------------------ writing
+    /// The only writer (conventions rule 4); runs while replies are ready, see kick_writer().
     net::awaitable<void> writer([[maybe_unused]] std::shared_ptr<connection> self)
     {
         for (;;) {
@@ -619,9 +619,25 @@ private:
                 co_await shutdown();
                 co_return;
             }
-            write_wake_.expires_at(never);
-            co_await write_wake_.async_wait(as_tuple(use_awaitable));
+            // Nothing ready: end here; kick_writer() starts a new one when something is.
+            writer_running_ = false;
+            co_return;
         }
+    }
+
+    /// A reply became ready or the reading side ended: run the writer unless it runs. It
+    /// starts from a handler of its own (as the waiting writer used to be woken), so callers
+    /// deep in the reader or a BOSH reply never see it run inline. Issue 9: an idle
+    /// connection (a held BOSH request) holds no writer coroutine.
+    void kick_writer()
+    {
+        if (writer_running_ || closed_) {
+            return;
+        }
+        writer_running_ = true;
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+            net::co_spawn(self->stream_.get_executor(), self->writer(self), net::detached);
+        });
     }
 
     net::awaitable<void> shutdown()
@@ -647,7 +663,6 @@ private:
         closed_ = true;
         handed_off_ = true;
         watchdog_.cancel();
-        write_wake_.cancel();
         read_wake_.cancel();
         auto req = std::move(*s.upgrade);
         auto protocol = std::move(s.ws_protocol);
@@ -676,7 +691,6 @@ private:
         boost::system::error_code ignored;
         beast::get_lowest_layer(stream_).close(ignored);
         watchdog_.cancel();
-        write_wake_.cancel();
         read_wake_.cancel();
     }
 
@@ -685,7 +699,6 @@ private:
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
     net::steady_timer watchdog_;
-    net::steady_timer write_wake_;
     net::steady_timer read_wake_;
     std::deque<std::shared_ptr<slot>> slots_;
     core::time_point read_deadline_ = never;
@@ -698,6 +711,7 @@ private:
     bool closed_ = false;
     bool upgrading_ = false;  ///< an accepted WebSocket upgrade was the last request read
     bool handed_off_ = false; ///< the stream now belongs to a websocket session
+    bool writer_running_ = false; ///< a writer() coroutine is running or about to start
 };
 
 } // namespace
