@@ -464,14 +464,12 @@ private:
     }
 
     /// settle_writer() from a handler of its own (the callers are deep in run_actions() or
-    /// teardown; the writer used to be woken the same way).
+    /// teardown; the waiting writer used to be woken the same way). The handler owns the
+    /// session, as that writer did: when the reader has already returned, it is what keeps
+    /// the session alive until maybe_finish() has closed the upstream stream and left the hub.
     void post_settle_writer()
     {
-        net::post(ws_.get_executor(), [w = this->weak_from_this()] {
-            if (auto self = w.lock()) {
-                self->settle_writer();
-            }
-        });
+        net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->settle_writer(); });
     }
 
     void queue(outbound&& o)
