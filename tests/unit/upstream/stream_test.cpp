@@ -304,6 +304,8 @@ TEST_F(stream_test, unix_socket_target_without_tls)
                 .send(fake_upstream_server::header("u1") + fake_upstream_server::features_sasl())
                 .expect("</auth>")
                 .send("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
+                .expect("</stream:stream>")
+                .send("</stream:stream>")
                 .read_until_eof());
     auto o = opts_for(0);
     o.domains[0].target = static_target{};
@@ -319,6 +321,7 @@ TEST_F(stream_test, unix_socket_target_without_tls)
     s->close(true);
     ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
     EXPECT_FALSE(srv.connection(0).tls);
+    EXPECT_TRUE(srv.connection(0).peer_closed);
     EXPECT_EQ(srv.connection(0).received,
               first_header + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>"
                              "</stream:stream>");
