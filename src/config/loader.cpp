@@ -773,10 +773,12 @@ void read_domain(context& ctx, const tvalue& t, const std::string& name, upstrea
             r.error(r.find("address"), "address",
                     in_quotes(address) + ": the socket path is longer than the system allows (" +
                         std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+        } else if (direct_tls) {
+            r.error(r.find("direct_tls"), "direct_tls",
+                    "is not supported with a Unix socket address (STARTTLS is, with tls = \"required\")");
         } else {
             out.target = upstream::static_target{};
             out.target->unix_path = path;
-            out.target->direct_tls = direct_tls;
         }
     } else if (has_address) {
         auto hp = parse_host_port(address, host_kind::name_or_ip);

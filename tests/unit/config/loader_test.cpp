@@ -573,6 +573,9 @@ TEST(config_loader, domain_unix_socket_address)
     expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:/" + std::string(120, 'x') +
                          "\"\n",
                      "test.toml:3", "the socket path is longer than the system allows (107 bytes)");
+    // Not silently ignored: the connector has no direct-TLS path for a Unix socket.
+    expect_one_error("[[upstream.domain]]\nname = \"a.example\"\naddress = \"unix:/run/x.sock\"\ndirect_tls = true\n",
+                     "test.toml:4", "upstream.domain[0].direct_tls: is not supported with a Unix socket address");
 }
 
 TEST(config_loader, domain_ipv6_static_address)
