@@ -34,7 +34,7 @@ for tool in node prosody prosodyctl ejabberdctl dnsmasq openssl; do
     exit 2
   fi
 done
-if [[ ! -d node_modules/strophe.js || ! -d node_modules/@xmpp/client || ! -d node_modules/converse.js || ! -d node_modules/playwright-core ]]; then
+if [[ ! -d node_modules/strophe.js || ! -d node_modules/@xmpp/client || ! -d node_modules/converse.js || ! -d node_modules/playwright-core || ! -d node_modules/stanza ]]; then
   npm ci --no-audit --no-fund
 fi
 

@@ -12,6 +12,7 @@ const { BoshClient, Strophe, localName, children, NS_SM } = require('../lib/bosh
 const { TcpClient, provisionContacts, bare } = require('../lib/tcp_client');
 const { withTimeout, WAIT_MS } = require('../lib/util');
 const { defineWsScenarios } = require('./ws_scenarios');
+const { defineStanzaScenarios } = require('./stanzajs_scenarios');
 const { token, exchangeMessages, assertContacts } = require('./helpers');
 
 /** Raw BOSH POST (used to probe a terminated sid); resolves { status, body }. */
@@ -33,7 +34,7 @@ function defineSuite({ kind, upstream }) {
     let carol;
     let failed = false;
     const bosh = [];
-    const ws = []; // WebSocket clients (strophe.js and @xmpp/client), for teardown
+    const ws = []; // WebSocket and StanzaJS clients, for teardown
     const jidOf = (user) => `${user}@${world.domain}`;
     const passOf = (user) => world.users.find((u) => u.user === user).password;
 
@@ -215,8 +216,7 @@ function defineSuite({ kind, upstream }) {
       }
     });
 
-    // The same users over WebSocket (RFC 7395): test/ws_scenarios.js.
-    defineWsScenarios({
+    const shared = {
       world: () => world,
       carol: () => carol,
       scenario,
@@ -227,7 +227,11 @@ function defineSuite({ kind, upstream }) {
         ws.push(c);
         return c;
       },
-    });
+    };
+    // The same users over WebSocket (RFC 7395): test/ws_scenarios.js.
+    defineWsScenarios(shared);
+    // StanzaJS 12 over BOSH and WebSocket: test/stanzajs_scenarios.js.
+    defineStanzaScenarios(shared);
   });
 }
 

@@ -718,28 +718,29 @@ struct engine::state {
         }
     }
 
-    /// XEP-0124 §13 (BOSH-TERM-1/2, GAP-1).
+    /// XEP-0124 §13 (BOSH-TERM-1/2, GAP-1). Every open request, the terminate request
+    /// included, is answered with an empty `type='terminate'` body (no payload, so still the
+    /// empty body §13 asks for): clients are tuned to Prosody's and ejabberd's answer, and one
+    /// that takes the first terminate as the end reads a later plain `<body/>` as a new stream
+    /// (StanzaJS 12 then waits forever for its disconnect). The oldest open request carries
+    /// whatever is still queued.
     void client_terminate(request_id id, body&& req)
     {
         if (!req.payloads.empty()) {
             actions.emplace_back(action::send_upstream{concat_payloads(req.payloads)});
         }
         close_upstream(true);
-        if (held.empty()) {
-            // GAP-1: no older request is open, so the terminate request itself carries
-            // type='terminate' (and any queued stanzas).
-            detail::body_writer w;
-            if (queue_has_stream_ns) {
-                w.declare_stream();
-            }
-            w.attr("type", "terminate");
-            respond(id, 200, std::move(w).finish(queue));
-        } else {
-            respond(held.front().id, 200, terminate_body(condition::none));
-            for (std::size_t i = 1; i < held.size(); ++i) {
-                respond(held[i].id, 200, detail::body_writer{}.finish());
-            }
-            respond(id, 200, detail::body_writer{}.finish());
+        detail::body_writer w;
+        if (queue_has_stream_ns) {
+            w.declare_stream();
+        }
+        w.attr("type", "terminate");
+        respond(held.empty() ? id : held.front().id, 200, std::move(w).finish(queue));
+        for (std::size_t i = 1; i < held.size(); ++i) {
+            respond(held[i].id, 200, terminate_body(condition::none));
+        }
+        if (!held.empty()) {
+            respond(id, 200, terminate_body(condition::none));
         }
         for (const auto& p : pending) {
             respond(p.id, 200, terminate_body(condition::none));

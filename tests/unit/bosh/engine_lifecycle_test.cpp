@@ -365,8 +365,8 @@ TEST(engine_poll, polling_requests_answered_at_once_with_data)
 
 // ------------------------------------------------------------------ termination
 
-// BOSH-TERM-1, TERM-2, TERM-3: terminate forwards its payloads, closes cleanly; the held
-// request gets type='terminate', the terminate request an empty body.
+// BOSH-TERM-1, TERM-2, TERM-3, GAP-1: terminate forwards its payloads, closes cleanly; the
+// held request and the terminate request both get an empty type='terminate' body.
 TEST(engine_term, client_terminate_with_held_request)
 {
     driver d;
@@ -390,7 +390,8 @@ TEST(engine_term, client_terminate_with_held_request)
     auto rt = d.response(tid);
     ASSERT_TRUE(rt);
     EXPECT_EQ(rt->status, 200u);
-    EXPECT_EQ(attr(rt->body, "type"), std::nullopt);
+    EXPECT_EQ(attr(rt->body, "type"), "terminate");
+    EXPECT_EQ(attr(rt->body, "condition"), std::nullopt);
     EXPECT_EQ(payload(rt->body), "");
     ASSERT_TRUE(std::holds_alternative<action::session_ended>(d.acts.back()));
     EXPECT_TRUE(d.eng.ended());
@@ -410,6 +411,31 @@ TEST(engine_term, client_terminate_alone)
     // BOSH-TERM-4
     auto later = d.send(d.next());
     EXPECT_EQ(attr(d.response(later)->body, "condition"), "item-not-found");
+}
+
+// GAP-1: with two requests held (hold=2) every answer is an empty type='terminate' body, so a
+// client may read them in any order (StanzaJS takes a plain body after the terminate for a
+// new stream).
+TEST(engine_term, client_terminate_with_two_held_requests)
+{
+    driver d(hold2_options());
+    d.start(hold2_creation());
+    auto h1 = d.send(d.next());
+    auto h2 = d.send(d.next());
+    EXPECT_FALSE(d.response(h1));
+    EXPECT_FALSE(d.response(h2));
+    auto t = d.next();
+    t.terminate = true;
+    auto tid = d.send(std::move(t));
+    for (auto id : {h1, h2, tid}) {
+        auto r = d.response(id);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u);
+        EXPECT_EQ(attr(r->body, "type"), "terminate") << r->body;
+        EXPECT_EQ(attr(r->body, "condition"), std::nullopt) << r->body;
+        EXPECT_EQ(payload(r->body), "") << r->body;
+    }
+    EXPECT_TRUE(d.eng.ended());
 }
 
 // BOSH-TERM-5, GAP-7: a clean server close ends the session with type='terminate' and no
