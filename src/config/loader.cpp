@@ -575,6 +575,15 @@ bool valid_websocket_uri(std::string_view u)
            valid_authority(rest->substr(0, rest->find_first_of("/?")));
 }
 
+/// An absolute HTTP(S) URL: "http://" or "https://" (lower case), host[:port], then an
+/// optional path and query; no fragment, no spaces.
+bool valid_http_url(std::string_view u)
+{
+    const auto rest = after_scheme(u, {"http", "https"});
+    return rest && std::none_of(u.begin(), u.end(), is_space_control_or_hash) &&
+           valid_authority(rest->substr(0, rest->find_first_of("/?")));
+}
+
 void read_listener(context& ctx, const tvalue& t, const std::string& name, http::listen_options& out)
 {
     table_reader r(ctx, t, name);
@@ -673,6 +682,25 @@ void read_http(context& ctx, const tvalue& t, http::options& out)
     r.get_seconds("header_timeout", out.header_timeout, seconds(1), seconds(3600));
     r.get_seconds("idle_timeout", out.idle_timeout, seconds(1), seconds(3600));
     r.get_int("max_connections", out.max_connections, 1, 10'000'000);
+    r.get_bool("host_meta", out.host_meta);
+    // DISC-3 (XEP-0156 §2.2): only https:// and wss:// links are advertised.
+    const auto secure_url = [&](const char* key, std::string_view scheme, bool (*valid)(std::string_view),
+                                std::string_view example, std::string& out_url) {
+        if (!r.get_string(key, p)) {
+            return;
+        }
+        if (p.empty() || (p.starts_with(scheme) && valid(p))) {
+            out_url = p;
+        } else {
+            r.error(r.find(key), key,
+                    "must be an absolute " + std::string(scheme) + " URL such as \"" + std::string(example) +
+                        "\" (XEP-0156 advertises secure URLs only; got " + in_quotes(p) + ")");
+        }
+    };
+    secure_url("public_bosh_url", "https://", valid_http_url, "https://chat.example.com/http-bind",
+               out.public_bosh_url);
+    secure_url("public_websocket_url", "wss://", valid_websocket_uri, "wss://chat.example.com/xmpp-websocket",
+               out.public_websocket_url);
     r.finish();
 }
 

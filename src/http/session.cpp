@@ -13,6 +13,7 @@
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/cors.hpp"
 #include "boshgate/http/listener.hpp"
+#include "boshgate/http/discovery.hpp"
 #include "boshgate/http/static_files.hpp"
 #include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -383,6 +384,8 @@ private:
             } else {
                 s->res = plain_response(*s, bhttp::status::forbidden, "metrics are served to loopback only\n");
             }
+        } else if (opt.host_meta && (path == host_meta_path || path == host_meta_json_path)) {
+            serve_host_meta(*s, req, path == host_meta_json_path);
         } else if (!opt.static_dir.empty() && is_read(req.method())) {
             serve_static(*s, req);
         } else {
@@ -463,6 +466,57 @@ private:
         s.ws_protocol = std::move(d.protocol);
         s.res.emplace(); // ready: the writer hands off when it reaches this slot
         upgrading_ = true;
+    }
+
+    /// XEP-0156 §3: the endpoints as XRD or JRD, readable from any page (CORS `*`: the
+    /// document is public and carries no credentials).
+    void serve_host_meta(slot& s, const bhttp::request<bhttp::string_body>& req, bool json)
+    {
+        const auto public_cors = [](response& res) {
+            res.set(bhttp::field::access_control_allow_origin, "*");
+            res.erase(bhttp::field::vary);
+        };
+        if (req.method() == bhttp::verb::options) {
+            response res{bhttp::status::no_content, s.version};
+            public_cors(res);
+            res.set(bhttp::field::access_control_allow_methods, "GET, HEAD, OPTIONS");
+            res.set(bhttp::field::access_control_allow_headers,
+                    preflight_allow_headers(header(req, bhttp::field::access_control_request_headers)));
+            res.set(bhttp::field::access_control_max_age, std::to_string(ctx_->opt.cors_max_age.count()));
+            finish(s, res);
+            s.res = std::move(res);
+            return;
+        }
+        if (!is_read(req.method())) {
+            auto res = plain_response(s, bhttp::status::method_not_allowed, "method not allowed\n");
+            res.set(bhttp::field::allow, "GET, HEAD, OPTIONS");
+            s.res = std::move(res);
+            return;
+        }
+        discovery_request d;
+        d.tls = is_tls;
+        d.host = header(req, bhttp::field::host);
+        d.websocket_enabled = ctx_->ws && ctx_->ws->config()->websocket.enabled;
+        const auto a = answer_host_meta(ctx_->opt, d);
+        if (a.what == discovery_answer::kind::bad_host) {
+            s.res = plain_response(s, bhttp::status::bad_request,
+                                   "XEP-0156 host-meta: the Host header is missing or not a valid host[:port]\n");
+            return;
+        }
+        if (a.what == discovery_answer::kind::not_served) {
+            s.res = plain_response(s, bhttp::status::not_found,
+                                   "XEP-0156 host-meta is served over HTTPS only (or set http.public_bosh_url / "
+                                   "public_websocket_url)\n");
+            return;
+        }
+        auto res = json ? text_response(s, bhttp::status::ok, "application/json", host_meta_jrd(a.links))
+                        : text_response(s, bhttp::status::ok, "application/xrd+xml; charset=utf-8", host_meta_xrd(a.links));
+        public_cors(res);
+        res.set(bhttp::field::cache_control, "max-age=3600");
+        if (req.method() == bhttp::verb::head) {
+            res.body().clear(); // Content-Length stays that of the GET (set by finish)
+        }
+        s.res = std::move(res);
     }
 
     void serve_static(slot& s, const bhttp::request<bhttp::string_body>& req)

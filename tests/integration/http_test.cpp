@@ -2,6 +2,7 @@
 // keep-alive, CORS, limits, deadlines, error bodies, routing policy, /healthz, /metrics and
 // static files.
 #include "integration/harness.hpp"
+#include "integration/tls_client.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -499,6 +500,90 @@ TEST_F(http_front, healthz_and_metrics)
     EXPECT_NE(m.body.find("boshgate_bosh_sessions_active "), std::string::npos) << m.body;
     // Counted: the first /metrics, /healthz, this /metrics and the next one.
     EXPECT_EQ(metric(port(), "http_requests"), before + 3);
+}
+
+/// One plain listener (0) and one HTTPS listener (1) with the test certificate.
+gateway_options with_https_listener()
+{
+    gateway_options o;
+    o.listen_extra = "[[http.listen]]\naddress = \"127.0.0.1\"\nport = 0\ntls_cert = \"" + cert_path("xmpp_test.pem") +
+                     "\"\ntls_key = \"" + cert_path("xmpp_test.key") + "\"\n";
+    return o;
+}
+
+// DISC-1, DISC-2, DISC-4: over HTTPS, host-meta as XRD and JRD with both endpoints' URLs
+// built from the Host header, readable cross-origin (ACAO *); HEAD; a Host that is no
+// host[:port] is refused with 400.
+TEST_F(http_front, host_meta_over_https_lists_both_endpoints)
+{
+    start(with_https_listener());
+    const std::string host = "localhost:" + std::to_string(gw.port(1));
+    https_client c(gw.port(1));
+    auto x = c.get("/.well-known/host-meta", host);
+    EXPECT_EQ(x.status, 200u);
+    EXPECT_EQ(x.header("Content-Type"), "application/xrd+xml; charset=utf-8");
+    EXPECT_EQ(x.header("Access-Control-Allow-Origin"), "*");
+    EXPECT_EQ(x.body, "<?xml version='1.0' encoding='utf-8'?>\n"
+                      "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n"
+                      "  <Link rel='urn:xmpp:alt-connections:xbosh' href='https://" + host + "/http-bind'/>\n"
+                      "  <Link rel='urn:xmpp:alt-connections:websocket' href='wss://" + host + "/xmpp-websocket'/>\n"
+                      "</XRD>\n");
+    auto j = c.get("/.well-known/host-meta.json", host);
+    EXPECT_EQ(j.status, 200u);
+    EXPECT_EQ(j.header("Content-Type"), "application/json");
+    EXPECT_EQ(j.header("Access-Control-Allow-Origin"), "*");
+    EXPECT_EQ(j.body, "{\"links\":[{\"rel\":\"urn:xmpp:alt-connections:xbosh\",\"href\":\"https://" + host +
+                          "/http-bind\"},{\"rel\":\"urn:xmpp:alt-connections:websocket\",\"href\":\"wss://" + host +
+                          "/xmpp-websocket\"}]}\n");
+    auto h = c.get("/.well-known/host-meta", host, bhttp::verb::head);
+    EXPECT_EQ(h.status, 200u);
+    EXPECT_EQ(h.header("Content-Length"), std::to_string(x.body.size()));
+    EXPECT_EQ(h.body, "");
+    auto bad = c.get("/.well-known/host-meta", "a.example'><x y='");
+    EXPECT_EQ(bad.status, 400u);
+    EXPECT_NE(bad.body.find("Host header"), std::string::npos) << bad.body;
+}
+
+// DISC-3: over plain HTTP host-meta is not served unless https/wss URLs are configured (a
+// TLS-terminating proxy in front); the preflight and a wrong method still get their answers.
+TEST_F(http_front, host_meta_over_plain_http_only_with_public_urls)
+{
+    start();
+    http_client c(port());
+    c.send({}, "/.well-known/host-meta", bhttp::verb::get);
+    auto r = c.read();
+    EXPECT_EQ(r.status, 404u);
+    EXPECT_NE(r.body.find("HTTPS only"), std::string::npos) << r.body;
+    c.send({}, "/.well-known/host-meta", bhttp::verb::options, 11,
+           {{"Origin", "https://other.example"}, {"Access-Control-Request-Method", "GET"}});
+    auto p = c.read();
+    EXPECT_EQ(p.status, 204u);
+    EXPECT_EQ(p.header("Access-Control-Allow-Origin"), "*");
+    c.send("x", "/.well-known/host-meta", bhttp::verb::post);
+    EXPECT_EQ(c.read().status, 405u);
+    gw.stop();
+
+    gateway_options o;
+    o.http_extra = "public_bosh_url = \"https://chat.example.com/xmpp/bind\"\n"
+                   "public_websocket_url = \"wss://chat.example.com/xmpp/ws\"\n";
+    start(o);
+    http_client d(port());
+    d.send({}, "/.well-known/host-meta.json", bhttp::verb::get, 10); // HTTP/1.0: no Host needed
+    auto j = d.read();
+    EXPECT_EQ(j.status, 200u);
+    EXPECT_EQ(j.body, "{\"links\":[{\"rel\":\"urn:xmpp:alt-connections:xbosh\",\"href\":"
+                      "\"https://chat.example.com/xmpp/bind\"},{\"rel\":\"urn:xmpp:alt-connections:websocket\","
+                      "\"href\":\"wss://chat.example.com/xmpp/ws\"}]}\n");
+}
+
+// host_meta = false: not served, not even over HTTPS.
+TEST_F(http_front, host_meta_can_be_switched_off)
+{
+    auto o = with_https_listener();
+    o.http_extra = "host_meta = false\n";
+    start(o);
+    https_client c(gw.port(1));
+    EXPECT_EQ(c.get("/.well-known/host-meta", "localhost").status, 404u);
 }
 
 /// A static root with index.html and a file next to (outside) it.

@@ -33,12 +33,20 @@ public:
         test::bhttp::write(stream_, req);
         test::bhttp::response<test::bhttp::string_body> res;
         test::bhttp::read(stream_, buffer_, res);
-        http_reply r;
-        r.status = res.result_int();
-        r.keep_alive = res.keep_alive();
-        r.body = std::move(res.body());
-        r.headers = std::move(res.base());
-        return r;
+        return to_reply(std::move(res));
+    }
+
+    /// GET or HEAD `target` with the Host header `host` (HEAD: headers only, no body read).
+    http_reply get(const std::string& target, const std::string& host,
+                   test::bhttp::verb verb = test::bhttp::verb::get)
+    {
+        test::bhttp::request<test::bhttp::string_body> req{verb, target, 11};
+        req.set(test::bhttp::field::host, host);
+        test::bhttp::write(stream_, req);
+        test::bhttp::response_parser<test::bhttp::string_body> parser;
+        parser.skip(verb == test::bhttp::verb::head);
+        test::bhttp::read(stream_, buffer_, parser);
+        return to_reply(parser.release());
     }
 
     /// Write raw bytes in one TLS record (e.g. a request plus one byte of the next).
@@ -69,6 +77,16 @@ public:
     }
 
 private:
+    static http_reply to_reply(test::bhttp::response<test::bhttp::string_body>&& res)
+    {
+        http_reply r;
+        r.status = res.result_int();
+        r.keep_alive = res.keep_alive();
+        r.body = std::move(res.body());
+        r.headers = std::move(res.base());
+        return r;
+    }
+
     boost::asio::io_context ioc_;
     boost::asio::ssl::context ctx_;
     boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream_;

@@ -2,6 +2,8 @@
 // Value syntaxes of the config file and the command line, as pure functions (no I/O).
 // The loader and the flag overrides share them, so "5s" or "[::1]:5280" mean the same in
 // both places. Each parser returns the value or a one-line reason ready to print.
+#include "boshgate/core/host.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <chrono>
@@ -26,16 +28,11 @@ boost::system::result<std::chrono::milliseconds, value_error> parse_duration(std
 /// Canonical spelling of a duration with the largest exact unit ("90s" -> "90s", 60000ms -> "1m").
 std::string format_duration(std::chrono::milliseconds d);
 
-/// True for a numeric IPv4 ("127.0.0.1") or IPv6 ("::1", no brackets) address.
-bool is_ip_literal(std::string_view text);
-/// An IP literal that is not a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z).
-bool is_non_loopback_ip_literal(std::string_view text);
-/// True for a numeric IPv6 address (no brackets).
-bool is_ipv6_literal(std::string_view text);
-
-/// True for a DNS host name: dot-separated labels of 1..63 letters, digits and '-' (not at a
-/// label's start or end), at most 253 characters, an optional trailing dot not counted.
-bool is_host_name(std::string_view text);
+// Host names and IP literals: boshgate/core/host.hpp (shared with the HTTP front).
+using core::is_host_name;
+using core::is_ip_literal;
+using core::is_ipv6_literal;
+using core::is_non_loopback_ip_literal;
 
 /// "host:port" split. The host is an IPv4 literal, a host name, or an IPv6 literal in
 /// brackets ("[::1]:5222"; the brackets are dropped from `host`).

@@ -28,6 +28,13 @@ struct options {
     std::chrono::seconds header_timeout{10};      ///< time to read a request header
     std::chrono::seconds idle_timeout{120};       ///< keep-alive connection with no request
     std::size_t max_connections = 20000;
+    /// XEP-0156: serve /.well-known/host-meta and host-meta.json listing the endpoints
+    /// (over HTTPS; over plain HTTP only when public URLs are configured, see discovery.hpp).
+    bool host_meta = true;
+    /// https:// and wss:// URLs to advertise there; empty = built from the request (Host
+    /// header, path) on an HTTPS listener. Behind a TLS-terminating proxy set both.
+    std::string public_bosh_url;
+    std::string public_websocket_url;
 };
 
 } // namespace boshgate::http

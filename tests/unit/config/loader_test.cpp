@@ -77,6 +77,9 @@ max_header_bytes = 4096
 header_timeout = "11s"
 idle_timeout = "2m"
 max_connections = 300
+host_meta = false
+public_bosh_url = "https://chat.example.com/xmpp/http-bind"
+public_websocket_url = "wss://chat.example.com/xmpp/ws"
 
 [[http.listen]]
 address = "0.0.0.0"
@@ -180,6 +183,9 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.http.static_dir, "/srv/www");
     EXPECT_EQ(c.http.cors_origins, (std::vector<std::string>{"https://a.example", "http://b.example:8080"}));
     EXPECT_EQ(c.http.cors_max_age, 7200s);
+    EXPECT_FALSE(c.http.host_meta);
+    EXPECT_EQ(c.http.public_bosh_url, "https://chat.example.com/xmpp/http-bind");
+    EXPECT_EQ(c.http.public_websocket_url, "wss://chat.example.com/xmpp/ws");
     EXPECT_EQ(c.http.max_body_bytes, 100000u);
     EXPECT_EQ(c.http.max_header_bytes, 4096u);
     EXPECT_EQ(c.http.header_timeout, 11s);
@@ -421,6 +427,18 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"[http]\nwebsocket_path = \"/ws?x=1\"\n", "test.toml:2", "http.websocket_path: must be an absolute"},
         range_case{"[http]\nwebsocket_path = \"/http-bind\"\n", "test.toml:2",
                    "http.websocket_path: must differ from http.bosh_path"},
+        // XEP-0156: advertised URLs must be absolute URLs of the right scheme.
+        // DISC-3: secure URLs only.
+        range_case{"[http]\npublic_bosh_url = \"/http-bind\"\n", "test.toml:2",
+                   "http.public_bosh_url: must be an absolute https:// URL"},
+        range_case{"[http]\npublic_bosh_url = \"http://a.example/x\"\n", "test.toml:2",
+                   "http.public_bosh_url: must be an absolute https:// URL"},
+        range_case{"[http]\npublic_bosh_url = \"wss://a.example/x\"\n", "test.toml:2",
+                   "http.public_bosh_url: must be an absolute https:// URL"},
+        range_case{"[http]\npublic_websocket_url = \"ws://a.example/ws\"\n", "test.toml:2",
+                   "http.public_websocket_url: must be an absolute wss:// URL"},
+        range_case{"[http]\npublic_websocket_url = \"wss://a example/ws\"\n", "test.toml:2",
+                   "http.public_websocket_url: must be an absolute wss:// URL"},
         // WEB-1 / WS-SEC-1: allow-listed origins must be origins.
         range_case{"[http]\ncors_origins = [\"https://a.example/\"]\n", "test.toml:2",
                    "\"https://a.example/\" is not \"*\" or an origin"},

@@ -64,6 +64,9 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.http.header_timeout, d.http.header_timeout);
     EXPECT_EQ(c.http.idle_timeout, d.http.idle_timeout);
     EXPECT_EQ(c.http.max_connections, d.http.max_connections);
+    EXPECT_EQ(c.http.host_meta, d.http.host_meta);
+    EXPECT_EQ(c.http.public_bosh_url, d.http.public_bosh_url);
+    EXPECT_EQ(c.http.public_websocket_url, d.http.public_websocket_url);
     EXPECT_EQ(c.bosh.max_wait, d.bosh.max_wait);
     EXPECT_EQ(c.bosh.default_wait, d.bosh.default_wait);
     EXPECT_EQ(c.bosh.max_hold, d.bosh.max_hold);
