@@ -4,7 +4,11 @@
 //   /?transport=bosh&url=http://127.0.0.1:PORT/http-bind&jid=alice@prosody.test&password=...
 //   /?transport=websocket&url=ws://127.0.0.1:PORT/xmpp-websocket&jid=bob@prosody.test&password=...
 // Exactly one of bosh_service_url / websocket_url is set, so Converse cannot
-// fall back to the other transport; discovery (XEP-0156) is off.
+// fall back to the other transport; discovery (XEP-0156) is off. With
+//   /?transport=discover&jid=carol@prosody.test&password=...
+// neither is set and discovery is on: Converse reads
+// https://prosody.test/.well-known/host-meta and uses what it lists.
+
 //
 // A tiny whitelisted plugin ("boshgate-probe") records connection events and
 // the transport Strophe really used in window.boshgateProbe, for the test's
@@ -37,7 +41,8 @@ function note(what) {
 function addBanner() {
   const div = document.createElement('div');
   div.id = 'boshgate-banner';
-  div.textContent = `${jid} via ${transport === 'websocket' ? 'WebSocket' : 'BOSH'}: ${url}`;
+  div.textContent = transport === 'discover' ? `${jid} via XEP-0156 discovery`
+    : `${jid} via ${transport === 'websocket' ? 'WebSocket' : 'BOSH'}: ${url}`;
   div.style.cssText = [
     'position:fixed', 'left:6px', 'bottom:6px', 'max-width:196px', 'overflow-wrap:anywhere', 'z-index:100000', 'pointer-events:none',
     'font:12px/1.4 DejaVu Sans, sans-serif', 'padding:2px 8px', 'border-radius:4px',
@@ -47,8 +52,9 @@ function addBanner() {
 }
 
 function start() {
-  if (!['bosh', 'websocket'].includes(transport) || !url || !jid || !password) {
-    probe.error = 'bad query: need transport=bosh|websocket, url, jid, password';
+  const discover = transport === 'discover';
+  if (!['bosh', 'websocket', 'discover'].includes(transport) || (!url && !discover) || !jid || !password) {
+    probe.error = 'bad query: need transport=bosh|websocket (with url) or discover, jid, password';
     document.body.textContent = probe.error;
     console.error(probe.error);
     return;
@@ -78,7 +84,7 @@ function start() {
     auto_login: true,
     jid,
     password,
-    discover_connection_methods: false,
+    discover_connection_methods: discover,
     view_mode: 'fullscreen',
     assets_path: '/dist/',
     i18n: 'en',
@@ -107,7 +113,7 @@ function start() {
   };
   if (transport === 'bosh') {
     settings.bosh_service_url = url;
-  } else {
+  } else if (transport === 'websocket') {
     settings.websocket_url = url;
   }
   note(`initialize transport=${transport} url=${url} jid=${jid}`);

@@ -42,6 +42,15 @@ function isLoopbackUrl(url) {
   }
 }
 
+/** The host name of `url`, '' when it has none. */
+function hostOf(url) {
+  try {
+    return new URL(url).hostname;
+  } catch (_) {
+    return '';
+  }
+}
+
 /**
  * Loads playwright-core or throws an error that says what to install.
  * (A missing package must fail the test loudly, never skip it.)
@@ -63,7 +72,13 @@ function loadPlaywright() {
  * error with a timestamp relative to launch; close() is idempotent.
  * Rejects with the reason (missing binary, crash on start) if Chromium cannot start.
  */
-async function launchBrowser({ label, profileDir, viewport = { width: 1280, height: 800 } }) {
+/**
+ * hostMap (optional): { 'name.test': '127.0.0.7', ... } resolves those names to those
+ * loopback addresses inside Chromium (--host-resolver-rules), lets the page reach them, and
+ * accepts their certificates (issued by the interop's throwaway test CA, which this fresh
+ * profile does not know).
+ */
+async function launchBrowser({ label, profileDir, viewport = { width: 1280, height: 800 }, hostMap = null }) {
   if (!fs.existsSync(CHROMIUM_BIN)) {
     throw new Error(`Chromium not found at ${CHROMIUM_BIN}: install the Debian package 'chromium' (tests/bootstrap.sh)`);
   }
@@ -75,7 +90,10 @@ async function launchBrowser({ label, profileDir, viewport = { width: 1280, heig
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM_BIN,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: hostMap
+        ? [...CHROMIUM_ARGS, `--host-resolver-rules=${Object.entries(hostMap).map(([h, a]) => `MAP ${h} ${a}`).join(', ')}`]
+        : CHROMIUM_ARGS,
+      ignoreHTTPSErrors: Boolean(hostMap),
       viewport,
       locale: 'en-US',
       timezoneId: 'UTC',
@@ -92,7 +110,7 @@ async function launchBrowser({ label, profileDir, viewport = { width: 1280, heig
   const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(3)}s`;
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (isLoopbackUrl(url)) {
+    if (isLoopbackUrl(url) || (hostMap && Object.hasOwn(hostMap, hostOf(url)))) {
       return route.continue();
     }
     const type = route.request().resourceType();

@@ -48,7 +48,12 @@ function mode() {
  * STARTTLS port) or 'direct_tls' (SRV _xmpps-client to the direct-TLS port,
  * XEP-0368). Resolves with the world; call world.teardown() in after().
  */
-async function startWorld({ kind, upstream }) {
+/**
+ * httpsListener (optional, gateway mode): { address, port } of one more gateway listener,
+ * HTTPS with the domain's certificate (the test CA), e.g. for XEP-0156 discovery by a
+ * browser that maps the domain's name to that address. world.httpsListener repeats it.
+ */
+async function startWorld({ kind, upstream, httpsListener = null }) {
   const m = mode();
   const domain = `${kind}.test`;
   const dir = makeWorkDir(`boshgate-interop-${kind}`);
@@ -86,13 +91,22 @@ async function startWorld({ kind, upstream }) {
     if (got.length !== 1 || got[0].name !== target || got[0].port !== srvPort) {
       throw new Error(`dnsmasq answered ${JSON.stringify(got)} for ${srvName}`);
     }
+    const tls = certs.domains[domain];
     const gw = await startBoshgate({
       bin: process.env.BOSHGATE_BIN,
       dir,
       caFile: certs.caFile,
       dnsServer: dnsmasq.server,
       domains: [{ name: domain }],
+      extra: httpsListener ? [
+        '[[http.listen]]',
+        `address = ${JSON.stringify(httpsListener.address)}`,
+        `port = ${httpsListener.port}`,
+        `tls_cert = ${JSON.stringify(tls.cert)}`,
+        `tls_key = ${JSON.stringify(tls.key)}`,
+      ].join('\n') : '',
     });
+    world.httpsListener = httpsListener;
     world.stops.push(gw.stop);
     world.logs.push(...gw.logs);
     world.gateway = gw;

@@ -7,6 +7,11 @@
 //   alice: Converse over BOSH       (world.url,   cross-origin POSTs: CORS preflight + replies)
 //   bob:   Converse over WebSocket  (world.wsUrl, subprotocol xmpp, foreign Origin header)
 //
+// Against Prosody a third user, carol, has Converse find the gateway itself (XEP-0156,
+// discover_connection_methods): her Chromium maps prosody.test to the gateway's HTTPS
+// listener on 127.0.0.7:443 (test CA certificates accepted), Converse reads
+// https://prosody.test/.well-known/host-meta and logs in over the wss:// URL listed there.
+//
 // Both log in (control box shows the account and "online"), alice opens a chat
 // with bob from her roster and sends a unique text, bob's page shows it, bob
 // replies, alice's page shows the reply. The gateway's /metrics must show one
@@ -38,7 +43,7 @@ const REPO = path.resolve(__dirname, '..', '..');
 const ARTIFACTS = process.env.INTEROP_ARTIFACTS || path.join(REPO, 'build', 'interop-artifacts');
 /** File names (without extension) of each user's screenshot and console log on `kind`'s world. */
 function artifactNames(kind) {
-  return { alice: `browser-${kind}-alice-bosh`, bob: `browser-${kind}-bob-websocket` };
+  return { alice: `browser-${kind}-alice-bosh`, bob: `browser-${kind}-bob-websocket`, carol: `browser-${kind}-carol-discovered` };
 }
 /** Budget for one UI step (page load + login is the slowest). */
 const UI_MS = Math.max(WAIT_MS, 20000);
@@ -80,7 +85,7 @@ function metric(all, name) {
  * upstream as for startWorld(). Each call is its own describe with its own world,
  * page server and two Chromium processes (started in before, stopped in after).
  */
-function browserScenario(kind, upstream) {
+function browserScenario(kind, upstream, { discovery = null } = {}) {
   const ARTIFACT_NAMES = artifactNames(kind);
   describe(`browser (${kind}): Converse.js in Chromium, BOSH and WebSocket through the gateway`, () => {
     let world;
@@ -99,11 +104,12 @@ function browserScenario(kind, upstream) {
           fs.rmSync(path.join(ARTIFACTS, `${n}${ext}`), { force: true });
         }
       }
-      world = await startWorld({ kind, upstream });
+      world = await startWorld({ kind, upstream, httpsListener: discovery });
       assert.ok(world.wsUrl, 'world.wsUrl (WebSocket endpoint) is not set by lib/world.js');
-      // alice and bob are mutual contacts (in-band over plain TCP, straight to the server),
-      // so each Converse roster lists the other with presence.
-      await provisionContacts(world, ['alice', 'bob'].map((user) => ({ user, password: passOf(user) })));
+      // alice, bob (and carol) are mutual contacts (in-band over plain TCP, straight to the
+      // server), so each Converse roster lists the others with presence.
+      const users = discovery ? ['alice', 'bob', 'carol'] : ['alice', 'bob'];
+      await provisionContacts(world, users.map((user) => ({ user, password: passOf(user) })));
       pages = await startPageServer();
       if (world.gateway) {
         metricsBefore = await readMetrics(world.gateway.port);
@@ -111,6 +117,12 @@ function browserScenario(kind, upstream) {
       // Two Chromium processes, each with a fresh profile under the run's temp dir.
       browsers.alice = await launchBrowser({ label: 'alice', profileDir: path.join(world.dir, 'chromium-alice') });
       browsers.bob = await launchBrowser({ label: 'bob', profileDir: path.join(world.dir, 'chromium-bob') });
+      if (discovery) {
+        // carol's Chromium resolves the XMPP domain to the gateway's HTTPS listener.
+        browsers.carol = await launchBrowser({
+          label: 'carol', profileDir: path.join(world.dir, 'chromium-carol'), hostMap: { [world.domain]: discovery.address },
+        });
+      }
       failed = false;
     });
 
@@ -139,9 +151,9 @@ function browserScenario(kind, upstream) {
       }
     });
 
-    /** Opens the Converse page for `user` over `transport` ('bosh' | 'websocket'). */
+    /** Opens the Converse page for `user` over `transport` ('bosh' | 'websocket' | 'discover'). */
     async function openConverse(user, transport) {
-      const url = transport === 'bosh' ? world.url : world.wsUrl;
+      const url = transport === 'bosh' ? world.url : transport === 'websocket' ? world.wsUrl : '';
       const q = new URLSearchParams({ transport, url, jid: jidOf(user), password: passOf(user) });
       const page = browsers[user].page;
       await page.goto(`${pages.origin}/?${q}`, { waitUntil: 'load', timeout: UI_MS });
@@ -294,8 +306,47 @@ function browserScenario(kind, upstream) {
         throw e;
       }
     });
+
+    // DISC-1, DISC-2, DISC-4: Converse with discover_connection_methods finds the gateway from
+    // carol's JID alone: it fetches https://<domain>/.well-known/host-meta (the gateway's HTTPS
+    // listener, Host = the domain), takes the wss:// link and logs in through it.
+    if (discovery) {
+      test('carol (XEP-0156 discovery) finds the gateway through host-meta and logs in', { timeout: 3 * UI_MS }, async (t) => {
+        if (!world.gateway) {
+          t.skip('INTEROP_DIRECT=1: the servers serve no host-meta; discovery is a gateway feature');
+          return;
+        }
+        try {
+          const hostMetaUrl = `https://${world.domain}/.well-known/host-meta`;
+          const wss = `wss://${world.domain}/xmpp-websocket`;
+          const hostMeta = browsers.carol.page.waitForResponse((r) => r.url() === hostMetaUrl, { timeout: UI_MS });
+          const mark = world.gateway.logMark();
+          const carolPage = await openConverse('carol', 'discover');
+          // The document the browser got from the gateway's HTTPS listener.
+          const meta = await hostMeta;
+          assert.equal(meta.status(), 200, `${hostMetaUrl} answered ${meta.status()}`);
+          assert.equal((await meta.allHeaders())['access-control-allow-origin'], '*');
+          const xrd = await meta.text();
+          assert.ok(xrd.includes(`<Link rel='urn:xmpp:alt-connections:websocket' href='${wss}'/>`), xrd);
+          assert.ok(xrd.includes(`<Link rel='urn:xmpp:alt-connections:xbosh' href='https://${world.domain}/http-bind'/>`), xrd);
+          await expectLoggedIn(carolPage, 'carol', 'alice');
+          const probe = await carolPage.evaluate(() => window.boshgateProbe);
+          assert.equal(probe.connectedType, 'websocket', `carol's connection: ${JSON.stringify(probe)}`);
+          assert.equal(probe.service, wss, 'Converse used the WebSocket URL host-meta listed');
+          assert.match(world.gateway.logSince(mark), /WebSocket session open/, 'the gateway served carol\'s WebSocket session');
+          assert.deepEqual(browsers.carol.blockedRequests.filter((r) => r.type !== 'image'), [],
+            'carol\'s page tried to reach the network');
+          assert.deepEqual(browsers.carol.pageErrors, [], 'carol\'s page threw');
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      });
+    }
   });
 }
 
-browserScenario('prosody', 'starttls');
+// Prosody's world also gets an HTTPS listener on 127.0.0.7:443 for the discovery test (the
+// tests run as root; Converse fetches https://<domain>/.well-known/host-meta, default port).
+browserScenario('prosody', 'starttls', { discovery: { address: '127.0.0.7', port: 443 } });
 browserScenario('ejabberd', 'direct_tls');
