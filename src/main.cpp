@@ -4,6 +4,7 @@
 // config or start-up failure, 2 bad command line.
 #include "boshgate/config/config.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/server/build_info.hpp"
 #include "boshgate/server/gateway.hpp"
 
 #include <boost/program_options.hpp>
@@ -20,10 +21,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-#ifndef BOSHGATE_VERSION
-#define BOSHGATE_VERSION "0.1.0"
-#endif
 
 namespace {
 
@@ -107,11 +104,12 @@ int main(int argc, char** argv)
         return 2;
     }
     if (vm.count("help") != 0) {
-        std::cout << desc << '\n';
+        std::cout << desc << "\nSignals: SIGHUP reloads the file (new sessions), SIGTERM drains and exits.\n"
+                             "Every option of the file: the commented boshgate.toml; more: man boshgate.\n";
         return 0;
     }
     if (vm.count("version") != 0) {
-        std::cout << "boshgate " << BOSHGATE_VERSION << '\n';
+        std::cout << boshgate::server::build_info();
         return 0;
     }
     if (vm.count("listen") != 0) {

@@ -1,4 +1,5 @@
 #include "boshgate/server/gateway.hpp"
+#include "boshgate/server/build_info.hpp"
 
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/core/io_thread.hpp"
@@ -265,7 +266,7 @@ int gateway::run()
             ctx->run();
         });
     }
-    core::log().info("boshgate ready ({} io threads, one io_context each)", g.workers.size() + 1);
+    core::log().info("boshgate {} ready ({} io threads, one io_context each)", version(), g.workers.size() + 1);
     sd_notify("READY=1");
     core::set_this_thread_io_context(&g.ioc);
     g.ioc.run();
