@@ -104,6 +104,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             net::any_io_executor ex = here != nullptr ? net::any_io_executor(here->get_executor()) : ex_;
             s = std::make_shared<session>(ex, sid, opt, upstream_ctx_, cfg->xml, clock_,
                                           weak_from_this(), secure, cfg->limits);
+            core::log().info("{} BOSH session for client {}", s->tag(), d.granted.key().to_string());
             sessions_.emplace(sid, entry{s, std::move(d.granted)});
         }
         ++m.bosh_sessions_created;

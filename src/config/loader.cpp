@@ -598,6 +598,7 @@ void read_listener(context& ctx, const tvalue& t, const std::string& name, http:
     }
     r.get_int("port", out.port, 0, 65535);
     r.get_int("backlog", out.backlog, 1, 65535);
+    r.get_bool("proxy_protocol", out.proxy_protocol);
     r.get_path("tls_cert", out.tls_cert_file, path_kind::file);
     r.get_path("tls_key", out.tls_key_file, path_kind::file);
     const auto* cert = r.find("tls_cert");
@@ -613,6 +614,7 @@ void read_listener(context& ctx, const tvalue& t, const std::string& name, http:
 void read_http(context& ctx, const tvalue& t, http::options& out)
 {
     table_reader r(ctx, t, "http");
+    std::vector<std::pair<std::size_t, std::uint_least32_t>> proxy_listeners; // index, line
     if (const auto* listen = r.get_table_array("listen")) {
         const auto& arr = listen->as_array();
         if (arr.empty()) {
@@ -633,6 +635,9 @@ void read_http(context& ctx, const tvalue& t, http::options& out)
                     } else {
                         bound.emplace(key, line);
                     }
+                }
+                if (l.proxy_protocol) {
+                    proxy_listeners.emplace_back(i, line);
                 }
                 listeners.push_back(std::move(l));
             }
@@ -683,6 +688,21 @@ void read_http(context& ctx, const tvalue& t, http::options& out)
     r.get_seconds("idle_timeout", out.idle_timeout, seconds(1), seconds(3600));
     r.get_int("max_connections", out.max_connections, 1, 10'000'000);
     r.get_bool("host_meta", out.host_meta);
+    std::vector<std::string> proxies;
+    if (r.get_string_array("trusted_proxies", proxies)) {
+        std::string why;
+        if (auto nets = http::trusted_networks::parse(proxies, why)) {
+            out.trusted_proxies = std::move(*nets);
+        } else {
+            r.error(r.find("trusted_proxies"), "trusted_proxies", why);
+        }
+    }
+    if (out.trusted_proxies.empty()) {
+        for (const auto& [i, line] : proxy_listeners) {
+            ctx.error_at_line(line, "http.listen[" + std::to_string(i) +
+                                        "].proxy_protocol: needs http.trusted_proxies (the proxies allowed to send it)");
+        }
+    }
     // DISC-3 (XEP-0156 §2.2): only https:// and wss:// links are advertised.
     const auto secure_url = [&](const char* key, std::string_view scheme, bool (*valid)(std::string_view),
                                 std::string_view example, std::string& out_url) {

@@ -14,6 +14,7 @@
 #include "boshgate/http/cors.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/http/discovery.hpp"
+#include "boshgate/http/forwarded.hpp"
 #include "boshgate/http/static_files.hpp"
 #include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -69,6 +70,7 @@ struct slot {
     std::optional<websocket::request> upgrade;
     std::string ws_protocol;
     limits::ticket ws_session; ///< the upgrade's session admission
+    limits::address_key client; ///< who the request speaks for (see request_client)
 };
 
 const char* info_page =
@@ -88,7 +90,9 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
 public:
-    connection(Stream&& stream, std::shared_ptr<const context> ctx, limits::ticket admitted)
+    /// `client`: the address the connection's PROXY header named (nullopt: the TCP peer).
+    connection(Stream&& stream, std::shared_ptr<const context> ctx, limits::ticket admitted,
+               std::optional<tcp::endpoint> client)
         : admitted_(std::move(admitted)),
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
@@ -97,7 +101,7 @@ public:
     {
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
-        peer_ = beast::get_lowest_layer(stream_).remote_endpoint(ec);
+        peer_ = client ? *client : beast::get_lowest_layer(stream_).remote_endpoint(ec);
         client_ = admitted_ ? admitted_.key() : client_key(peer_.address(), *ctx_->limits_opt);
     }
 
@@ -316,10 +320,39 @@ private:
         return t.substr(0, t.find('?'));
     }
 
+    /// The admission group of the client this request speaks for: the connection's client,
+    /// or, when that is a trusted proxy, the address its Forwarded / X-Forwarded-For names.
+    limits::address_key request_client(const bhttp::request<bhttp::string_body>& req) const
+    {
+        const auto& trusted = ctx_->opt.trusted_proxies;
+        if (trusted.empty() || !trusted.contains(peer_.address())) {
+            return client_;
+        }
+        const auto joined = [&](auto field) -> std::optional<std::string> {
+            auto range = req.equal_range(field);
+            if (range.first == range.second) {
+                return std::nullopt;
+            }
+            std::string all;
+            for (auto it = range.first; it != range.second; ++it) {
+                all += all.empty() ? "" : ",";
+                all.append(it->value().data(), it->value().size());
+            }
+            return all;
+        };
+        const auto fwd = joined(bhttp::field::forwarded);
+        const auto xff = joined("X-Forwarded-For");
+        if (!fwd && !xff) {
+            return client_;
+        }
+        return client_key(forwarded_client(peer_.address(), fwd, xff, trusted), *ctx_->limits_opt);
+    }
+
     void handle(bhttp::request<bhttp::string_body>&& req)
     {
         const auto& opt = ctx_->opt;
         auto s = std::make_shared<slot>();
+        s->client = request_client(req);
         s->version = req.version();
         s->keep_alive = req.keep_alive();
         slots_.push_back(s);
@@ -450,11 +483,11 @@ private:
         // SEC-LIMIT-1..3: the session limits apply before the upgrade; a refusal is HTTP 503
         // with Retry-After (RFC 9110 §15.6.4, §10.2.3), so the client learns it before any
         // WebSocket exists.
-        limits::decision adm = ctx_->admission->open_session(client_, core::clock_type::now());
+        limits::decision adm = ctx_->admission->open_session(s.client, core::clock_type::now());
         if (!adm.granted) {
             ++metrics::global().ws_handshakes_refused;
             limits::record_refusal(adm.why);
-            core::log().info("WebSocket session refused for {}: {}", client_.to_string(), limits::describe(adm.why));
+            core::log().info("WebSocket session refused for {}: {}", s.client.to_string(), limits::describe(adm.why));
             auto res = plain_response(s, bhttp::status::service_unavailable,
                                       std::string(limits::describe(adm.why)) + "\n");
             res.set(bhttp::field::retry_after, std::to_string(std::max<std::int64_t>(1, adm.retry_after.count())));
@@ -552,7 +585,7 @@ private:
     {
         auto weak = this->weak_from_this();
         auto ex = stream_.get_executor();
-        s->abort = ctx_->bosh->handle(body_text, is_tls, client_, [weak, s, ex](bosh::reply&& r) {
+        s->abort = ctx_->bosh->handle(body_text, is_tls, s->client, [weak, s, ex](bosh::reply&& r) {
             net::post(ex, [weak, s, r = std::move(r)]() mutable {
                 if (auto self = weak.lock()) {
                     self->fill_bosh(s, std::move(r));
@@ -771,16 +804,18 @@ private:
 } // namespace
 
 void run_connection(tcp::socket socket, std::shared_ptr<const context> ctx,
-                    std::shared_ptr<net::ssl::context> tls, limits::ticket admitted)
+                    std::shared_ptr<net::ssl::context> tls, limits::ticket admitted,
+                    std::optional<tcp::endpoint> client)
 {
     boost::system::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     if (tls) {
         using tls_stream = net::ssl::stream<tcp::socket>;
         std::make_shared<connection<tls_stream>>(tls_stream(std::move(socket), *tls), std::move(ctx),
-                                                 std::move(admitted))->start();
+                                                 std::move(admitted), client)->start();
     } else {
-        std::make_shared<connection<tcp::socket>>(std::move(socket), std::move(ctx), std::move(admitted))->start();
+        std::make_shared<connection<tcp::socket>>(std::move(socket), std::move(ctx), std::move(admitted), client)
+            ->start();
     }
 }
 

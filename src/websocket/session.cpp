@@ -271,7 +271,8 @@ private:
         // (backend unreachable, WS-OPEN-4), never a credential.
         framing_.emplace(opt, cfg_->xml, core::random_sid().substr(0, 16), now());
         hub_->add(id_, this->weak_from_this());
-        core::log().debug("{} WebSocket session open ({})", tag_, is_tls ? "wss" : "ws");
+        core::log().debug("{} WebSocket session open ({}, client {})", tag_, is_tls ? "wss" : "ws",
+                          tickets_.session.key().to_string());
         if (!hub_->accepting()) {
             // shutdown_all() ran between the HTTP check and add(): it could not see us.
             framing_->shutdown(now());

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace boshgate::websocket {
 class hub;
@@ -55,10 +56,18 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     std::shared_ptr<const context> ctx_;
     std::shared_ptr<boost::asio::ssl::context> tls_;
+    bool proxy_protocol_ = false;
 };
 
-/// Serve one accepted connection (plain or TLS).
+/// Admit one accepted connection from `client` (the TCP peer, or the address its PROXY
+/// header gave) and serve it, or close it when admission refuses.
+void admit_and_run(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& client,
+                   std::shared_ptr<const context> ctx, std::shared_ptr<boost::asio::ssl::context> tls);
+
+/// Serve one accepted connection (plain or TLS). `client`: the address a PROXY header gave
+/// (nullopt: the TCP peer is the client).
 void run_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<const context> ctx,
-                    std::shared_ptr<boost::asio::ssl::context> tls, limits::ticket admitted);
+                    std::shared_ptr<boost::asio::ssl::context> tls, limits::ticket admitted,
+                    std::optional<boost::asio::ip::tcp::endpoint> client = std::nullopt);
 
 } // namespace boshgate::http

@@ -1,4 +1,6 @@
 #pragma once
+#include "boshgate/http/forwarded.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +16,9 @@ struct listen_options {
     int backlog = 4096;                ///< explicit listen backlog (every session costs sockets)
     std::optional<std::string> tls_cert_file; ///< PEM chain; with key: HTTPS on this listener
     std::optional<std::string> tls_key_file;
+    /// Every connection starts with a PROXY protocol v1 or v2 header (HAProxy `send-proxy`,
+    /// `send-proxy-v2`) giving the client's address; accepted from trusted_proxies only.
+    bool proxy_protocol = false;
 };
 
 struct options {
@@ -35,6 +40,9 @@ struct options {
     /// header, path) on an HTTPS listener. Behind a TLS-terminating proxy set both.
     std::string public_bosh_url;
     std::string public_websocket_url;
+    /// Networks whose connections may name the client (PROXY protocol; Forwarded /
+    /// X-Forwarded-For on each request). Empty: nobody is believed.
+    trusted_networks trusted_proxies;
 };
 
 } // namespace boshgate::http

@@ -12,6 +12,7 @@ namespace boshgate::metrics {
     X(http_connections_accepted, counter, "TCP connections accepted by the HTTP listeners")      \
     X(http_connections_active, gauge, "HTTP connections open now")                               \
     X(http_connections_refused, counter, "connections closed at once by a connection limit (limits_refused_* says which)")  \
+    X(http_proxy_header_refused, counter, "connections on a proxy_protocol listener closed: peer not in trusted_proxies, or no valid PROXY header in time") \
     X(http_requests, counter, "HTTP requests read")                                              \
     X(http_bad_requests, counter, "malformed HTTP requests (status 400/413/431)")                \
     X(http_cors_refused, counter, "requests refused because their Origin is not allowed")        \

@@ -80,6 +80,7 @@ max_connections = 300
 host_meta = false
 public_bosh_url = "https://chat.example.com/xmpp/http-bind"
 public_websocket_url = "wss://chat.example.com/xmpp/ws"
+trusted_proxies = ["10.0.0.0/8", "::1"]
 
 [[http.listen]]
 address = "0.0.0.0"
@@ -91,6 +92,7 @@ tls_key = "/etc/boshgate/key.pem"
 [[http.listen]]
 address = "::1"
 port = 0
+proxy_protocol = true
 
 [bosh]
 max_wait = "40s"
@@ -178,6 +180,11 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.http.listen[1].port, 0);
     EXPECT_EQ(c.http.listen[1].backlog, 4096);
     EXPECT_FALSE(c.http.listen[1].tls_cert_file.has_value());
+    EXPECT_FALSE(c.http.listen[0].proxy_protocol);
+    EXPECT_TRUE(c.http.listen[1].proxy_protocol);
+    EXPECT_TRUE(c.http.trusted_proxies.contains(boost::asio::ip::make_address("10.2.3.4")));
+    EXPECT_TRUE(c.http.trusted_proxies.contains(boost::asio::ip::make_address("::1")));
+    EXPECT_FALSE(c.http.trusted_proxies.contains(boost::asio::ip::make_address("192.0.2.1")));
     EXPECT_EQ(c.http.bosh_path, "/bind");
     EXPECT_EQ(c.http.websocket_path, "/ws");
     EXPECT_EQ(c.http.static_dir, "/srv/www");
@@ -428,6 +435,10 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"[http]\nwebsocket_path = \"/http-bind\"\n", "test.toml:2",
                    "http.websocket_path: must differ from http.bosh_path"},
         // XEP-0156: advertised URLs must be absolute URLs of the right scheme.
+        range_case{"[http]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "test.toml:2",
+                   "http.trusted_proxies: \"10.0.0.0/33\" is not an address or network"},
+        range_case{"[[http.listen]]\nproxy_protocol = true\n", "test.toml:1",
+                   "http.listen[0].proxy_protocol: needs http.trusted_proxies"},
         // DISC-3: secure URLs only.
         range_case{"[http]\npublic_bosh_url = \"/http-bind\"\n", "test.toml:2",
                    "http.public_bosh_url: must be an absolute https:// URL"},

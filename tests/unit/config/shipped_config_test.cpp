@@ -67,6 +67,8 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.http.host_meta, d.http.host_meta);
     EXPECT_EQ(c.http.public_bosh_url, d.http.public_bosh_url);
     EXPECT_EQ(c.http.public_websocket_url, d.http.public_websocket_url);
+    EXPECT_TRUE(c.http.trusted_proxies.empty());
+    EXPECT_EQ(c.http.listen[0].proxy_protocol, d.http.listen[0].proxy_protocol);
     EXPECT_EQ(c.bosh.max_wait, d.bosh.max_wait);
     EXPECT_EQ(c.bosh.default_wait, d.bosh.default_wait);
     EXPECT_EQ(c.bosh.max_hold, d.bosh.max_hold);
