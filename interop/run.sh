@@ -49,7 +49,7 @@ if node --help | grep -q -- '--test-concurrency'; then
   flags+=(--test-concurrency=1) # Node >= 20.10; Node 18 has no such flag
 fi
 set +e
-timeout --kill-after=10 540 node "${flags[@]}" test/prosody.test.js test/ejabberd.test.js test/unix_socket.test.js test/browser.test.js 2>&1
+timeout --kill-after=10 540 node "${flags[@]}" test/prosody.test.js test/ejabberd.test.js test/unix_socket.test.js test/proxy_protocol.test.js test/browser.test.js 2>&1
 rc=$?
 set -e
 if [[ $rc -eq 124 ]]; then

@@ -71,8 +71,9 @@ function applySettings(lines, settings) {
 
 /**
  * bin: path of the boshgate binary; caFile: test CA; dnsServer: 'IP:PORT'
- * (optional); domains: [{ name, tls?, address? }], resolved through DNS SRV
- * unless `address` ("host:port" or "unix:/path") is given. Optional (the abuse suite):
+ * (optional); domains: [{ name, tls?, address?, proxyProtocol? }], resolved through DNS SRV
+ * unless `address` ("host:port" or "unix:/path") is given; proxyProtocol: send a PROXY v2
+ * header first on each server link. Optional (the abuse suite):
  * settings: { section: { key: value } } overriding or adding keys of the
  * generated sections ('server', 'http', 'bosh', 'upstream') or adding whole
  * sections ('limits', 'websocket', 'xml', ...), values as JS strings / numbers
@@ -126,6 +127,9 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     lines.push('[[upstream.domain]]', `name = ${tomlString(d.name)}`, `tls = ${tomlString(d.tls || 'required')}`, 'tls_verify = true');
     if (d.address) {
       lines.push(`address = ${tomlString(d.address)}`);
+    }
+    if (d.proxyProtocol) {
+      lines.push('proxy_protocol = true');
     }
     lines.push('');
   }

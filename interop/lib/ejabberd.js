@@ -27,7 +27,7 @@ function yamlString(s) {
 /**
  * Starts ejabberd for `domain` with `users` ([{user, password}]) and the
  * certificate bundle `cert.bundle` (key + cert + CA). Resolves with
- * { domain, c2sPort, c2sUnix (c2s on a Unix socket, no STARTTLS), directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }
+ * { domain, c2sPort, c2sProxyPort (c2s expecting a PROXY protocol header first), c2sUnix (c2s on a Unix socket, no STARTTLS), directTlsPort, httpPort, boshUrl, wsUrl, logs, stop() }
  * (+ pgid() and restart(), used by interop/fault).
  * Besides SM (resumable), the modules web clients such as Converse.js use are
  * on: PEP (mod_pubsub), private XML, vCard, carbons, caps.
@@ -41,7 +41,7 @@ function yamlString(s) {
  */
 async function startEjabberd({ dir, domain, cert, users, spool: spoolDir = null, node: nodeName = null, httpApi = false }) {
   const ids = ejabberdIds();
-  const [c2sPort, directTlsPort, httpPort, distPort] = await freePorts(4);
+  const [c2sPort, directTlsPort, httpPort, distPort, c2sProxyPort] = await freePorts(5);
   const spool = spoolDir || path.join(dir, 'spool');
   const logsDir = path.join(dir, 'logs');
   // c2s also on a Unix domain socket (ejabberd's "unix:" listener form), in a dir the
@@ -68,6 +68,15 @@ listen:
   - port: ${c2sPort}
     ip: "127.0.0.1"
     module: ejabberd_c2s
+    starttls_required: true
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    backlog: BACKLOG
+  - port: ${c2sProxyPort}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    use_proxy_protocol: true
     starttls_required: true
     max_stanza_size: 262144
     shaper: none
@@ -208,6 +217,7 @@ modules:
   try {
     await waitForPort(c2sPort, '127.0.0.1', BOOT_MS, proc.exited);
     await waitForPort(directTlsPort, '127.0.0.1', BOOT_MS, proc.exited);
+    await waitForPort(c2sProxyPort, '127.0.0.1', BOOT_MS, proc.exited);
     await waitForPort(httpPort, '127.0.0.1', BOOT_MS, proc.exited);
     for (const { user, password } of users) {
       ctl('register', user, domain, password);
@@ -220,6 +230,7 @@ modules:
     kind: 'ejabberd',
     domain,
     c2sPort,
+    c2sProxyPort,
     c2sUnix,
     directTlsPort,
     httpPort,

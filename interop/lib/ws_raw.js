@@ -152,16 +152,18 @@ function frameViolations({ text, binary }) {
  * { text, binary, root } (root: parseFrame() result or null when unparsable).
  */
 class RawWs extends Recorder {
-  constructor(url, label = 'raw-ws') {
+  /** wsOptions: passed to the `ws` client (e.g. { headers, localAddress }). */
+  constructor(url, label = 'raw-ws', wsOptions = {}) {
     super(label);
     this.url = url;
+    this.wsOptions = wsOptions;
     this.frames = [];
     this.sent = [];
     this.closeInfo = null;
   }
 
   async open() {
-    this.ws = new WebSocket(this.url, 'xmpp');
+    this.ws = new WebSocket(this.url, 'xmpp', this.wsOptions);
     this.ws.on('message', (data, isBinary) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat([].concat(data)).toString('utf8');
       let root = null;
@@ -219,8 +221,8 @@ function openFrame(domain) {
  * features, bind. Resolves with { ws, jid, opens: [root, root],
  * features: [root, root] }; the caller goes on with ws.send() / ws.waitFrame().
  */
-async function rawLogin({ url, domain, user, password, resource = 'raw' }) {
-  const ws = new RawWs(url, `${user}/raw-ws`);
+async function rawLogin({ url, domain, user, password, resource = 'raw', wsOptions = {} }) {
+  const ws = new RawWs(url, `${user}/raw-ws`, wsOptions);
   await ws.open();
   ws.send(openFrame(domain));
   const open1 = await ws.waitFrame('open', NS_FRAMING);

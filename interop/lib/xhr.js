@@ -9,6 +9,16 @@ const http = require('node:http');
 const https = require('node:https');
 const { DOMParser } = require('@xmldom/xmldom');
 
+/**
+ * What every request carries besides its own headers, for a test that plays a client behind a
+ * proxy or at another address: { headers: { name: value }, localAddress: '127.0.0.2' }.
+ * Set with setRequestDefaults(); {} restores the plain behaviour.
+ */
+let requestDefaults = {};
+function setRequestDefaults(d) {
+  requestDefaults = d || {};
+}
+
 class NodeXMLHttpRequest {
   constructor() {
     this.readyState = 0;
@@ -54,8 +64,10 @@ class NodeXMLHttpRequest {
   send(data) {
     const body = data === undefined || data === null ? '' : String(data);
     const mod = this._url.protocol === 'https:' ? https : http;
-    const headers = { ...this._headers, 'Content-Length': Buffer.byteLength(body) };
-    const req = mod.request(this._url, { method: this._method, headers, agent: false });
+    const headers = { ...(requestDefaults.headers || {}), ...this._headers, 'Content-Length': Buffer.byteLength(body) };
+    const req = mod.request(this._url, {
+      method: this._method, headers, agent: false, localAddress: requestDefaults.localAddress,
+    });
     this._req = req;
     req.on('response', (res) => {
       this.status = res.statusCode;
@@ -118,4 +130,4 @@ function installXhr() {
   globalThis.XMLHttpRequest = NodeXMLHttpRequest;
 }
 
-module.exports = { NodeXMLHttpRequest, installXhr };
+module.exports = { NodeXMLHttpRequest, installXhr, setRequestDefaults };

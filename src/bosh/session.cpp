@@ -293,6 +293,7 @@ void session::run_actions()
                         p.route = act.route;
                         p.lang = act.lang;
                         p.from = act.from;
+                        p.client = client_address_;
                         core::log().info("{} new session to {}", tag_, act.to);
                         upstream_->open(p);
                     } else if constexpr (std::is_same_v<T, action::send_upstream>) {

@@ -26,6 +26,14 @@ session_table::session_table(net::any_io_executor ex, std::shared_ptr<const conf
 std::function<void()> session_table::handle(std::string_view body_text, bool secure,
                                             const limits::address_key& client, responder r)
 {
+    return handle(body_text, secure, client, std::nullopt, std::move(r));
+}
+
+std::function<void()> session_table::handle(std::string_view body_text, bool secure,
+                                            const limits::address_key& client,
+                                            const std::optional<boost::asio::ip::tcp::endpoint>& client_address,
+                                            responder r)
+{
     auto& m = metrics::global();
     ++m.bosh_requests;
     std::shared_ptr<const config::config> cfg;
@@ -105,6 +113,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             s = std::make_shared<session>(ex, sid, opt, upstream_ctx_, cfg->xml, clock_,
                                           weak_from_this(), secure, cfg->limits);
             core::log().info("{} BOSH session for client {}", s->tag(), d.granted.key().to_string());
+            s->set_client_address(client_address);
             sessions_.emplace(sid, entry{s, std::move(d.granted)});
         }
         ++m.bosh_sessions_created;

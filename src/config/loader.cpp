@@ -860,6 +860,7 @@ void read_domain(context& ctx, const tvalue& t, const std::string& name, upstrea
         }
     }
     r.get_bool("tls_verify", out.tls_verify);
+    r.get_bool("proxy_protocol", out.proxy_protocol);
     r.get_path("ca_file", out.ca_file, path_kind::file);
     r.finish();
 }

@@ -70,7 +70,8 @@ struct slot {
     std::optional<websocket::request> upgrade;
     std::string ws_protocol;
     limits::ticket ws_session; ///< the upgrade's session admission
-    limits::address_key client; ///< who the request speaks for (see request_client)
+    limits::address_key client;  ///< who the request speaks for (see request_client)
+    tcp::endpoint client_address; ///< its address (port 0 when a forwarding header named it)
 };
 
 const char* info_page =
@@ -320,13 +321,16 @@ private:
         return t.substr(0, t.find('?'));
     }
 
-    /// The admission group of the client this request speaks for: the connection's client,
-    /// or, when that is a trusted proxy, the address its Forwarded / X-Forwarded-For names.
-    limits::address_key request_client(const bhttp::request<bhttp::string_body>& req) const
+    /// The client this request speaks for (admission group and address): the connection's
+    /// client, or, when that is a trusted proxy, the address its Forwarded / X-Forwarded-For
+    /// names.
+    void set_request_client(slot& s, const bhttp::request<bhttp::string_body>& req) const
     {
+        s.client = client_;
+        s.client_address = peer_;
         const auto& trusted = ctx_->opt.trusted_proxies;
         if (trusted.empty() || !trusted.contains(peer_.address())) {
-            return client_;
+            return;
         }
         const auto joined = [&](auto field) -> std::optional<std::string> {
             auto range = req.equal_range(field);
@@ -343,16 +347,20 @@ private:
         const auto fwd = joined(bhttp::field::forwarded);
         const auto xff = joined("X-Forwarded-For");
         if (!fwd && !xff) {
-            return client_;
+            return;
         }
-        return client_key(forwarded_client(peer_.address(), fwd, xff, trusted), *ctx_->limits_opt);
+        const auto a = forwarded_client(peer_.address(), fwd, xff, trusted);
+        if (a != peer_.address()) {
+            s.client = client_key(a, *ctx_->limits_opt);
+            s.client_address = tcp::endpoint(a, 0);
+        }
     }
 
     void handle(bhttp::request<bhttp::string_body>&& req)
     {
         const auto& opt = ctx_->opt;
         auto s = std::make_shared<slot>();
-        s->client = request_client(req);
+        set_request_client(*s, req);
         s->version = req.version();
         s->keep_alive = req.keep_alive();
         slots_.push_back(s);
@@ -585,7 +593,7 @@ private:
     {
         auto weak = this->weak_from_this();
         auto ex = stream_.get_executor();
-        s->abort = ctx_->bosh->handle(body_text, is_tls, s->client, [weak, s, ex](bosh::reply&& r) {
+        s->abort = ctx_->bosh->handle(body_text, is_tls, s->client, s->client_address, [weak, s, ex](bosh::reply&& r) {
             net::post(ex, [weak, s, r = std::move(r)]() mutable {
                 if (auto self = weak.lock()) {
                     self->fill_bosh(s, std::move(r));
@@ -755,7 +763,7 @@ private:
         auto protocol = std::move(s.ws_protocol);
         slots_.clear();
         websocket::run_session(std::move(stream_), std::move(req), std::move(protocol), ctx_->ws,
-                               websocket::admitted{std::move(admitted_), std::move(s.ws_session)});
+                               websocket::admitted{std::move(admitted_), std::move(s.ws_session), s.client_address});
     }
 
     void abort_pending()

@@ -27,6 +27,7 @@
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
+#include "boshgate/http/proxy_protocol.hpp"
 #include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/negotiator.hpp"
 #include "boshgate/upstream/target_policy.hpp"
@@ -44,6 +45,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -557,6 +559,9 @@ private:
                               tag_);
         }
         const bool direct_tls = c.target.direct_tls;
+        if (plan_.proxy_protocol && !co_await send_proxy_header(p)) {
+            co_return after_setup::stop;
+        }
 
         negotiating_ = true;
         negotiate_timer_.expires_after(opt.negotiate_timeout);
@@ -582,6 +587,35 @@ private:
         neg_.start(std::move(np));
         execute();
         co_return after_setup::read;
+    }
+
+    /// The PROXY protocol v2 header, before anything else on the link (before direct TLS and
+    /// the stream header): source = the browser, destination = the server address dialled (a
+    /// Unix socket has none: the unspecified address of the source's family). Without a
+    /// known client a LOCAL header. False (and the attempt failed) if it cannot be written.
+    net::awaitable<bool> send_proxy_header(const open_params& p)
+    {
+        std::string hdr;
+        if (p.client) {
+            net::ip::tcp::endpoint dst(p.client->address().is_v4() ? net::ip::address(net::ip::address_v4::any())
+                                                                   : net::ip::address(net::ip::address_v6::any()),
+                                       0);
+            error_code ep_ec;
+            const auto remote = sock_.remote_endpoint(ep_ec);
+            if (!ep_ec && (remote.protocol().family() == AF_INET || remote.protocol().family() == AF_INET6)) {
+                std::memcpy(dst.data(), remote.data(), remote.size());
+            }
+            hdr = http::proxy_protocol::make_v2(*p.client, dst);
+        } else {
+            hdr = http::proxy_protocol::make_v2_local();
+        }
+        auto [ec, n] = co_await net::async_write(sock_, net::buffer(hdr), use_tuple);
+        if (ec) {
+            end_attempt(outcome::failed);
+            fail_setup(failure::connection_failed, "writing the PROXY header failed: " + ec.message());
+            co_return false;
+        }
+        co_return true;
     }
 
     /// TLS client handshake on the current TCP socket. On failure reports through the

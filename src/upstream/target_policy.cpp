@@ -229,6 +229,7 @@ std::variant<dial_plan, refusal> plan_target(const options& opt, std::string_vie
         plan.tls = listed->tls;
         plan.force_tls_off = listed->force_tls_off;
         plan.tls_verify = listed->tls_verify;
+        plan.proxy_protocol = listed->proxy_protocol;
         if (listed->ca_file) {
             plan.ca_file = listed->ca_file;
         }

@@ -580,6 +580,7 @@ private:
         upstream::open_params p;
         p.to = a.to;
         p.lang = a.lang;
+        p.client = tickets_.client_address;
         upstream_->open(p);
     }
 

@@ -47,6 +47,8 @@ public:
 
     const std::string& sid() const noexcept { return sid_; }
     const std::string& tag() const noexcept { return tag_; }
+    /// The browser's address, named in the PROXY header of a domain with proxy_protocol.
+    void set_client_address(std::optional<boost::asio::ip::tcp::endpoint> a) { client_address_ = a; }
 
     /// The creation request (no sid) or a later one. `secure`: it arrived over TLS.
     void post_create(request_id id, body&& b, responder r);
@@ -89,6 +91,7 @@ private:
     boost::asio::any_io_executor ex_; ///< the io thread's context (run by that one thread)
     std::string sid_;
     std::string tag_;
+    std::optional<boost::asio::ip::tcp::endpoint> client_address_;
     engine engine_;
     std::shared_ptr<upstream::shared_context> upstream_ctx_;
     xml::limits xml_limits_;

@@ -29,6 +29,9 @@ public:
     /// request goes away before its reply (it is a no-op once replied).
     std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
                                  responder r);
+    /// The same, with the client's address for a new session's PROXY header upstream.
+    std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
+                                 const std::optional<boost::asio::ip::tcp::endpoint>& client_address, responder r);
 
     /// Terminate every session with system-shutdown and refuse new ones.
     void shutdown_all();

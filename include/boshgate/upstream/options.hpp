@@ -38,6 +38,9 @@ struct domain_options {
     bool force_tls_off = false;              ///< tls off also for non-loopback addresses
     bool tls_verify = true;                  ///< false = development opt-out for this domain only
     std::optional<std::string> ca_file;      ///< trust anchors for this domain (else global)
+    /// Send a PROXY protocol v2 header first on every connection, naming the browser's
+    /// address (the server's listener must expect it: ejabberd `use_proxy_protocol: true`).
+    bool proxy_protocol = false;
 };
 
 /// A host:port the `route` attribute may name (BOSH-ROUTE-3). Exact match on both.

@@ -8,6 +8,7 @@
 #include "boshgate/xml/stream_parser.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <memory>
 #include <optional>
@@ -45,6 +46,9 @@ struct open_params {
     std::optional<std::string> route;  ///< "xmpp:host:port" from BOSH, split literally (BOSH-ROUTE-2)
     std::string lang = "en";
     std::optional<std::string> from;   ///< sent only once the link is TLS-protected (C2S-HDR-5)
+    /// The browser's address (port 0 when unknown), for the PROXY header of a domain with
+    /// proxy_protocol; nullopt: a v2 LOCAL header.
+    std::optional<boost::asio::ip::tcp::endpoint> client;
 };
 
 class shared_context; ///< resolver settings, TLS contexts, options (one per gateway)

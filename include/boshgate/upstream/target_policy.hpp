@@ -28,6 +28,7 @@ struct dial_plan {
     bool force_tls_off = false; ///< with tls off: non-loopback addresses too
     bool tls_verify = true;
     std::optional<std::string> ca_file; ///< the domain's, else the global one
+    bool proxy_protocol = false;        ///< send a PROXY v2 header first (the domain's setting)
 };
 
 /// A policy refusal; `reason` is log-safe and cites the rule (XEP/checklist section).

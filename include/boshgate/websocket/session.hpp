@@ -74,6 +74,8 @@ using request = boost::beast::http::request<boost::beast::http::string_body>;
 struct admitted {
     limits::ticket connection;
     limits::ticket session;
+    /// The browser's address, named in the PROXY header of a domain with proxy_protocol.
+    std::optional<boost::asio::ip::tcp::endpoint> client_address;
 };
 
 void run_session(boost::asio::ip::tcp::socket&& socket, request&& req, std::string protocol,
