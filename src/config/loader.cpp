@@ -907,12 +907,12 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
         }
     }
     r.get_seconds("tcp_keepalive", out.tcp_keepalive, seconds(0), seconds(7200));
-    if (r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600)) &&
-        out.whitespace_keepalive.count() != 0) {
-        // C2S-KA-1 keepalives are not implemented yet; refusing the value beats silently
-        // ignoring it.
+    // C2S-KA-1: 0 = off; RFC 6120 §4.6.4 suggests no more often than every 5 minutes unless a
+    // NAT or firewall in between needs it, so at least 5 s here.
+    r.get_seconds("whitespace_keepalive", out.whitespace_keepalive, seconds(0), seconds(3600));
+    if (out.whitespace_keepalive.count() != 0 && out.whitespace_keepalive < seconds(5)) {
         r.error(r.find("whitespace_keepalive"), "whitespace_keepalive",
-                "whitespace keepalives (RFC 6120 4.6.1) are not supported yet; use \"0s\"");
+                "must be \"0s\" (off) or between 5s and 1h (got " + format_duration(out.whitespace_keepalive) + ")");
     }
 
     if (const auto* domains = r.get_table_array("domain")) {

@@ -222,6 +222,7 @@ void negotiator::on_element(xml::element&& el)
         if (is(el, ns_sasl, "success")) {
             // XBOSH-11, C2S-RST-2: nothing but the client's restart may follow.
             sasl_restart_pending_ = true;
+            authenticated_ = true;
         }
         actions_.emplace_back(neg_action::deliver_element{std::move(el)});
         return;
@@ -426,6 +427,15 @@ std::vector<negotiator_action> negotiator::take_actions()
     std::vector<negotiator_action> out;
     out.swap(actions_);
     return out;
+}
+
+bool negotiator::on_keepalive_due()
+{
+    if (!authenticated_ || state_ != state::open || !ready() || closing_sent_) {
+        return false;
+    }
+    write(" ");
+    return true;
 }
 
 bool negotiator::ready() const noexcept

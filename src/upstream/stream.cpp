@@ -363,6 +363,9 @@ private:
         finishing_ = true;
         polite_ = polite;
         negotiate_timer_.cancel();
+        if (keepalive_timer_) {
+            keepalive_timer_->cancel();
+        }
         close_timer_.cancel();
         read_resume_.cancel();
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
@@ -399,6 +402,7 @@ private:
                 }
             }
             write_queue_.clear();
+            last_write_ = net::steady_timer::clock_type::now();
             arm_write_guard();
             error_code ec;
             if (tls_) {
@@ -422,6 +426,38 @@ private:
         }
         writing_ = false;
         write_idle_.cancel();
+    }
+
+    /// C2S-KA-1: with upstream.whitespace_keepalive, a timer that fires once the link has
+    /// carried nothing towards the server for that long; the negotiator decides whether a
+    /// space may go out now (open and authenticated only). The timer exists only when the
+    /// option is on.
+    void arm_keepalive()
+    {
+        const auto every = ctx_->opts().whitespace_keepalive;
+        if (every.count() == 0 || finishing_ || finished_) {
+            return;
+        }
+        if (!keepalive_timer_) {
+            keepalive_timer_ = std::make_unique<net::steady_timer>(ex_);
+            last_write_ = net::steady_timer::clock_type::now();
+        }
+        keepalive_timer_->expires_at(last_write_ + every);
+        keepalive_timer_->async_wait([w = weak_from_this()](error_code ec) {
+            auto self = w.lock();
+            if (!self || ec || self->finishing_ || self->finished_) {
+                return;
+            }
+            const auto now = net::steady_timer::clock_type::now();
+            if (now - self->last_write_ >= self->ctx_->opts().whitespace_keepalive) {
+                if (self->neg_.on_keepalive_due()) {
+                    ++metrics::global().upstream_keepalives_sent;
+                    self->execute();
+                }
+                self->last_write_ = now; // not due again before another interval
+            }
+            self->arm_keepalive();
+        });
     }
 
     /// SEC-FLOW-2: a server that accepts no byte of a write for write_timeout is cut off.
@@ -586,6 +622,7 @@ private:
         }
         neg_.start(std::move(np));
         execute();
+        arm_keepalive();
         co_return after_setup::read;
     }
 
@@ -798,6 +835,8 @@ private:
     net::steady_timer write_guard_; ///< bounds one write (write_timeout_)
     std::uint64_t write_generation_ = 0;
     net::steady_timer read_resume_; ///< the paused read loop waits on it
+    std::unique_ptr<net::steady_timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
+    net::steady_timer::time_point last_write_{};          ///< last write towards the server
     /// run()'s slot; shared with run()'s completion handler (see open()).
     std::shared_ptr<net::cancellation_signal> cancel_ = std::make_shared<net::cancellation_signal>();
 

@@ -48,6 +48,7 @@ namespace boshgate::metrics {
     X(ws_messages_out, counter, "WebSocket text messages sent to clients")                       \
     X(ws_client_errors, counter, "WebSocket sessions ended by a client error (stream error, RFC 6455 violation)") \
     X(ws_idle_drops, counter, "WebSocket connections dropped: client idle beyond idle_timeout") \
+    X(upstream_keepalives_sent, counter, "whitespace keepalives written to servers (upstream.whitespace_keepalive)") \
     X(upstream_breaker_refused, counter, "upstream connects refused: the domain's circuit breaker is open (limits.breaker_failures)") \
     X(upstream_connecting_refused, counter, "upstream connects refused: limits.max_connecting_per_domain attempts under way") \
     X(flow_upstream_read_pauses, counter, "times a session stopped reading its server: data for the client above limits.client_send_high_water") \

@@ -139,6 +139,11 @@ public:
     /// negotiate_timeout expired before the client's features arrived:
     /// failed(connection_failed). Ignored once the stream is open.
     void on_negotiate_timeout();
+    /// C2S-KA-1 (RFC 6120 §4.6.1): the link has been idle for whitespace_keepalive. Writes
+    /// one space, between top-level elements, on an open stream after SASL success and the
+    /// client's restart: never during TLS or SASL negotiation, never after our closing tag.
+    /// Returns whether it wrote.
+    bool on_keepalive_due();
 
     /// Drain the pending actions (in order).
     std::vector<negotiator_action> take_actions();
@@ -170,6 +175,7 @@ private:
     bool tls_ = false;
     bool visible_ = false;             ///< the current stream is the one the client sees
     bool sasl_restart_pending_ = false;
+    bool authenticated_ = false;       ///< SASL <success/> seen on this connection
     bool closing_sent_ = false;
     bool stream_error_seen_ = false;
     std::optional<xml::root_open> held_header_; ///< plaintext header, delivered if allowed

@@ -474,9 +474,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "upstream.tcp_keepalive: must be between 0s and 2h"},
         range_case{"[upstream]\nwhitespace_keepalive = \"2h\"\n", "test.toml:2",
                    "upstream.whitespace_keepalive: must be between 0s and 1h"},
-        // C2S-KA-1: not implemented yet, so a non-zero value is refused, not ignored.
-        range_case{"[upstream]\nwhitespace_keepalive = \"5m\"\n", "test.toml:2",
-                   "upstream.whitespace_keepalive: whitespace keepalives (RFC 6120 4.6.1) are not supported yet"},
+        // C2S-KA-1: off, or at least 5 s.
+        range_case{"[upstream]\nwhitespace_keepalive = \"2s\"\n", "test.toml:2",
+                   "upstream.whitespace_keepalive: must be \"0s\" (off) or between 5s and 1h (got 2s)"},
         range_case{"[[upstream.route]]\nhost = \"h.example\"\nport = 0\n", "test.toml:3",
                    "upstream.route[0].port: must be between 1 and 65535 (got 0)"},
         range_case{"[[upstream.route]]\nhost = \"h.example:5222\"\n", "test.toml:2",

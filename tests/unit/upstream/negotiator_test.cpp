@@ -516,6 +516,44 @@ TEST(negotiator, data_after_sasl_success_held_until_restart)
     EXPECT_TRUE(header_then_features(ev, "s3"));
 }
 
+// C2S-KA-1: a whitespace keepalive goes out only on an open, authenticated stream between
+// elements: never before or during TLS or SASL, never between <success/> and the restart,
+// never after our closing tag.
+TEST(negotiator, keepalive_only_once_authenticated_and_open)
+{
+    harness h(params());
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // header out, nothing back yet
+    to_open(h);
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // open, but SASL not done
+    h.neg.client_send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>");
+    h.drain();
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // SASL in progress
+    h.server("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // between <success/> and the client's restart
+    h.neg.client_restart();
+    h.drain();
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // new header out, the server's not yet in
+    h.server(server_header("s3") + features_bind);
+    h.take_events();
+    ASSERT_TRUE(h.neg.on_keepalive_due());
+    h.drain();
+    EXPECT_EQ(h.take_written(), " ");
+    h.neg.client_send("<presence/>");
+    ASSERT_TRUE(h.neg.on_keepalive_due());
+    h.drain();
+    EXPECT_EQ(h.take_written(), "<presence/> "); // after the whole element, never inside
+    h.neg.client_close(true);
+    h.drain();
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_keepalive_due()); // nothing after the closing tag
+    h.drain();
+    EXPECT_EQ(h.take_written(), "");
+}
+
 TEST(negotiator, restart_ignored_unless_open)
 {
     harness h(params());
