@@ -134,7 +134,7 @@ int main(int argc, char** argv)
     auto cfg = std::make_shared<const config::config>(std::get<config::config>(std::move(loaded)));
 
     try {
-        boshgate::core::init_logging(cfg->server.log_level);
+        boshgate::core::init_logging(cfg->server.log_level, cfg->server.log_format);
         raise_nofile(cfg->server.nofile);
         // SIGHUP re-reads this path; make it independent of the working directory.
         std::error_code ec;

@@ -703,7 +703,7 @@ struct engine::state {
             actions.emplace_back(action::restart_upstream{});
         } else if (!req.payloads.empty()) {
             // BOSH-PAY-1/2, XML-6: immediately, in rid order, in document order.
-            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads)});
+            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads), req.payloads.size()});
         }
 
         const bool answer_now = h.answer_now;
@@ -727,7 +727,7 @@ struct engine::state {
     void client_terminate(request_id id, body&& req)
     {
         if (!req.payloads.empty()) {
-            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads)});
+            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads), req.payloads.size()});
         }
         close_upstream(true);
         detail::body_writer w;
@@ -758,7 +758,7 @@ struct engine::state {
             return;
         }
         if (!req.payloads.empty()) {
-            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads)});
+            actions.emplace_back(action::send_upstream{concat_payloads(req.payloads), req.payloads.size()});
         }
         // Answer every held request at once, without payloads (BOSH-PAUSE-3): with
         // something held the queue is empty anyway.

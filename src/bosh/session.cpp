@@ -60,6 +60,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
       upstream_ctx_(std::move(upstream_ctx)),
       xml_limits_(xml_limits),
       clock_(clock),
+      started_(clock.now()),
       table_(std::move(table)),
       secure_(secure),
       flow_(flow),
@@ -231,6 +232,7 @@ void session::on_upstream_element(xml::element&& el)
             self->run_actions();
         });
     }
+    totals_.down(el.xml.size());
     engine_.on_upstream_element(std::move(el), clock_.now());
     run_actions();
 }
@@ -294,9 +296,11 @@ void session::run_actions()
                         p.lang = act.lang;
                         p.from = act.from;
                         p.client = client_address_;
+                        domain_ = act.to;
                         core::log().info("{} new session to {}", tag_, act.to);
                         upstream_->open(p);
                     } else if constexpr (std::is_same_v<T, action::send_upstream>) {
+                        totals_.up(act.elements, act.bytes.size());
                         if (upstream_) {
                             upstream_->send(std::move(act.bytes));
                         }
@@ -311,8 +315,12 @@ void session::run_actions()
                         }
                     } else if constexpr (std::is_same_v<T, action::session_ended>) {
                         count_end(act.why);
-                        core::log().info("{} session ended ({})", tag_,
-                                         act.why == condition::none ? "terminate" : to_string(act.why));
+                        const std::string_view end = act.why == condition::none ? "terminate" : to_string(act.why);
+                        core::log().info("{} session ended ({})", tag_, end);
+                        core::log().info(core::access_line(
+                            tag_, "bosh", client_address_ ? client_address_->address().to_string() : std::string(),
+                            domain_, std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - started_),
+                            totals_, end));
                         if (!removed_) {
                             removed_ = true;
                             if (auto t = table_.lock()) {

@@ -512,6 +512,7 @@ void read_server(context& ctx, const tvalue& t, server_options& out)
     r.get_int("threads", out.threads, 0, 1024);
     r.get_int("nofile", out.nofile, 64, std::int64_t{1} << 30);
     r.get_choice("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+    r.get_choice("log_format", out.log_format, {"text", "json"});
     r.get_seconds("shutdown_grace", out.shutdown_grace, seconds(0), seconds(3600));
     r.finish();
 }

@@ -2,11 +2,11 @@
 #include "boshgate/http/discovery.hpp"
 
 #include "boshgate/core/host.hpp"
+#include "boshgate/core/text.hpp"
 #include "boshgate/http/options.hpp"
 #include "boshgate/xml/tree.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace boshgate::http {
 
@@ -92,31 +92,6 @@ std::string host_meta_xrd(const discovery_links& links)
     return x;
 }
 
-namespace {
-
-/// `s` as a JSON string (RFC 8259 §7): quotes, backslash and control characters escaped.
-std::string json_string(std::string_view s)
-{
-    std::string out = "\"";
-    for (const char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-    return out;
-}
-
-} // namespace
-
 std::string host_meta_jrd(const discovery_links& links)
 {
     std::string j = "{\"links\":[";
@@ -124,7 +99,7 @@ std::string host_meta_jrd(const discovery_links& links)
     const auto link = [&](std::string_view rel, const std::optional<std::string>& href) {
         if (href) {
             j += first ? "" : ",";
-            j += "{\"rel\":" + json_string(rel) + ",\"href\":" + json_string(*href) + "}";
+            j += "{\"rel\":" + core::json_quote(rel) + ",\"href\":" + core::json_quote(*href) + "}";
             first = false;
         }
     };

@@ -19,6 +19,7 @@
 #include "boshgate/websocket/session.hpp"
 
 #include "boshgate/core/ids.hpp"
+#include "boshgate/core/access_log.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -163,7 +164,16 @@ public:
         ++metrics::global().ws_sessions_active;
     }
 
-    ~session() override { --metrics::global().ws_sessions_active; }
+    ~session() override
+    {
+        --metrics::global().ws_sessions_active;
+        if (framing_) { // an upgraded session that got as far as its first event
+            core::log().info(core::access_line(
+                tag_, "websocket", tickets_.client_address ? tickets_.client_address->address().to_string() : "",
+                domain_, std::chrono::duration_cast<std::chrono::milliseconds>(core::clock_type::now() - started_),
+                totals_, end_ != nullptr ? end_ : "closed"));
+        }
+    }
 
     session(const session&) = delete;
     session& operator=(const session&) = delete;
@@ -204,6 +214,7 @@ public:
         if (!framing_) {
             return;
         }
+        totals_.down(el.xml.size());
         framing_->on_upstream_element(std::move(el), now());
         run_actions();
     }
@@ -213,6 +224,7 @@ public:
         if (!framing_) {
             return;
         }
+        ended_by("server-stream-error");
         core::log().info("{} server sent a stream error", tag_);
         framing_->on_upstream_stream_error(std::move(error_xml), now());
         run_actions();
@@ -220,6 +232,7 @@ public:
 
     void on_upstream_closed(bool clean) override
     {
+        ended_by(clean ? "server-closed" : "server-lost");
         core::log().info("{} server stream closed ({})", tag_, clean ? "clean" : "connection lost");
         upstream_.reset();
         read_resume_.cancel();
@@ -232,6 +245,7 @@ public:
 
     void on_upstream_failed(upstream::failure f, std::string detail) override
     {
+        ended_by("upstream-failed");
         core::log().info("{} upstream failed: {}", tag_, detail);
         upstream_.reset();
         read_resume_.cancel();
@@ -387,6 +401,7 @@ private:
             if (is_client_protocol_error(ec)) {
                 ++metrics::global().ws_client_errors;
             }
+            ended_by("client-gone");
             core::log().info("{} WebSocket gone: {}", tag_, ec.message());
             framing_->on_client_gone(now());
             client_gone_ = true;
@@ -574,6 +589,7 @@ private:
 
     void execute(action::open_upstream& a)
     {
+        domain_ = a.to;
         core::log().info("{} new stream to {}", tag_, a.to);
         upstream_ = upstream::make_stream(ws_.get_executor(), hub_->upstream_context(), this->weak_from_this(),
                                           tag_, cfg_->xml, cfg_->limits);
@@ -586,6 +602,7 @@ private:
 
     void execute(action::send_upstream& a)
     {
+        totals_.up(1, a.bytes.size());
         if (upstream_) {
             upstream_->send(std::move(a.bytes));
         }
@@ -609,6 +626,7 @@ private:
 
     void execute(action::close_websocket& a)
     {
+        ended_by(static_cast<unsigned>(a.code) == 1000 ? "closed" : "closed-with-error");
         core::log().info("{} closing WebSocket ({}: {})", tag_, static_cast<unsigned>(a.code), a.reason);
         closing_ = true;
         queue(outbound{outbound::kind::close, std::move(a.reason), a.code});
@@ -616,6 +634,7 @@ private:
 
     void execute(action::drop_websocket&)
     {
+        ended_by("client-idle");
         core::log().info("{} client idle: connection dropped", tag_);
         ++metrics::global().ws_idle_drops;
         closing_ = true;
@@ -685,6 +704,17 @@ private:
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
     admitted tickets_; ///< counted against the connection and session limits while alive
+    core::session_totals totals_;                 ///< for the access line at the end
+    std::string domain_;                          ///< the stream's `to`
+    const char* end_ = nullptr;                   ///< the first reason the session ended
+    core::time_point started_ = core::clock_type::now();
+
+    void ended_by(const char* why)
+    {
+        if (end_ == nullptr) {
+            end_ = why;
+        }
+    }
     bws::stream<Stream> ws_;
     std::shared_ptr<hub> hub_;
     std::shared_ptr<const config::config> cfg_; ///< the config this session was born with

@@ -57,6 +57,7 @@ struct open_upstream {
 /// Send these top-level elements (already namespace-complete) on the upstream stream.
 struct send_upstream {
     std::string bytes;
+    std::size_t elements = 1; ///< top-level elements in `bytes` (the access line counts them)
 };
 /// XEP-0206 §5: restart the upstream stream on the same connection (new header, no close).
 struct restart_upstream {};

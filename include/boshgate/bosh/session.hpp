@@ -3,6 +3,7 @@
 // request id, arms one timer at engine.next_deadline(), executes the engine's actions and
 // owns the upstream::stream. Everything protocol-related is decided by the engine.
 #include "boshgate/bosh/engine.hpp"
+#include "boshgate/core/access_log.hpp"
 #include "boshgate/core/clock.hpp"
 #include "boshgate/limits/options.hpp"
 #include "boshgate/limits/watermark.hpp"
@@ -92,10 +93,13 @@ private:
     std::string sid_;
     std::string tag_;
     std::optional<boost::asio::ip::tcp::endpoint> client_address_;
+    core::session_totals totals_;      ///< for the access line at the end
+    std::string domain_;               ///< the stream's `to`
     engine engine_;
     std::shared_ptr<upstream::shared_context> upstream_ctx_;
     xml::limits xml_limits_;
     const core::clock& clock_;
+    core::time_point started_;          ///< for the access line's duration
     std::weak_ptr<session_table> table_;
     /// BOSH-HTTP-14: true (and `r` answered by dropping the connection) when a request for
     /// a TLS-born session came over plain HTTP.

@@ -22,6 +22,7 @@ struct server_options {
     unsigned threads = 0;                  ///< io threads; 0 = number of CPUs
     std::uint64_t nofile = 65536;          ///< RLIMIT_NOFILE to raise to at start-up
     std::string log_level = "info";
+    std::string log_format = "text"; ///< "text" or "json" (one JSON object per line)
     std::chrono::seconds shutdown_grace{5}; ///< drain deadline on SIGTERM
 };
 

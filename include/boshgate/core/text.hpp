@@ -1,6 +1,7 @@
 #pragma once
 // ASCII text helpers shared by the protocol modules (no locale: protocol tokens only).
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace boshgate::core {
@@ -86,5 +87,10 @@ inline std::size_t first_invalid_utf8(std::string_view text) noexcept
     }
     return std::string_view::npos;
 }
+
+/// `s` as a JSON string literal (RFC 8259 §7), quotes included: '"' and '\\' escaped,
+/// control characters as \\u00XX, and bytes that are not well-formed UTF-8 replaced by U+FFFD
+/// so that the result is always valid JSON.
+std::string json_quote(std::string_view s);
 
 } // namespace boshgate::core

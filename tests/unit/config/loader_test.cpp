@@ -64,6 +64,7 @@ constexpr const char* full = R"([server]
 threads = 3
 nofile = 4096
 log_level = "debug"
+log_format = "json"
 shutdown_grace = "7s"
 
 [http]
@@ -168,6 +169,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.server.threads, 3u);
     EXPECT_EQ(c.server.nofile, 4096u);
     EXPECT_EQ(c.server.log_level, "debug");
+    EXPECT_EQ(c.server.log_format, "json");
     EXPECT_EQ(c.server.shutdown_grace, 7s);
 
     ASSERT_EQ(c.http.listen.size(), 2u);
@@ -435,6 +437,8 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"[http]\nwebsocket_path = \"/http-bind\"\n", "test.toml:2",
                    "http.websocket_path: must differ from http.bosh_path"},
         // XEP-0156: advertised URLs must be absolute URLs of the right scheme.
+        range_case{"[server]\nlog_format = \"xml\"\n", "test.toml:2",
+                   "server.log_format: must be one of \"text\", \"json\""},
         range_case{"[http]\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "test.toml:2",
                    "http.trusted_proxies: \"10.0.0.0/33\" is not an address or network"},
         range_case{"[[http.listen]]\nproxy_protocol = true\n", "test.toml:1",
