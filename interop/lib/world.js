@@ -119,4 +119,28 @@ async function startWorld({ kind, upstream, httpsListener = null }) {
   }
 }
 
-module.exports = { startWorld, mode, USERS };
+/**
+ * A private ejabberd (the USERS registered) and a gateway in front of it with one domain, no
+ * DNS: `domainSpec(ej)` gives that domain's { address, tls, proxyProtocol } from the started
+ * server (e.g. its Unix socket or its PROXY-protocol port); `settings` as for startBoshgate.
+ * Everything is pushed onto `world` ({ dir, stops, logs }, made by the caller), so the
+ * caller's world.teardown() stops whatever did start. Resolves with { ej, gw, certs }.
+ */
+async function addEjabberdAndGateway(world, { domain = 'ejabberd.test', domainSpec, settings = {} }) {
+  const certs = makeCerts(path.join(world.dir, 'certs'), [domain]);
+  const ej = await startEjabberd({ dir: world.dir, domain, cert: certs.domains[domain], users: USERS });
+  world.stops.push(ej.stop);
+  world.logs.push(...ej.logs);
+  const gw = await startBoshgate({
+    bin: process.env.BOSHGATE_BIN,
+    dir: world.dir,
+    caFile: certs.caFile,
+    domains: [{ name: domain, ...domainSpec(ej) }],
+    settings,
+  });
+  world.stops.push(gw.stop);
+  world.logs.push(...gw.logs);
+  return { ej, gw, certs };
+}
+
+module.exports = { startWorld, addEjabberdAndGateway, mode, USERS };

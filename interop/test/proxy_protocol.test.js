@@ -11,13 +11,9 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
 
-const { startEjabberd } = require('../lib/ejabberd');
-const { startBoshgate } = require('../lib/boshgate');
-const { makeCerts } = require('../lib/certs');
 const { makeWorkDir, worldTeardown } = require('../lib/util');
-const { mode, USERS } = require('../lib/world');
+const { addEjabberdAndGateway, mode, USERS } = require('../lib/world');
 const { rawLogin } = require('../lib/ws_raw');
 const { BoshClient } = require('../lib/bosh_client');
 const { setRequestDefaults } = require('../lib/xhr');
@@ -44,19 +40,11 @@ test('the browser\'s address reaches ejabberd in a PROXY v2 header', { skip: ski
   let failed = true;
   const closers = [];
   try {
-    const certs = makeCerts(path.join(world.dir, 'certs'), [domain]);
-    const ej = await startEjabberd({ dir: world.dir, domain, cert: certs.domains[domain], users: USERS });
-    world.stops.push(ej.stop);
-    world.logs.push(...ej.logs);
-    const gw = await startBoshgate({
-      bin: process.env.BOSHGATE_BIN,
-      dir: world.dir,
-      caFile: certs.caFile,
-      domains: [{ name: domain, address: `127.0.0.1:${ej.c2sProxyPort}`, proxyProtocol: true }],
+    const { ej, gw } = await addEjabberdAndGateway(world, {
+      domain,
+      domainSpec: (server) => ({ address: `127.0.0.1:${server.c2sProxyPort}`, proxyProtocol: true }),
       settings: { http: { trusted_proxies: ['127.0.0.1'] } },
     });
-    world.stops.push(gw.stop);
-    world.logs.push(...gw.logs);
     const pass = (u) => USERS.find((x) => x.user === u).password;
 
     const alice = await rawLogin({

@@ -9,13 +9,9 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const path = require('node:path');
 
-const { startEjabberd } = require('../lib/ejabberd');
-const { startBoshgate } = require('../lib/boshgate');
-const { makeCerts } = require('../lib/certs');
 const { makeWorkDir, worldTeardown } = require('../lib/util');
-const { mode, USERS } = require('../lib/world');
+const { addEjabberdAndGateway, mode, USERS } = require('../lib/world');
 const { BoshClient } = require('../lib/bosh_client');
 const { StropheWsClient } = require('../lib/ws_strophe_client');
 const { localName } = require('../lib/strophe_base');
@@ -63,19 +59,11 @@ test('ejabberd over a Unix domain socket, tls = "off"', { skip: skipReason }, as
   let failed = true;
   const clients = [];
   try {
-    const certs = makeCerts(path.join(world.dir, 'certs'), [domain]);
-    const ej = await startEjabberd({ dir: world.dir, domain, cert: certs.domains[domain], users: USERS });
-    world.stops.push(ej.stop);
-    world.logs.push(...ej.logs);
-    assert.ok(fs.statSync(ej.c2sUnix).isSocket(), `ejabberd made its c2s socket ${ej.c2sUnix}`);
-    const gw = await startBoshgate({
-      bin: process.env.BOSHGATE_BIN,
-      dir: world.dir,
-      caFile: certs.caFile,
-      domains: [{ name: domain, tls: 'off', address: `unix:${ej.c2sUnix}` }],
+    const { ej, gw } = await addEjabberdAndGateway(world, {
+      domain,
+      domainSpec: (server) => ({ tls: 'off', address: `unix:${server.c2sUnix}` }),
     });
-    world.stops.push(gw.stop);
-    world.logs.push(...gw.logs);
+    assert.ok(fs.statSync(ej.c2sUnix).isSocket(), `ejabberd made its c2s socket ${ej.c2sUnix}`);
 
     const pass = (u) => USERS.find((x) => x.user === u).password;
     const alice = new BoshClient({ url: gw.url, jid: `alice@${domain}`, password: pass('alice'), mechanism: 'PLAIN', label: 'alice/bosh' });
