@@ -47,7 +47,7 @@ const { startFakeUpstream } = require('./fake_upstream');
 
 const ATTACKER = '127.0.0.1';
 const INNOCENT = '127.0.0.2';
-const OBSERVER = '127.0.0.3'; // /metrics reads: a third address, counted against nobody
+const OBSERVER = '127.0.0.3'; // /metrics reads (admin listener): a third address
 const DOMAIN = 'prosody.test';
 const FAKE_DOMAIN = 'stalled.test';
 const INNOCENT_MS = 2000;
@@ -158,12 +158,12 @@ async function freshGateway(name) {
   W.gw = await startGateway();
 }
 
-/** GET /metrics from the observer address; resolves with { name: value }. */
+/** GET /metrics (the admin listener) from the observer address; resolves with { name: value }. */
 async function metrics() {
   const agent = new http.Agent({ localAddress: OBSERVER });
   try {
     const res = await new Promise((resolve, reject) => {
-      const req = http.get(`http://127.0.0.1:${W.gw.port}/metrics`, { agent }, (r) => {
+      const req = http.get(`http://127.0.0.1:${W.gw.adminPort}/metrics`, { agent }, (r) => {
         let text = '';
         r.on('data', (c) => { text += c; });
         r.on('end', () => resolve(text));

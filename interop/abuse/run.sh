@@ -32,7 +32,7 @@ done
 if [[ ! -d $here/../node_modules/ws || ! -d $here/../node_modules/@xmpp/client ]]; then
   (cd "$here/.." && npm ci --no-audit --no-fund)
 fi
-# The attacker (127.0.0.1) and the innocent (127.0.0.2, 127.0.0.3 for /metrics)
+# The attacker (127.0.0.1) and the innocent (127.0.0.2, 127.0.0.3 for the admin /metrics)
 # must be distinct loopback addresses; Linux routes all of 127/8 to lo.
 if ! node -e "const s=require('net').connect({host:'127.0.0.1',port:9,localAddress:'127.0.0.2'});s.on('error',e=>process.exit(e.code==='EADDRNOTAVAIL'?1:0));s.on('connect',()=>process.exit(0))"; then
   echo "abuse: cannot bind source address 127.0.0.2" >&2

@@ -80,7 +80,8 @@ function applySettings(lines, settings) {
  * / booleans; extra: raw TOML text appended to the file (e.g. more
  * [[upstream.domain]] blocks). Without them the file is exactly as before.
  * Resolves with
- * { pid, url (BOSH), wsUrl (WebSocket, subprotocol xmpp), port, configFile,
+ * { pid, url (BOSH), wsUrl (WebSocket, subprotocol xmpp), port, adminPort, adminUrl
+ *   (the admin listener: /metrics, /readyz, /status), configFile,
  *   logFile, logs, logMark(), logSince(mark), stop() }.
  */
 async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug', settings = {}, extra = '' }) {
@@ -94,6 +95,11 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     'threads = 2',
     `log_level = ${tomlString(logLevel)}`,
     'shutdown_grace = "2s"',
+    '',
+    // The admin listener (/metrics, /readyz, /status) on a port of its own choosing: tests
+    // and benchmarks run several gateways at once.
+    '[admin]',
+    'port = 0',
     '',
     '[http]',
     'bosh_path = "/http-bind"',
@@ -138,9 +144,12 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
   const logFile = path.join(dir, 'boshgate.log');
   const proc = startProcess(bin, ['--config', configFile], { logFile, cwd: dir });
   let port;
+  let adminPort;
   try {
     const m = await waitForLogLine(logFile, /listening on (?:\[[^\]]+\]|[0-9.]+):(\d+)/, BOOT_MS, proc.exited);
     port = Number(m[1]);
+    const a = await waitForLogLine(logFile, /admin listener on (?:\[[^\]]+\]|[0-9.]+):(\d+)/, BOOT_MS, proc.exited);
+    adminPort = Number(a[1]);
   } catch (e) {
     await proc.stop();
     throw failWithLogs(`boshgate failed to start: ${e.message}`, [logFile]);
@@ -150,6 +159,8 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     url: `http://127.0.0.1:${port}/http-bind`,
     wsUrl: `ws://127.0.0.1:${port}/xmpp-websocket`,
     port,
+    adminPort,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
     configFile,
     logFile,
     logs: [logFile],

@@ -48,7 +48,7 @@ function artifactNames(kind) {
 /** Budget for one UI step (page load + login is the slowest). */
 const UI_MS = Math.max(WAIT_MS, 20000);
 
-/** GET http://127.0.0.1:PORT/metrics; resolves with { name: value } (counters without _total too). */
+/** GET http://127.0.0.1:PORT/metrics (the admin listener); resolves with { name: value } (counters without _total too). */
 function readMetrics(port) {
   return withTimeout(`GET /metrics on ${port}`, WAIT_MS, (resolve, reject) => {
     http.get({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
@@ -112,7 +112,7 @@ function browserScenario(kind, upstream, { discovery = null } = {}) {
       await provisionContacts(world, users.map((user) => ({ user, password: passOf(user) })));
       pages = await startPageServer();
       if (world.gateway) {
-        metricsBefore = await readMetrics(world.gateway.port);
+        metricsBefore = await readMetrics(world.gateway.adminPort);
       }
       // Two Chromium processes, each with a fresh profile under the run's temp dir.
       browsers.alice = await launchBrowser({ label: 'alice', profileDir: path.join(world.dir, 'chromium-alice') });
@@ -285,7 +285,7 @@ function browserScenario(kind, upstream, { discovery = null } = {}) {
 
         // Gateway side: one new BOSH session (alice) and one WebSocket upgrade (bob).
         if (world.gateway) {
-          const now = await readMetrics(world.gateway.port);
+          const now = await readMetrics(world.gateway.adminPort);
           assert.equal(metric(now, 'boshgate_bosh_sessions_created') - metric(metricsBefore, 'boshgate_bosh_sessions_created'), 1,
             'gateway created exactly one BOSH session (alice)');
           assert.equal(metric(now, 'boshgate_ws_upgrades') - metric(metricsBefore, 'boshgate_ws_upgrades'), 1,
@@ -304,6 +304,55 @@ function browserScenario(kind, upstream, { discovery = null } = {}) {
       } catch (e) {
         failed = true;
         throw e;
+      }
+    });
+
+    // The admin listener's live status page, in Chromium, while alice (BOSH) and bob
+    // (WebSocket) are online: it loads nothing from elsewhere (its CSP forbids it), runs
+    // without errors, and shows both sessions, the server's domain and drawn charts. The
+    // screenshot is kept as an artifact (status-<server>.png).
+    test('the admin status page shows the live sessions', { timeout: 2 * UI_MS }, async (t) => {
+      if (!world.gateway) {
+        t.skip('INTEROP_DIRECT=1: no gateway, no status page');
+        return;
+      }
+      const page = await browsers.alice.context.newPage();
+      const problems = [];
+      page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') {
+          problems.push(`console error: ${msg.text()}`);
+        }
+      });
+      const png = path.join(ARTIFACTS, `status-${kind}.png`);
+      fs.rmSync(png, { force: true });
+      try {
+        const res = await page.goto(`${world.gateway.adminUrl}/status`, { waitUntil: 'load', timeout: UI_MS });
+        assert.equal(res.status(), 200);
+        assert.match(res.headers()['content-security-policy'] || '', /default-src 'none'/);
+        const numberOf = async (id) => Number(await page.locator(`#${id}`).textContent());
+        await page.waitForFunction(() => Number(document.querySelector('#sessions-bosh')?.textContent) >= 1 &&
+          Number(document.querySelector('#sessions-websocket')?.textContent) >= 1, null, { timeout: UI_MS, polling: 200 });
+        assert.ok((await numberOf('logins-total')) >= 2, 'two logins (alice, bob) counted');
+        assert.ok((await numberOf('elements-to-server')) > 0);
+        assert.ok((await numberOf('elements-to-client')) > 0);
+        assert.equal((await page.locator('#state').textContent()).trim(), 'ready');
+        // The upstream domain's row, with both sessions' server streams.
+        const row = page.locator(`#domains tr[data-domain="${world.domain}"]`);
+        await row.waitFor({ timeout: UI_MS });
+        assert.match(await row.textContent(), new RegExp(world.domain.replace(/\./g, '\\.')));
+        // Charts are drawn (the history is sampled every 2 s; the gateway has run longer).
+        await page.waitForFunction(() => document.querySelectorAll('#chart-sessions svg polyline').length >= 2,
+          null, { timeout: UI_MS, polling: 200 });
+        await page.screenshot({ path: png, fullPage: true, timeout: 10000 });
+        process.stdout.write(`browser (${kind}) status page screenshot: ${png}\n`);
+        assert.deepEqual(problems, [], 'the status page ran without errors');
+      } catch (e) {
+        failed = true;
+        await page.screenshot({ path: png, fullPage: true, timeout: 10000 }).catch(() => {});
+        throw e;
+      } finally {
+        await page.close();
       }
     });
 

@@ -301,6 +301,8 @@ void session::run_actions()
                         upstream_->open(p);
                     } else if constexpr (std::is_same_v<T, action::send_upstream>) {
                         totals_.up(act.elements, act.bytes.size());
+                        metrics::global().elements_to_servers.fetch_add(static_cast<std::int64_t>(act.elements),
+                                                                        std::memory_order_relaxed);
                         if (upstream_) {
                             upstream_->send(std::move(act.bytes));
                         }

@@ -517,6 +517,50 @@ void read_server(context& ctx, const tvalue& t, server_options& out)
     r.finish();
 }
 
+/// `address` (a numeric IP; `examples` for the message) and `port` of a listening socket.
+void read_socket_address(table_reader& r, std::string& address, std::uint16_t& port, std::string_view examples)
+{
+    std::string a;
+    if (r.get_string("address", a)) {
+        if (is_ip_literal(a)) {
+            address = a;
+        } else {
+            r.error(r.find("address"), "address",
+                    in_quotes(a) + " is not a numeric IP address (use e.g. " + std::string(examples) + ")");
+        }
+    }
+    r.get_int("port", port, 0, 65535);
+}
+
+/// A list of networks ("10.0.0.0/8", "::1") under `key`.
+void read_networks(table_reader& r, const char* key, http::trusted_networks& out)
+{
+    std::vector<std::string> cidrs;
+    if (r.get_string_array(key, cidrs)) {
+        std::string why;
+        if (auto nets = http::trusted_networks::parse(cidrs, why)) {
+            out = std::move(*nets);
+        } else {
+            r.error(r.find(key), key, why);
+        }
+    }
+}
+
+void read_admin(context& ctx, const tvalue& t, admin::options& out)
+{
+    table_reader r(ctx, t, "admin");
+    r.get_bool("enabled", out.enabled);
+    read_socket_address(r, out.address, out.port, "\"127.0.0.1\" or \"::1\"");
+    read_networks(r, "allow", out.allow);
+    if (out.enabled && is_non_loopback_ip_literal(out.address) && out.allow.empty()) {
+        r.error(r.find("address"), "address",
+                out.address + " is not a loopback address: list the networks allowed to reach the admin "
+                              "listener in admin.allow (e.g. [\"10.0.0.0/8\"]); it serves metrics and "
+                              "the status page");
+    }
+    r.finish();
+}
+
 /// The authority of a URI as used here: "host[:port]" with a host name, an IPv4 literal or
 /// a bracketed IPv6 literal; no user info.
 bool valid_authority(std::string_view a)
@@ -588,16 +632,7 @@ bool valid_http_url(std::string_view u)
 void read_listener(context& ctx, const tvalue& t, const std::string& name, http::listen_options& out)
 {
     table_reader r(ctx, t, name);
-    std::string address;
-    if (r.get_string("address", address)) {
-        if (is_ip_literal(address)) {
-            out.address = address;
-        } else {
-            r.error(r.find("address"), "address",
-                    in_quotes(address) + " is not a numeric IP address (use e.g. \"127.0.0.1\", \"0.0.0.0\" or \"::\")");
-        }
-    }
-    r.get_int("port", out.port, 0, 65535);
+    read_socket_address(r, out.address, out.port, "\"127.0.0.1\", \"0.0.0.0\" or \"::\"");
     r.get_int("backlog", out.backlog, 1, 65535);
     r.get_bool("proxy_protocol", out.proxy_protocol);
     r.get_path("tls_cert", out.tls_cert_file, path_kind::file);
@@ -689,15 +724,7 @@ void read_http(context& ctx, const tvalue& t, http::options& out)
     r.get_seconds("idle_timeout", out.idle_timeout, seconds(1), seconds(3600));
     r.get_int("max_connections", out.max_connections, 1, 10'000'000);
     r.get_bool("host_meta", out.host_meta);
-    std::vector<std::string> proxies;
-    if (r.get_string_array("trusted_proxies", proxies)) {
-        std::string why;
-        if (auto nets = http::trusted_networks::parse(proxies, why)) {
-            out.trusted_proxies = std::move(*nets);
-        } else {
-            r.error(r.find("trusted_proxies"), "trusted_proxies", why);
-        }
-    }
+    read_networks(r, "trusted_proxies", out.trusted_proxies);
     if (out.trusted_proxies.empty()) {
         for (const auto& [i, line] : proxy_listeners) {
             ctx.error_at_line(line, "http.listen[" + std::to_string(i) +
@@ -994,6 +1021,17 @@ void read_limits(context& ctx, const tvalue& t, limits::options& out)
 /// reported at the key most likely to be wrong, falling back to its partner, then the file.
 void cross_check(context& ctx, const config& c)
 {
+    if (c.admin.enabled && c.admin.port != 0) {
+        for (std::size_t i = 0; i < c.http.listen.size(); ++i) {
+            const auto& l = c.http.listen[i];
+            if (l.port == c.admin.port && l.address == c.admin.address) {
+                ctx.error(ctx.where_any({"admin.port", "admin.address"}),
+                          "admin.port: " + format_host_port(c.admin.address, c.admin.port) +
+                              " is also http.listen[" + std::to_string(i) +
+                              "]; the admin listener needs an address or port of its own");
+            }
+        }
+    }
     if (c.bosh.default_wait > c.bosh.max_wait) {
         ctx.error(ctx.where_any({"bosh.default_wait", "bosh.max_wait"}),
                   "bosh.default_wait: " + format_duration(c.bosh.default_wait) + " exceeds bosh.max_wait " +
@@ -1146,6 +1184,9 @@ load_result load_stream(std::istream& in, const std::string& name, fs::path base
         }
         if (const auto* t = top.get_table("limits")) {
             read_limits(ctx, *t, c.limits);
+        }
+        if (const auto* t = top.get_table("admin")) {
+            read_admin(ctx, *t, c.admin);
         }
         top.finish();
         cross_check(ctx, c);

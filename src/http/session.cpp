@@ -79,13 +79,6 @@ const char* info_page =
     "<h1>boshgate BOSH endpoint</h1><p>This URL accepts XMPP over BOSH (XEP-0124, XEP-0206): "
     "POST <code>&lt;body/&gt;</code> documents here with an XMPP client library.</p></body></html>";
 
-bool is_loopback(const tcp::endpoint& ep)
-{
-    return ep.address().is_loopback() ||
-           (ep.address().is_v6() && ep.address().to_v6().is_v4_mapped() &&
-            net::ip::make_address_v4(net::ip::v4_mapped, ep.address().to_v6()).is_loopback());
-}
-
 template <class Stream>
 class connection : public std::enable_shared_from_this<connection<Stream>> {
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
@@ -416,15 +409,6 @@ private:
             }
         } else if (path == "/healthz" && is_read(req.method())) {
             s->res = plain_response(*s, bhttp::status::ok, "ok\n");
-        } else if (path == "/metrics" && is_read(req.method())) {
-            // Loopback, and not relayed by a same-host reverse proxy (whose requests come
-            // from loopback too but carry forwarding headers).
-            if (is_loopback(peer_) && !forwarded(req)) {
-                s->res = text_response(*s, bhttp::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                                       metrics::exposition(metrics::global()));
-            } else {
-                s->res = plain_response(*s, bhttp::status::forbidden, "metrics are served to loopback only\n");
-            }
         } else if (opt.host_meta && (path == host_meta_path || path == host_meta_json_path)) {
             serve_host_meta(*s, req, path == host_meta_json_path);
         } else if (!opt.static_dir.empty() && is_read(req.method())) {
@@ -438,12 +422,6 @@ private:
     }
 
     static bool is_read(bhttp::verb v) { return v == bhttp::verb::get || v == bhttp::verb::head; }
-
-    static bool forwarded(const bhttp::request<bhttp::string_body>& req)
-    {
-        return req.find(bhttp::field::forwarded) != req.end() || req.find("X-Forwarded-For") != req.end() ||
-               req.find("X-Real-IP") != req.end();
-    }
 
     /// RFC 7395 §3.1 upgrade on websocket_path: refused with a plain-text response, or
     /// accepted (the slot carries the request and the reader stops after it).

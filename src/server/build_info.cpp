@@ -24,6 +24,11 @@ const char* version()
     return BOSHGATE_VERSION;
 }
 
+const char* build_type()
+{
+    return BOSHGATE_BUILD_TYPE;
+}
+
 std::string build_info()
 {
     std::string out = fmt::format("boshgate {} ({} build, g++ {}.{}, C++{})\n", BOSHGATE_VERSION,

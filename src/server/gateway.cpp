@@ -1,6 +1,7 @@
 #include "boshgate/server/gateway.hpp"
 #include "boshgate/server/build_info.hpp"
 
+#include "boshgate/admin/server.hpp"
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/core/io_thread.hpp"
 #include "boshgate/core/log.hpp"
@@ -111,6 +112,7 @@ struct gateway::impl {
     std::shared_ptr<websocket::hub> ws_hub;
     std::shared_ptr<limits::admission> admission;
     std::vector<std::shared_ptr<http::listener>> listeners;
+    std::unique_ptr<admin::server> admin_listener; ///< stays up while draining (/readyz says so)
     net::signal_set signals;
     net::steady_timer grace;
     bool stopping = false;
@@ -250,8 +252,19 @@ void gateway::start()
         g.listeners.push_back(std::make_shared<http::listener>(
             g.ioc, [&g]() -> net::io_context& { return g.pick_context(); }, lo, ctx));
     }
+    if (g.cfg->admin.enabled) {
+        admin::hooks h;
+        // Both read on ioc's thread, where signals, reloads and the drain run too.
+        h.ready = [&g] { return !g.stopping; };
+        h.config = [&g] { return g.cfg; };
+        h.threads = n;
+        g.admin_listener = std::make_unique<admin::server>(g.ioc, g.cfg->admin, std::move(h));
+    }
     for (auto& l : g.listeners) {
         l->start();
+    }
+    if (g.admin_listener) {
+        g.admin_listener->start();
     }
     g.wait_signal();
 }
@@ -287,6 +300,11 @@ void gateway::stop()
 std::uint16_t gateway::bound_port(std::size_t i) const
 {
     return impl_->listeners.at(i)->port();
+}
+
+std::uint16_t gateway::admin_port() const
+{
+    return impl_->admin_listener ? impl_->admin_listener->port() : 0;
 }
 
 } // namespace boshgate::server

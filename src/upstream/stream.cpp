@@ -153,6 +153,13 @@ public:
     {
     }
 
+    ~stream_impl() override
+    {
+        if (domain_counted_) {
+            metrics::domains().stream_closed(plan_.domain);
+        }
+    }
+
     // ---------------------------------------------------------------- stream
     void open(const open_params& p) override
     {
@@ -160,6 +167,7 @@ public:
             return;
         }
         opened_ = true;
+        opened_at_ = net::steady_timer::clock_type::now();
         // Asio's coroutine thread uses the signal's slot until the thread itself ends, which
         // is after run() returned and after the completion handler ran; by then *this may
         // be gone (the owner may drop the stream inside a failure callback that run() makes
@@ -260,6 +268,7 @@ private:
                                deliver([&](stream_events& e) { e.on_upstream_header(h.header); });
                            },
                            [&](neg_action::deliver_element& d) {
+                               ++metrics::global().elements_to_clients;
                                deliver([&](stream_events& e) {
                                    e.on_upstream_element(std::move(d.element));
                                });
@@ -274,6 +283,9 @@ private:
                                // Closed before open: the server refused (stream error, close)
                                // unless the owner asked for it.
                                end_attempt(owner_closed_ ? outcome::cancelled : outcome::failed);
+                               if (!owner_closed_) {
+                                   note_connect_failure("the server closed the stream during negotiation");
+                               }
                                // C2S-CLOSE-1: after a closing handshake (or its timeout)
                                // send close_notify; an owner's unclean close just drops TCP.
                                request_finish(neg_.closing_tag_sent());
@@ -282,6 +294,9 @@ private:
                            [&](neg_action::failed& f) {
                                core::log().info("{} upstream failed: {}", tag_, f.reason);
                                end_attempt(client_input_ ? outcome::cancelled : outcome::failed);
+                               if (!client_input_) {
+                                   note_connect_failure(f.reason);
+                               }
                                request_finish(true); // flush a stream error / closing tag
                                deliver([&](stream_events& e) {
                                    e.on_upstream_failed(f.why, std::move(f.reason));
@@ -294,6 +309,14 @@ private:
             negotiating_ = false;
             negotiate_timer_.cancel();
             end_attempt(outcome::succeeded); // connected and negotiated
+            if (domain_counted_ && !connect_noted_) {
+                connect_noted_ = true;
+                metrics::domains().connected(plan_.domain, net::steady_timer::clock_type::now() - opened_at_);
+            }
+        }
+        if (!login_counted_ && neg_.authenticated()) {
+            login_counted_ = true;
+            ++metrics::global().upstream_logins;
         }
         if (!close_timer_armed_ && !finishing_ &&
             neg_.current_state() == negotiator::state::closing) {
@@ -347,10 +370,21 @@ private:
         }
     }
 
+    /// The per-domain figures (status page, /metrics): a stream of a permitted domain that
+    /// never reached a negotiated stream, once, and only while negotiating.
+    void note_connect_failure(std::string_view why)
+    {
+        if (domain_counted_ && !connect_noted_) {
+            connect_noted_ = true;
+            metrics::domains().connect_failed(plan_.domain, why);
+        }
+    }
+
     /// Setup failure outside the negotiator (policy, DNS, TCP).
     void fail_setup(failure why, std::string reason)
     {
         core::log().info("{} upstream setup failed: {}", tag_, reason);
+        note_connect_failure(reason);
         finishing_ = true;
         deliver([&](stream_events& e) { e.on_upstream_failed(why, std::move(reason)); });
     }
@@ -380,6 +414,9 @@ private:
             return;
         }
         send_mark_.add(bytes.size());
+        if (write_queue_.empty()) {
+            queued_since_ = net::steady_timer::clock_type::now();
+        }
         write_queue_.push_back(std::move(bytes));
         if (!writing_) {
             writing_ = true;
@@ -402,6 +439,7 @@ private:
                 }
             }
             write_queue_.clear();
+            const auto batch_since = queued_since_;
             last_write_ = net::steady_timer::clock_type::now();
             arm_write_guard();
             error_code ec;
@@ -419,6 +457,9 @@ private:
                 send_mark_.set(0);
                 break;
             }
+            auto& m = metrics::global();
+            m.bytes_to_servers.fetch_add(static_cast<std::int64_t>(batch.size()), std::memory_order_relaxed);
+            m.relay_to_server.observe(net::steady_timer::clock_type::now() - batch_since);
             if (send_mark_.remove(batch.size()) == limits::watermark::change::resume) {
                 // SEC-FLOW-2: the owner may read its client again.
                 deliver([](stream_events& e) { e.on_upstream_writable(); });
@@ -545,6 +586,8 @@ private:
             co_return after_setup::stop;
         }
         plan_ = std::get<dial_plan>(std::move(planned));
+        metrics::domains().stream_opened(plan_.domain);
+        domain_counted_ = true;
 
         // Upstream protection: a domain that keeps failing, or that has too many attempts
         // under way, is not dialled at all.
@@ -749,6 +792,7 @@ private:
                 execute();
                 co_return;
             }
+            metrics::global().bytes_from_servers.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
             std::string_view data(buf->data(), n);
             while (!data.empty() && !finishing_) {
                 error_code fec;
@@ -841,6 +885,11 @@ private:
     std::shared_ptr<net::cancellation_signal> cancel_ = std::make_shared<net::cancellation_signal>();
 
     bool opened_ = false;
+    bool domain_counted_ = false; ///< metrics::domains() counts this stream under plan_.domain
+    bool connect_noted_ = false;  ///< its connect outcome is recorded there
+    bool login_counted_ = false;  ///< upstream_logins counted
+    net::steady_timer::time_point opened_at_{};
+    net::steady_timer::time_point queued_since_{}; ///< when the write queue last became non-empty
     bool owner_closed_ = false;  ///< close() called or owner gone: deliver nothing
     bool finishing_ = false;     ///< teardown requested; run() stops and calls finish()
     bool finished_ = false;

@@ -131,6 +131,7 @@ struct outbound {
     kind what = kind::text;
     std::string text;                 ///< text message, or the close reason
     close_code code = close_code::normal;
+    std::chrono::steady_clock::time_point queued{}; ///< for the relay latency histogram
 };
 
 /// A read error that is an RFC 6455 violation by the client (Beast already answered with
@@ -431,7 +432,9 @@ private:
                 auto [e, n] = co_await ws_.async_write(net::buffer(item.text), as_tuple(use_awaitable));
                 ec = e;
                 if (!ec) {
-                    ++metrics::global().ws_messages_out;
+                    auto& m = metrics::global();
+                    ++m.ws_messages_out;
+                    m.relay_to_client.observe(std::chrono::steady_clock::now() - item.queued);
                 }
             } else if (item.what == outbound::kind::ping) {
                 auto [e] = co_await ws_.async_ping({}, as_tuple(use_awaitable));
@@ -494,6 +497,7 @@ private:
             return;
         }
         const auto added = o.text.size();
+        o.queued = std::chrono::steady_clock::now();
         outbox_.push_back(std::move(o));
         if (framing_) { // after the handshake: the writer may start
             settle_writer();
@@ -603,6 +607,7 @@ private:
     void execute(action::send_upstream& a)
     {
         totals_.up(1, a.bytes.size());
+        ++metrics::global().elements_to_servers;
         if (upstream_) {
             upstream_->send(std::move(a.bytes));
         }

@@ -79,7 +79,7 @@ TEST_F(access_log, websocket_session_end)
         c.send("GET /xmpp-websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                "Sec-WebSocket-Protocol: xmpp\r\n\r\n");
-        ASSERT_TRUE(eventually([&] { return metric(port(), "ws_upgrades") == 1; }));
+        ASSERT_TRUE(eventually([&] { return metric(admin_port(), "ws_upgrades") == 1; }));
     } // closed without a Close frame
     ASSERT_TRUE(eventually([&] { return !access_line().empty(); }));
     EXPECT_TRUE(std::regex_search(access_line(),

@@ -15,17 +15,6 @@ using admission = gateway_test;
 using deadlines = gateway_test;
 using headers = gateway_test;
 
-/// A metric read over a connection from `source` (when 127.0.0.1 is at its cap).
-std::int64_t metric_from(std::string_view source, std::uint16_t port, std::string_view name)
-{
-    raw_conn c(port, source);
-    c.send(raw_request("GET", "/metrics", "HTTP/1.1", {{"Host", "127.0.0.1"}, {"Connection", "close"}}));
-    const auto text = c.read_until_closed(10s).bytes;
-    std::string key = "\nboshgate_" + std::string(name) + "_total ";
-    auto p = text.find(key);
-    return p == std::string::npos ? -1 : std::stoll(text.substr(p + key.size()));
-}
-
 std::string post_request(std::string_view body)
 {
     return raw_request("POST", "/http-bind", "HTTP/1.1",
@@ -62,7 +51,7 @@ TEST_F(admission, per_address_session_cap_refuses_with_policy_violation)
     EXPECT_EQ(refused.status, 200u);
     EXPECT_TRUE(is_terminate(refused.body, "policy-violation")) << refused.body;
     EXPECT_EQ(fake->connection_count(), 2u); // no upstream connection for a refused session
-    EXPECT_EQ(metric(port(), "limits_refused_address_sessions"), 1);
+    EXPECT_EQ(metric(admin_port(), "limits_refused_address_sessions"), 1);
 
     // Another client address is its own group.
     raw_conn other(port(), "127.0.0.2");
@@ -90,7 +79,7 @@ TEST_F(admission, session_rate_per_address_refuses_a_burst)
     ASSERT_FALSE(create_session(20).empty());
     auto refused = post(create_body(30));
     EXPECT_TRUE(is_terminate(refused.body, "policy-violation")) << refused.body;
-    EXPECT_EQ(metric(port(), "limits_refused_address_rate"), 1);
+    EXPECT_EQ(metric(admin_port(), "limits_refused_address_rate"), 1);
 }
 
 // SEC-LIMIT-1: the global session cap covers BOSH and WebSocket together; a WebSocket
@@ -110,7 +99,7 @@ TEST_F(admission, websocket_upgrade_beyond_the_session_cap_is_503_with_retry_aft
     EXPECT_FALSE(r.header("Retry-After").empty());
     EXPECT_GE(std::stoi(std::string(r.header("Retry-After"))), 1);
     EXPECT_NE(r.body.find("too many sessions"), std::string::npos) << r.body;
-    EXPECT_EQ(metric(port(), "limits_refused_sessions"), 1);
+    EXPECT_EQ(metric(admin_port(), "limits_refused_sessions"), 1);
     EXPECT_EQ(fake->connection_count(), 1u);
 }
 
@@ -135,7 +124,8 @@ TEST_F(admission, websocket_connections_count_against_the_connection_caps)
     auto r = third.read_until_closed(10s);
     EXPECT_TRUE(r.closed);
     EXPECT_TRUE(r.bytes.empty()) << r.bytes;
-    EXPECT_GE(metric_from("127.0.0.2", port(), "limits_refused_address_connections"), 1);
+    // The admin listener is not subject to the public listener's per-address caps.
+    EXPECT_GE(metric(admin_port(), "limits_refused_address_connections"), 1);
 
     // Closing one WebSocket frees a place.
     ws1.reset();
@@ -177,8 +167,8 @@ TEST_F(deadlines, plain_connection_without_a_request_is_closed_at_header_timeout
     EXPECT_TRUE(c.read_until_closed(20s).closed);
 }
 
-// SEC-INJ-3: every response carries nosniff and a CSP that runs nothing; /metrics is not
-// served through a same-host reverse proxy (forwarding headers present).
+// SEC-INJ-3: every response carries nosniff and a CSP that runs nothing. /metrics is not on
+// the public listener at all (it moved to the admin listener), proxied or not.
 TEST_F(headers, nosniff_csp_and_metrics_behind_a_proxy)
 {
     start();
@@ -189,8 +179,10 @@ TEST_F(headers, nosniff_csp_and_metrics_behind_a_proxy)
 
     http_client m(port());
     m.send({}, "/metrics", test::bhttp::verb::get, 11, {{"X-Forwarded-For", "203.0.113.9"}});
-    EXPECT_EQ(m.read().status, 403u);
-    EXPECT_GE(metric(port(), "http_requests"), 1); // direct loopback still served
+    EXPECT_EQ(m.read().status, 404u);
+    m.send({}, "/metrics", test::bhttp::verb::get);
+    EXPECT_EQ(m.read().status, 404u);
+    EXPECT_GE(metric(admin_port(), "http_requests"), 1); // on the admin listener
 }
 
 } // namespace

@@ -75,12 +75,12 @@ TEST_F(client_address, proxy_protocol_names_the_client)
     EXPECT_TRUE(granted(send_and_read(pport, v2_from("192.0.2.10") + create_request(10))));
     EXPECT_TRUE(refused(send_and_read(pport, v2_from("192.0.2.10") + create_request(20))));
     EXPECT_TRUE(granted(send_and_read(pport, "PROXY TCP4 192.0.2.11 127.0.0.1 40001 5280\r\n" + create_request(30))));
-    EXPECT_EQ(metric(port(), "limits_refused_address_sessions"), 1);
+    EXPECT_EQ(metric(admin_port(), "limits_refused_address_sessions"), 1);
 
-    const auto before = metric(port(), "http_proxy_header_refused");
+    const auto before = metric(admin_port(), "http_proxy_header_refused");
     EXPECT_EQ(send_and_read(pport, create_request(40)), "");
     EXPECT_EQ(send_and_read(pport, "PROXY TCP4 192.0.2.12 127.0.0.1 99999 5280\r\n" + create_request(50)), "");
-    EXPECT_EQ(metric(port(), "http_proxy_header_refused"), before + 2);
+    EXPECT_EQ(metric(admin_port(), "http_proxy_header_refused"), before + 2);
 
     const auto health = send_and_read(pport, pp::make_v2_local() + raw_request("GET", "/healthz", "HTTP/1.1",
                                                                           {{"Host", "x"}, {"Connection", "close"}}));
@@ -108,9 +108,9 @@ TEST_F(client_address, proxy_header_in_pieces)
 TEST_F(client_address, proxy_protocol_only_from_trusted_peers)
 {
     start(proxy_listener("10.0.0.0/8"));
-    const auto before = metric(port(), "http_proxy_header_refused");
+    const auto before = metric(admin_port(), "http_proxy_header_refused");
     EXPECT_EQ(send_and_read(gw.port(1), v2_from("192.0.2.10") + create_request(10)), "");
-    EXPECT_EQ(metric(port(), "http_proxy_header_refused"), before + 1);
+    EXPECT_EQ(metric(admin_port(), "http_proxy_header_refused"), before + 1);
     EXPECT_EQ(fake->connection_count(), 0u);
 }
 

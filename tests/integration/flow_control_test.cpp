@@ -84,13 +84,13 @@ protected:
         o.tail = flow_limits();
         start(o);
         for (const char* name : {"flow_upstream_write_timeouts", "flow_client_write_timeouts"}) {
-            counters_at_start_[name] = metric(port(), name);
+            counters_at_start_[name] = metric(admin_port(), name);
         }
     }
 
     /// How much a timeout counter grew since start_with(): the counters are process-wide,
     /// and a run of several tests in one process (gtest_filter) must not add up.
-    std::int64_t counted(const std::string& name) { return metric(port(), name) - counters_at_start_[name]; }
+    std::int64_t counted(const std::string& name) { return metric(admin_port(), name) - counters_at_start_[name]; }
 
     /// A WebSocket session with a 4 KB receive buffer that has asked for the flood.
     void ws_ask_flood(ws_client& c)
@@ -120,7 +120,7 @@ TEST_F(flow, ws_slow_reader_pauses_server_reads_and_loses_nothing)
     ws_client c(port(), small_receive_buffer());
     ASSERT_NO_FATAL_FAILURE(ws_ask_flood(c));
     // The client reads nothing now: its socket and the gateway's fill, then the queue.
-    ASSERT_TRUE(eventually([&] { return metric(port(), "flow_upstream_read_pauses") >= 1; }))
+    ASSERT_TRUE(eventually([&] { return metric(admin_port(), "flow_upstream_read_pauses") >= 1; }))
         << "the gateway never stopped reading the server";
 
     std::string all;
@@ -131,7 +131,7 @@ TEST_F(flow, ws_slow_reader_pauses_server_reads_and_loses_nothing)
     }
     expect_sequence(message_numbers(all), n);
     EXPECT_EQ(counted("flow_client_write_timeouts"), 0);
-    EXPECT_EQ(metric(port(), "ws_sessions_active"), 1); // still up: slow is not dead
+    EXPECT_EQ(metric(admin_port(), "ws_sessions_active"), 1); // still up: slow is not dead
 }
 
 // SEC-FLOW-3 (WebSocket): a client that never reads is cut off once a write makes no
@@ -146,8 +146,8 @@ TEST_F(flow, ws_client_that_never_reads_is_cut_after_write_timeout)
     // server, still writing, sees the reset or the FIN).
     ASSERT_TRUE(fake->wait_done(0, 15s)) << "the server link outlived a client that reads nothing";
     EXPECT_EQ(counted("flow_client_write_timeouts"), 1);
-    EXPECT_GE(metric(port(), "flow_upstream_read_pauses"), 1);
-    EXPECT_TRUE(eventually([&] { return metric(port(), "ws_sessions_active") == 0; }));
+    EXPECT_GE(metric(admin_port(), "flow_upstream_read_pauses"), 1);
+    EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") == 0; }));
 }
 
 // SEC-FLOW-2 (WebSocket): a server that stops reading. Above upstream_send_high_water the
@@ -179,7 +179,7 @@ TEST_F(flow, ws_stalled_server_pauses_client_then_stream_error)
     }
     EXPECT_TRUE(error_seen) << frames.back();
     EXPECT_EQ(counted("flow_upstream_write_timeouts"), 1);
-    EXPECT_GE(metric(port(), "flow_client_read_pauses"), 1);
+    EXPECT_GE(metric(admin_port(), "flow_client_read_pauses"), 1);
     EXPECT_TRUE(fake->wait_for(0, [](const auto& l) { return l.peer_closed; }));
 }
 
@@ -200,7 +200,7 @@ TEST_F(flow, bosh_client_not_polling_pauses_server_reads_and_loses_nothing)
     std::uint64_t rid = 1001;
     std::string all = post(req_body(sid, rid++, go_flood)).body;
     // 512 KB sent by the server, the queue bounded by 64 KB: only pausing keeps it alive.
-    ASSERT_TRUE(eventually([&] { return metric(port(), "flow_upstream_read_pauses") >= 1; }))
+    ASSERT_TRUE(eventually([&] { return metric(admin_port(), "flow_upstream_read_pauses") >= 1; }))
         << "the gateway never stopped reading the server";
     while (message_numbers(all).size() < n) {
         auto r = post(req_body(sid, rid++));
@@ -259,7 +259,7 @@ TEST_F(flow, bosh_stalled_server_parks_requests_then_terminates)
     ASSERT_TRUE(last.has_value()) << "40 MB accepted for a server that reads nothing";
     EXPECT_LT(sent, 200);
     EXPECT_TRUE(is_terminate(last->body, "remote-connection-failed")) << last->body.substr(0, 300);
-    EXPECT_GE(metric(port(), "flow_client_read_pauses"), 1);
+    EXPECT_GE(metric(admin_port(), "flow_client_read_pauses"), 1);
     EXPECT_EQ(counted("flow_upstream_write_timeouts"), 1);
     EXPECT_TRUE(fake->wait_for(0, [](const auto& l) { return l.peer_closed; }));
 }

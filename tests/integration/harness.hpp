@@ -281,6 +281,7 @@ struct gateway_options {
     std::string max_wait = "10s";
     std::string negotiate_timeout = "15s";
     std::string server_extra;
+    std::string admin_extra;             ///< keys of the [admin] section (port = 0 is set)
     std::string http_extra;
     std::string listen_extra;            ///< more [[http.listen]] blocks (listener 1, 2, ...)
     std::string bosh_extra;
@@ -295,6 +296,8 @@ inline std::string gateway_toml(const gateway_options& o)
 {
     std::string t;
     t += "[server]\nthreads = 2\nshutdown_grace = \"3s\"\n" + o.server_extra + "\n";
+    // The admin listener on a port of its own choosing (tests run in parallel).
+    t += "[admin]\nport = 0\n" + o.admin_extra + "\n";
     t += "[http]\n" + o.http_extra + "\n";
     t += "[[http.listen]]\naddress = \"127.0.0.1\"\nport = 0\n\n" + o.listen_extra + "\n";
     t += "[bosh]\nmax_wait = \"" + o.max_wait + "\"\ndefault_wait = \"" + o.max_wait + "\"\n";
@@ -339,10 +342,13 @@ public:
         gw_ = std::make_unique<server::gateway>(cfg_);
         gw_->start();
         port_ = gw_->bound_port(0);
+        admin_port_ = gw_->admin_port();
         thread_ = std::thread([this] { exit_code_ = gw_->run(); });
     }
 
     std::uint16_t port(std::size_t listener = 0) const { return listener == 0 ? port_ : gw_->bound_port(listener); }
+    /// The admin listener's port (/metrics, /readyz, /status).
+    std::uint16_t admin_port() const { return admin_port_; }
     bool running() const { return thread_.joinable(); }
 
     /// Graceful stop (system-shutdown to BOSH clients) and join.
@@ -369,10 +375,18 @@ private:
     std::unique_ptr<server::gateway> gw_;
     std::thread thread_;
     std::uint16_t port_ = 0;
+    std::uint16_t admin_port_ = 0;
     int exit_code_ = -1;
 };
 
 // ------------------------------------------------------------------------------ BOSH bodies
+
+/// A chat message to bob carrying `text` (a marker the fake server can wait for).
+inline std::string chat(std::string_view text)
+{
+    return "<message xmlns='jabber:client' to='bob@xmpp.test' type='chat'><body>" + std::string(text) +
+           "</body></message>";
+}
 
 inline constexpr std::string_view ns_httpbind = "http://jabber.org/protocol/httpbind";
 
@@ -462,7 +476,8 @@ inline std::size_t count(std::string_view hay, std::string_view needle)
     return n;
 }
 
-/// Value of one metric from GET /metrics (counters carry the _total suffix), -1 if absent.
+/// Value of one metric from GET /metrics on the admin listener at `port` (counters carry the
+/// _total suffix), -1 if absent.
 inline std::int64_t metric(std::uint16_t port, std::string_view name)
 {
     http_client c(port);
@@ -593,6 +608,7 @@ protected:
     }
 
     std::uint16_t port() const { return gw.port(); }
+    std::uint16_t admin_port() const { return gw.admin_port(); }
 
     /// POST on a fresh connection.
     http_reply post(const std::string& body)
@@ -610,6 +626,28 @@ protected:
         auto sid = body_attr(r.body, "sid");
         EXPECT_TRUE(sid.has_value()) << r.body;
         return sid.value_or("");
+    }
+
+    /// A BOSH session whose server (the next fake connection, after tls_prefix) waits for
+    /// `marker` and then only reads; returns the client whose request carrying a chat with
+    /// `marker` the session now holds (the server has the payload), or null on failure.
+    std::unique_ptr<http_client> hold_request(std::string_view marker)
+    {
+        script s;
+        tls_prefix(s).expect(std::string(marker)).read_until_eof();
+        fake->add(std::move(s));
+        const std::string sid = create_session(1);
+        if (sid.empty()) {
+            return nullptr;
+        }
+        auto held = std::make_unique<http_client>(port(), 15s);
+        held->send(req_body(sid, 2, chat(marker)));
+        const auto index = fake->connection_count() == 0 ? 0 : fake->connection_count() - 1;
+        if (!fake->wait_received(index, std::string(marker))) {
+            ADD_FAILURE() << "the server never received " << marker;
+            return nullptr;
+        }
+        return held;
     }
 
     gateway_runner gw;

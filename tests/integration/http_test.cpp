@@ -1,5 +1,5 @@
 // The HTTP front as a browser (or a hostile client) sees it: framing, pipelining,
-// keep-alive, CORS, limits, deadlines, error bodies, routing policy, /healthz, /metrics and
+// keep-alive, CORS, limits, deadlines, error bodies, routing policy, /healthz and
 // static files.
 #include "integration/harness.hpp"
 #include "integration/tls_client.hpp"
@@ -201,7 +201,7 @@ TEST_F(http_front, request_content_type_and_extra_headers_ignored)
 TEST_F(http_front, get_is_informational_and_creates_no_session)
 {
     start();
-    const auto created_before = metric(port(), "bosh_sessions_created");
+    const auto created_before = metric(admin_port(), "bosh_sessions_created");
     http_client c(port());
     c.send({}, "/http-bind", bhttp::verb::get);
     auto r = c.read();
@@ -213,7 +213,7 @@ TEST_F(http_front, get_is_informational_and_creates_no_session)
     auto put = c.read();
     EXPECT_EQ(put.status, 405u);
     EXPECT_NE(put.header("Allow").find("POST"), std::string::npos);
-    EXPECT_EQ(metric(port(), "bosh_sessions_created"), created_before);
+    EXPECT_EQ(metric(admin_port(), "bosh_sessions_created"), created_before);
     EXPECT_EQ(fake->connection_count(), 0u);
 }
 
@@ -221,7 +221,7 @@ TEST_F(http_front, get_is_informational_and_creates_no_session)
 TEST_F(http_front, options_preflight)
 {
     start();
-    const auto created_before = metric(port(), "bosh_sessions_created");
+    const auto created_before = metric(admin_port(), "bosh_sessions_created");
     http_client c(port());
     c.send({}, "/http-bind", bhttp::verb::options, 11,
            {{"Origin", "https://chat.example"},
@@ -235,7 +235,7 @@ TEST_F(http_front, options_preflight)
     EXPECT_EQ(r.header("Access-Control-Allow-Headers"), "content-type");
     EXPECT_EQ(r.header("Access-Control-Max-Age"), "86400");
     EXPECT_EQ(header_count(r, "Access-Control-Allow-Origin"), 1u);
-    EXPECT_EQ(metric(port(), "bosh_sessions_created"), created_before);
+    EXPECT_EQ(metric(admin_port(), "bosh_sessions_created"), created_before);
 }
 
 // WEB-2, WEB-4: exactly one Access-Control-Allow-Origin on POST replies, errors included.
@@ -279,7 +279,7 @@ TEST_F(http_front, origin_allow_list)
     EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "https://chat.example");
     EXPECT_EQ(r.header("Vary"), "Origin");
 
-    const auto created_before = metric(port(), "bosh_sessions_created");
+    const auto created_before = metric(admin_port(), "bosh_sessions_created");
     http_client evil(port());
     evil.send(create_body(1), "/http-bind", bhttp::verb::post, 11, {{"Origin", "https://evil.example"}});
     auto refused = evil.read();
@@ -288,7 +288,7 @@ TEST_F(http_front, origin_allow_list)
     evil.send({}, "/http-bind", bhttp::verb::options, 11,
               {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
     EXPECT_EQ(evil.read().status, 403u);
-    EXPECT_EQ(metric(port(), "bosh_sessions_created"), created_before);
+    EXPECT_EQ(metric(admin_port(), "bosh_sessions_created"), created_before);
     EXPECT_EQ(fake->connection_count(), 0u);
 }
 
@@ -314,7 +314,7 @@ TEST_F(http_front, oversized_body_is_policy_violation_and_closes)
 TEST_F(http_front, malformed_http_and_oversized_header)
 {
     start();
-    const auto bad_before = metric(port(), "http_bad_requests");
+    const auto bad_before = metric(admin_port(), "http_bad_requests");
     http_client c(port());
     c.send_raw("THIS IS NOT HTTP\r\n\r\n");
     auto r = c.read();
@@ -326,7 +326,7 @@ TEST_F(http_front, malformed_http_and_oversized_header)
     auto h = big.read();
     EXPECT_EQ(h.status, 431u);
     EXPECT_TRUE(big.closed_by_peer());
-    EXPECT_EQ(metric(port(), "http_bad_requests"), bad_before + 2); // is counted
+    EXPECT_EQ(metric(admin_port(), "http_bad_requests"), bad_before + 2); // is counted
 }
 
 // BOSH-XML-8, GAP-2, BOSH-STATUS-1, BOSH-COND-6: unknown sid => 200 + item-not-found,
@@ -334,13 +334,13 @@ TEST_F(http_front, malformed_http_and_oversized_header)
 TEST_F(http_front, unknown_sid_is_item_not_found_and_counted)
 {
     start();
-    const auto before = metric(port(), "bosh_unknown_sid");
+    const auto before = metric(admin_port(), "bosh_unknown_sid");
     ASSERT_GE(before, 0);
     auto r = post(req_body("0000000000000000000000000000000000000000", 7));
     EXPECT_EQ(r.status, 200u);
     EXPECT_TRUE(is_terminate(r.body, "item-not-found")) << r.body;
     expect_length_framed(r);
-    EXPECT_EQ(metric(port(), "bosh_unknown_sid"), before + 1);
+    EXPECT_EQ(metric(admin_port(), "bosh_unknown_sid"), before + 1);
 }
 
 // GAP-2: legacy_404_for_unknown_sid = true => HTTP 404 (still an httpbind body).
@@ -483,23 +483,21 @@ TEST_F(http_front, partial_header_closed_after_header_timeout)
     EXPECT_EQ(r.bytes, "");
 }
 
-// /healthz and /metrics.
-TEST_F(http_front, healthz_and_metrics)
+// /healthz stays on the public listener (load balancers, container health checks); /metrics
+// is served by the admin listener only (admin_test.cpp).
+TEST_F(http_front, healthz_public_metrics_admin_only)
 {
     start();
-    const auto before = metric(port(), "http_requests");
+    const auto before = metric(admin_port(), "http_requests");
     http_client c(port());
     c.send({}, "/healthz", bhttp::verb::get);
     auto h = c.read();
     EXPECT_EQ(h.status, 200u);
     EXPECT_EQ(h.body, "ok\n");
     c.send({}, "/metrics", bhttp::verb::get);
-    auto m = c.read();
-    EXPECT_EQ(m.status, 200u);
-    EXPECT_NE(m.header("Content-Type").find("text/plain"), std::string::npos);
-    EXPECT_NE(m.body.find("boshgate_bosh_sessions_active "), std::string::npos) << m.body;
-    // Counted: the first /metrics, /healthz, this /metrics and the next one.
-    EXPECT_EQ(metric(port(), "http_requests"), before + 3);
+    EXPECT_EQ(c.read().status, 404u);
+    // Counted: /healthz and /metrics on the public listener; admin requests are not.
+    EXPECT_EQ(metric(admin_port(), "http_requests"), before + 2);
 }
 
 /// One plain listener (0) and one HTTPS listener (1) with the test certificate.

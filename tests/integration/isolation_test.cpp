@@ -7,12 +7,6 @@ namespace {
 using isolation = gateway_test;
 using shutdown = gateway_test;
 
-std::string chat(std::string_view text)
-{
-    return "<message xmlns='jabber:client' to='bob@xmpp.test' type='chat'><body>" + std::string(text) +
-           "</body></message>";
-}
-
 // BOSH-COND-1, BOSH-COND-8, BOSH-RID-2, BOSH-COND-5 (gateway keeps serving): while session B
 // is abused (garbage, oversize body, out-of-window rid) session A keeps exchanging messages
 // on one keep-alive connection between the abuses.
@@ -104,19 +98,12 @@ TEST_F(isolation, abandoned_session_drops_upstream_without_closing_tag)
 TEST_F(shutdown, held_request_gets_system_shutdown)
 {
     start();
-    script s;
-    tls_prefix(s).expect("held-marker").read_until_eof();
-    fake->add(std::move(s));
-    const std::string sid = create_session(1);
-    ASSERT_FALSE(sid.empty());
-
-    http_client held(port(), 15s);
-    held.send(req_body(sid, 2, chat("held-marker")));
     // Once the server has the payload, the request is held by the session.
-    ASSERT_TRUE(fake->wait_received(0, "held-marker"));
+    const auto held = hold_request("held-marker");
+    ASSERT_TRUE(held);
     const auto gw_port = port();
     gw.begin_stop();
-    auto r = held.read();
+    auto r = held->read();
     EXPECT_EQ(r.status, 200u);
     EXPECT_TRUE(is_terminate(r.body, "system-shutdown")) << r.body;
     ASSERT_TRUE(fake->wait_for(0, [](const auto& l) { return l.closing_tag_at != std::string::npos; }));

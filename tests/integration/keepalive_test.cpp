@@ -35,7 +35,7 @@ TEST_F(keepalive, whitespace_to_an_idle_authenticated_stream)
     ASSERT_NE(restarted.body.find("<bind"), std::string::npos) << restarted.body;
     const auto header_end = fake->log(0).received.size();
 
-    ASSERT_TRUE(eventually([&] { return metric(port(), "upstream_keepalives_sent") >= 1; }, 8s));
+    ASSERT_TRUE(eventually([&] { return metric(admin_port(), "upstream_keepalives_sent") >= 1; }, 8s));
     const auto got = fake->log(0).received;
     // Before authentication the stream held only the header(s) and <starttls/>: no bare space
     // after the last '>'.

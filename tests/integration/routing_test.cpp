@@ -77,13 +77,13 @@ TEST_F(routing, tls_session_refuses_plain_http_requests)
     const auto sid = body_attr(created.body, "sid");
     ASSERT_TRUE(sid.has_value()) << created.body;
 
-    const auto dropped_before = metric(port(), "bosh_insecure_request_dropped");
+    const auto dropped_before = metric(admin_port(), "bosh_insecure_request_dropped");
     http_client plain(port());
     plain.send(req_body(*sid, 2));
     boost::system::error_code ec;
     auto r = plain.read(ec);
     EXPECT_TRUE(ec) << "answered over plain HTTP: " << r.status << " " << r.body;
-    EXPECT_EQ(metric(port(), "bosh_insecure_request_dropped"), dropped_before + 1);
+    EXPECT_EQ(metric(admin_port(), "bosh_insecure_request_dropped"), dropped_before + 1);
 
     // A malformed body for it over plain HTTP cannot end it either (bad-request would):
     // dropped the same way.
@@ -91,7 +91,7 @@ TEST_F(routing, tls_session_refuses_plain_http_requests)
     plain_bad.send(req_body(*sid, 2, {}, "wait='not-a-number'"));
     auto rb = plain_bad.read(ec);
     EXPECT_TRUE(ec) << "answered over plain HTTP: " << rb.status << " " << rb.body;
-    EXPECT_EQ(metric(port(), "bosh_insecure_request_dropped"), dropped_before + 2);
+    EXPECT_EQ(metric(admin_port(), "bosh_insecure_request_dropped"), dropped_before + 2);
 
     // The same rid over HTTPS is processed normally.
     auto term = secure.post(terminate_req(*sid, 2));

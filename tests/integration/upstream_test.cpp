@@ -60,7 +60,7 @@ TEST_F(upstream_failures, connection_refused_is_remote_connection_failed)
     auto r = post(create_body(1));
     EXPECT_EQ(r.status, 200u);
     EXPECT_TRUE(is_terminate(r.body, "remote-connection-failed")) << r.body;
-    EXPECT_EQ(metric(port(), "bosh_sessions_active"), 0);
+    EXPECT_EQ(metric(admin_port(), "bosh_sessions_active"), 0);
 }
 
 // Upstream stall (header, never features), negotiate_timeout < wait: the creation request
@@ -297,14 +297,14 @@ TEST_F(upstream_failures, breaker_refuses_without_dialling_then_recovers)
     }
     ASSERT_EQ(fake->connection_count(), 2u);
 
-    const auto refused_before = metric(port(), "upstream_breaker_refused");
+    const auto refused_before = metric(admin_port(), "upstream_breaker_refused");
     ASSERT_GE(refused_before, 0);
     auto refused = post(create_body(rid++));
     EXPECT_TRUE(is_terminate(refused.body, "remote-connection-failed")) << refused.body;
     EXPECT_FALSE(body_attr(refused.body, "sid").has_value()) << refused.body;
     // Had the gateway dialled, its failure would have needed the fake server's accept first.
     EXPECT_EQ(fake->connection_count(), 2u);
-    EXPECT_GE(metric(port(), "upstream_breaker_refused"), refused_before + 1);
+    EXPECT_GE(metric(admin_port(), "upstream_breaker_refused"), refused_before + 1);
 
     // Recovery: once the open period has passed, the probe reaches a healthy server.
     fake->add(open_session_script());

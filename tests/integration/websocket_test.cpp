@@ -15,12 +15,6 @@ const std::string close_frame = "<close xmlns='urn:ietf:params:xml:ns:xmpp-frami
 const std::string auth_frame =
     "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHNlY3JldA==</auth>";
 
-std::string chat(std::string_view text)
-{
-    return "<message xmlns='jabber:client' to='bob@xmpp.test' type='chat'><body>" + std::string(text) +
-           "</body></message>";
-}
-
 /// Attribute `name` of the frame's first start tag.
 std::optional<std::string> attr(std::string_view frame, const std::string& name)
 {
@@ -130,7 +124,7 @@ void ws_open(ws_client& c)
 TEST_F(WebSocket, handshake_echoes_xmpp_subprotocol)
 {
     start();
-    const auto upgrades = metric(port(), "ws_upgrades");
+    const auto upgrades = metric(admin_port(), "ws_upgrades");
     ws_client alone(port(), offer("xmpp"));
     ASSERT_TRUE(alone.upgraded()) << alone.error().message();
     EXPECT_EQ(alone.handshake_response().result_int(), 101u);
@@ -141,9 +135,9 @@ TEST_F(WebSocket, handshake_echoes_xmpp_subprotocol)
     ASSERT_TRUE(among.upgraded()) << among.error().message();
     EXPECT_EQ(std::string(among.handshake_response()[test::bhttp::field::sec_websocket_protocol]), "xmpp");
     // The counter is bumped on the gateway's io thread, possibly after the 101 reached us.
-    EXPECT_TRUE(eventually([&] { return metric(port(), "ws_upgrades") == upgrades + 2; }))
-        << metric(port(), "ws_upgrades") << " upgrades counted, want " << upgrades + 2;
-    EXPECT_TRUE(eventually([&] { return metric(port(), "ws_sessions_active") >= 2; }));
+    EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_upgrades") == upgrades + 2; }))
+        << metric(admin_port(), "ws_upgrades") << " upgrades counted, want " << upgrades + 2;
+    EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") >= 2; }));
 }
 
 // WS-HS-2, GAP-12: without `xmpp` among the offers the handshake is refused with 400 and no
@@ -151,7 +145,7 @@ TEST_F(WebSocket, handshake_echoes_xmpp_subprotocol)
 TEST_F(WebSocket, handshake_without_xmpp_is_refused_400)
 {
     start();
-    const auto refused = metric(port(), "ws_handshakes_refused");
+    const auto refused = metric(admin_port(), "ws_handshakes_refused");
     auto none = raw_exchange(port(), upgrade_request({}));
     EXPECT_EQ(none.status, 400u);
     EXPECT_EQ(header_count(none, "Sec-WebSocket-Protocol"), 0u);
@@ -163,7 +157,7 @@ TEST_F(WebSocket, handshake_without_xmpp_is_refused_400)
 
     ws_client c(port(), offer(std::nullopt));
     EXPECT_FALSE(c.upgraded());
-    EXPECT_EQ(metric(port(), "ws_handshakes_refused"), refused + 3);
+    EXPECT_EQ(metric(admin_port(), "ws_handshakes_refused"), refused + 3);
 }
 
 // WS-SEC-1: with a restrictive allow-list a foreign Origin is refused with 403 before any
@@ -336,7 +330,7 @@ TEST_F(WebSocket, full_login_through_scripted_server)
     ASSERT_NE(log.closing_tag_at, std::string::npos);
     EXPECT_LT(log.received.rfind("<stream:stream"), log.closing_tag_at);
     EXPECT_EQ(log.received.find(std::string(ns_framing)), std::string::npos) << "framing never reaches the server";
-    EXPECT_TRUE(eventually([&] { return metric(port(), "ws_sessions_active") == 0; }));
+    EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") == 0; }));
 }
 
 // WS-ERR-1, WS-CLOSE-2: a server stream error reaches the client whole in one message,
@@ -375,7 +369,7 @@ TEST_F(WebSocket, client_vanishing_drops_server_link_without_closing_tag)
     auto log = fake->log(0);
     EXPECT_TRUE(log.peer_closed);
     EXPECT_EQ(log.closing_tag_at, std::string::npos) << log.received;
-    ASSERT_TRUE(eventually([&] { return metric(port(), "ws_sessions_active") == 0; }));
+    ASSERT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") == 0; }));
     // The session also left the hub, so a graceful stop has nothing to wait for. (With the
     // writers started on demand, a session that died before its writing side was settled
     // kept its hub entry, and the drain ran to shutdown_grace, 3 s here.)
@@ -391,7 +385,7 @@ TEST_F(WebSocket, binary_message_is_refused_with_1003)
 {
     start();
     fake->add(open_session_script());
-    const auto errors = metric(port(), "ws_client_errors");
+    const auto errors = metric(admin_port(), "ws_client_errors");
     ws_client c(port());
     ASSERT_NO_FATAL_FAILURE(ws_open(c));
     c.send_binary(chat("binary"));
@@ -405,7 +399,7 @@ TEST_F(WebSocket, binary_message_is_refused_with_1003)
     ASSERT_TRUE(fake->wait_done(0));
     EXPECT_NE(fake->log(0).closing_tag_at, std::string::npos);
     EXPECT_EQ(fake->log(0).received.find("binary"), std::string::npos);
-    EXPECT_EQ(metric(port(), "ws_client_errors"), errors + 1);
+    EXPECT_EQ(metric(admin_port(), "ws_client_errors"), errors + 1);
 }
 
 // WS-SIZE-1: a message beyond max_message_bytes draws <policy-violation/>, <close/> and
@@ -520,7 +514,7 @@ TEST_F(WebSocket, immediate_upstream_refusal_is_open_error_close)
             EXPECT_EQ(c->close_code(), 1000);
         }
     }
-    EXPECT_GE(metric(port(), "upstream_breaker_refused"), 24);
+    EXPECT_GE(metric(admin_port(), "upstream_breaker_refused"), 24);
 }
 
 // Isolation: clients breaking RFC 6455 or RFC 7395 in various ways do not disturb another

@@ -2,6 +2,7 @@
 // Typed configuration: one TOML file (conf/boshgate.toml) loaded with toml11, validated
 // once, every error reported as file:line. Immutable after load; SIGHUP swaps a new
 // shared_ptr<const config> in for new sessions.
+#include "boshgate/admin/options.hpp"
 #include "boshgate/bosh/options.hpp"
 #include "boshgate/http/options.hpp"
 #include "boshgate/limits/options.hpp"
@@ -34,6 +35,7 @@ struct config {
     websocket::options websocket;
     xml::limits xml;
     limits::options limits;
+    admin::options admin;
 };
 
 struct load_error {

@@ -2,7 +2,7 @@
 // HTTP front: listeners and the per-connection HTTP/1.x session (Beast). Routes POST on the
 // BOSH path to bosh::session_table, OPTIONS to CORS, GET on the BOSH path to an
 // informational page, GET on the WebSocket path to websocket::run_session (RFC 7395),
-// /metrics and /healthz, and static files (demo page) from static_dir.
+// /healthz (metrics: admin::server), XEP-0156 host-meta, and static files (demo page) from static_dir.
 #include "boshgate/bosh/session_table.hpp"
 #include "boshgate/http/options.hpp"
 #include "boshgate/limits/admission.hpp"

@@ -1,9 +1,15 @@
 #pragma once
 // Process-wide counters and gauges, declared in one list (Envoy's ALL_*_STATS idea) and
 // incremented at the site of the transition or error. Lock-free; read by the exposition.
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace boshgate::metrics {
 
@@ -48,6 +54,11 @@ namespace boshgate::metrics {
     X(ws_messages_out, counter, "WebSocket text messages sent to clients")                       \
     X(ws_client_errors, counter, "WebSocket sessions ended by a client error (stream error, RFC 6455 violation)") \
     X(ws_idle_drops, counter, "WebSocket connections dropped: client idle beyond idle_timeout") \
+    X(upstream_logins, counter, "server streams that authenticated (SASL success): logins through the gateway") \
+    X(elements_to_servers, counter, "top-level elements (stanzas, SASL, stream management) relayed from clients to servers") \
+    X(elements_to_clients, counter, "top-level elements relayed from servers to clients") \
+    X(bytes_to_servers, counter, "XMPP bytes written to servers (before TLS)") \
+    X(bytes_from_servers, counter, "XMPP bytes read from servers (after TLS)") \
     X(upstream_keepalives_sent, counter, "whitespace keepalives written to servers (upstream.whitespace_keepalive)") \
     X(upstream_breaker_refused, counter, "upstream connects refused: the domain's circuit breaker is open (limits.breaker_failures)") \
     X(upstream_connecting_refused, counter, "upstream connects refused: limits.max_connecting_per_domain attempts under way") \
@@ -57,14 +68,63 @@ namespace boshgate::metrics {
     X(upstream_link_timeouts, counter, "server connections lost to TCP keepalive or TCP_USER_TIMEOUT: a silently cut link (upstream.tcp_keepalive)") \
     X(flow_client_write_timeouts, counter, "client connections cut: the client accepted no byte for limits.write_timeout")
 
+/// Upper bounds (ms) of the relay latency buckets; one more bucket (+Inf) follows.
+inline constexpr std::array<double, 12> latency_bounds_ms{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 1000};
+
+/// A Prometheus histogram over latency_bounds_ms (per-bucket counts, not cumulative; the
+/// exposition accumulates). Lock-free.
+struct histogram {
+    std::array<std::atomic<std::int64_t>, latency_bounds_ms.size() + 1> counts{};
+    std::atomic<std::int64_t> sum_ns{0};
+    void observe(std::chrono::nanoseconds d) noexcept;
+    std::array<std::int64_t, latency_bounds_ms.size() + 1> buckets() const noexcept;
+};
+
 struct registry {
 #define BOSHGATE_METRIC_FIELD(name, kind, help) std::atomic<std::int64_t> name{0};
     BOSHGATE_METRICS(BOSHGATE_METRIC_FIELD)
 #undef BOSHGATE_METRIC_FIELD
+    /// Relay latency: the time an element spends inside the gateway between its arrival and
+    /// the completed write to the other side. to_server: client elements, from their hand-over
+    /// to the server stream (BOSH and WebSocket); to_client: server elements over WebSocket
+    /// (BOSH replies wait for the client's next request, which is protocol time, not ours).
+    histogram relay_to_server;
+    histogram relay_to_client;
+};
+
+/// Per upstream domain: server streams alive, connection outcomes and their latency (from
+/// open to a negotiated stream: DNS, TCP, TLS, stream features). Thread-safe (one mutex;
+/// touched once per connect and once per stream end, never per stanza). Bounded: after
+/// max_domains names, further domains are counted under "(other)".
+struct domain_figures {
+    std::string domain;
+    std::int64_t streams = 0;
+    std::int64_t connects = 0;
+    std::int64_t connect_failures = 0;
+    double connect_ms_sum = 0;
+    std::string last_failure;
+};
+
+class domain_table {
+public:
+    static constexpr std::size_t max_domains = 256;
+    void stream_opened(std::string_view domain);
+    void stream_closed(std::string_view domain);
+    void connected(std::string_view domain, std::chrono::nanoseconds took);
+    void connect_failed(std::string_view domain, std::string_view why);
+    /// Every domain, sorted by name.
+    std::vector<domain_figures> snapshot() const;
+
+private:
+    domain_figures& entry(std::string_view domain); // mutex_ held
+    mutable std::mutex mutex_;
+    std::unordered_map<std::string, domain_figures> domains_;
 };
 
 /// The process registry.
 registry& global();
+/// The process's per-domain figures.
+domain_table& domains();
 
 /// Text exposition (Prometheus/OpenMetrics text format, "boshgate_" prefix).
 std::string exposition(const registry& r);

@@ -7,6 +7,8 @@ namespace boshgate::server {
 
 /// The gateway version (CMake project version).
 const char* version();
+/// The CMake build type ("Release", "Debug", ...).
+const char* build_type();
 
 /// Several lines: "boshgate <version> (<build type>)", then one line per dependency.
 std::string build_info();

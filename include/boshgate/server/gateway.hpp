@@ -22,6 +22,8 @@ public:
     void stop();
     /// Bound TCP port of listener i (tests bind port 0).
     std::uint16_t bound_port(std::size_t i = 0) const;
+    /// Bound port of the admin listener (0: [admin] enabled = false).
+    std::uint16_t admin_port() const;
 
 private:
     struct impl;

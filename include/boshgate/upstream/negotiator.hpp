@@ -155,6 +155,8 @@ public:
     bool awaiting_client_restart() const noexcept { return sasl_restart_pending_; }
     /// Our closing tag has been written.
     bool closing_tag_sent() const noexcept { return closing_sent_; }
+    /// SASL <success/> has been seen on this connection (the client logged in).
+    bool authenticated() const noexcept { return authenticated_; }
 
     /// The stream header this negotiator writes (exposed for tests and logs).
     std::string header() const;

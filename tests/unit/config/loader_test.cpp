@@ -299,6 +299,36 @@ TEST(config_loader, absent_keys_keep_defaults)
     EXPECT_EQ(c.websocket.see_other_uri, ""); // WS-SOU-1: off
 }
 
+// [admin]: on by default on loopback, its own port; a non-loopback address needs an
+// allow-list; it may not share a listener's address and port.
+TEST(config_loader, admin_listener)
+{
+    const config d = expect_ok(minimal);
+    EXPECT_TRUE(d.admin.enabled);
+    EXPECT_EQ(d.admin.address, "127.0.0.1");
+    EXPECT_EQ(d.admin.port, 9280);
+    EXPECT_TRUE(d.admin.allow.empty());
+
+    const config c = expect_ok(std::string(minimal) +
+                               "[admin]\naddress = \"0.0.0.0\"\nport = 9100\nallow = [\"10.0.0.0/8\", \"::1\"]\n");
+    EXPECT_EQ(c.admin.address, "0.0.0.0");
+    EXPECT_EQ(c.admin.port, 9100);
+    EXPECT_TRUE(c.admin.allow.contains(boost::asio::ip::make_address("10.1.2.3")));
+    EXPECT_FALSE(c.admin.allow.contains(boost::asio::ip::make_address("192.0.2.1")));
+    EXPECT_FALSE(expect_ok(std::string(minimal) + "[admin]\nenabled = false\n").admin.enabled);
+    // Off: the address does not matter.
+    expect_ok(std::string(minimal) + "[admin]\nenabled = false\naddress = \"0.0.0.0\"\n");
+
+    expect_one_error(std::string(minimal) + "[admin]\naddress = \"0.0.0.0\"\n", "test.toml:4",
+                     "admin.address: 0.0.0.0 is not a loopback address: list the networks allowed");
+    expect_one_error(std::string(minimal) + "[admin]\naddress = \"localhost\"\n", "test.toml:4",
+                     "is not a numeric IP address");
+    expect_one_error(std::string(minimal) + "[admin]\nallow = [\"10.0.0.0/40\"]\n", "test.toml:4", "admin.allow");
+    expect_one_error(std::string(minimal) + "[admin]\nport = 5280\n", "test.toml:4",
+                     "admin.port: 127.0.0.1:5280 is also http.listen[0]");
+    expect_one_error(std::string(minimal) + "[admin]\nprt = 1\n", "test.toml:4", "admin.prt: unknown key");
+}
+
 // TOML 1.0 allows [http] after [[http.listen]], toml11 3.7 does not: the message says what to do.
 TEST(config_loader, syntax_error_has_line_and_hint)
 {

@@ -55,6 +55,10 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.server.nofile, d.server.nofile);
     EXPECT_EQ(c.server.log_level, d.server.log_level);
     EXPECT_EQ(c.server.log_format, d.server.log_format);
+    EXPECT_EQ(c.admin.enabled, d.admin.enabled);
+    EXPECT_EQ(c.admin.address, d.admin.address);
+    EXPECT_EQ(c.admin.port, d.admin.port);
+    EXPECT_TRUE(c.admin.allow.empty());
     EXPECT_EQ(c.server.shutdown_grace, d.server.shutdown_grace);
     EXPECT_EQ(c.http.bosh_path, d.http.bosh_path);
     EXPECT_EQ(c.http.websocket_path, d.http.websocket_path);
