@@ -27,6 +27,8 @@ test_deps+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev)
 test_deps+=(nftables)
 # The benchmark's plots (bench/plot.js): gnuplot without X11, with the pngcairo and svg terminals.
 test_deps+=(gnuplot-nox)
+# The Debian package test (tests/deb_test.sh): a NOTIFY_SOCKET listener and HTTP probes.
+test_deps+=(python3 curl)
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -45,6 +45,9 @@ bash tests/fuzz/run.sh 15
 echo "[${SECONDS} s] == abuse: floods, slowloris, oversized and entity-bomb bodies, rid flood, silent WebSockets, slow readers against the release boshgate (report: build/abuse-report.txt)"
 BOSHGATE_BIN="$release/boshgate" bash interop/abuse/run.sh
 
+echo "[${SECONDS} s] == Debian package: cpack, dpkg -i, run from the package as its unit does, remove, purge (tests/deb_test.sh)"
+bash tests/deb_test.sh "$release"
+
 echo "[${SECONDS} s] == fault matrix: servers killed/stopped, link cut (netns + nftables), DNS and TLS faults, client resets, SIGHUP and SIGTERM under load, against the release boshgate (interop/fault/README.md)"
 BOSHGATE_BIN="$release/boshgate" bash interop/fault/run.sh
 
