@@ -942,6 +942,13 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
         r.error(r.find("whitespace_keepalive"), "whitespace_keepalive",
                 "must be \"0s\" (off) or between 5s and 1h (got " + format_duration(out.whitespace_keepalive) + ")");
     }
+    // C2S-PING-1: XEP-0199 pings; 0 = off.
+    r.get_seconds("ping_interval", out.ping_interval, seconds(0), seconds(3600));
+    if (out.ping_interval.count() != 0 && out.ping_interval < seconds(5)) {
+        r.error(r.find("ping_interval"), "ping_interval",
+                "must be \"0s\" (off) or between 5s and 1h (got " + format_duration(out.ping_interval) + ")");
+    }
+    r.get_seconds("ping_timeout", out.ping_timeout, seconds(1), seconds(600));
 
     if (const auto* domains = r.get_table_array("domain")) {
         std::map<std::string, std::uint_least32_t> names; // lower-case name -> line

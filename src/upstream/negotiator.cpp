@@ -224,6 +224,12 @@ void negotiator::on_element(xml::element&& el)
             sasl_restart_pending_ = true;
             authenticated_ = true;
         }
+        if (el.local == "iq" && el.ns == ns_client && (!bound_ || !ping_id_.empty()) && watch_iq(el)) {
+            return; // our ping's answer
+        }
+        if ((el.local == "enabled" || el.local == "resumed") && el.ns.starts_with(ns_sm_prefix)) {
+            sm_enabled_ = true;
+        }
         actions_.emplace_back(neg_action::deliver_element{std::move(el)});
         return;
     case state::tls_handshake: // bytes after <proceed/> are discarded by the adapter
@@ -436,6 +442,50 @@ bool negotiator::on_keepalive_due()
     }
     write(" ");
     return true;
+}
+
+bool negotiator::watch_iq(const xml::element& el)
+{
+    // Only while a bind result is awaited or a ping is out: a few iqs per session.
+    xml::tree t;
+    if (xml::parse_tree(el.xml, t)) {
+        return false;
+    }
+    const auto type = t.attr("type").value_or("");
+    if (!ping_id_.empty() && t.attr("id") == std::optional<std::string_view>(ping_id_) &&
+        (type == "result" || type == "error")) {
+        ping_id_.clear(); // C2S-PING-2: answered (an error answer still proves a live server)
+        return true;
+    }
+    if (!bound_ && type == "result" && t.child(ns_bind, "bind") != nullptr) {
+        bound_ = true;
+    }
+    return false;
+}
+
+bool negotiator::on_ping_due(std::string_view id)
+{
+    if (!authenticated_ || !bound_ || sm_enabled_ || !ping_id_.empty() || state_ != state::open || !ready() ||
+        closing_sent_ || id.empty()) {
+        return false;
+    }
+    ping_id_.assign(id);
+    std::string iq = "<iq xmlns='jabber:client' type='get' to='";
+    iq += xml::escape_attr(params_.to);
+    iq += "' id='";
+    iq += xml::escape_attr(id);
+    iq += "'><ping xmlns='urn:xmpp:ping'/></iq>";
+    write(std::move(iq));
+    return true;
+}
+
+void negotiator::on_ping_timeout()
+{
+    if (ping_id_.empty() || terminal()) {
+        return;
+    }
+    ping_id_.clear();
+    fail(failure::connection_failed, "C2S-PING-3: the server did not answer a XEP-0199 ping within ping_timeout");
 }
 
 bool negotiator::ready() const noexcept

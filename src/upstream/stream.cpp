@@ -24,6 +24,7 @@
 //    I/O buffer at all.
 #include "boshgate/upstream/stream.hpp"
 
+#include "boshgate/core/ids.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -400,6 +401,9 @@ private:
         if (keepalive_timer_) {
             keepalive_timer_->cancel();
         }
+        if (ping_timer_) {
+            ping_timer_->cancel();
+        }
         close_timer_.cancel();
         read_resume_.cancel();
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
@@ -498,6 +502,48 @@ private:
                 self->last_write_ = now; // not due again before another interval
             }
             self->arm_keepalive();
+        });
+    }
+
+    /// C2S-PING-1: with upstream.ping_interval, a timer that fires once nothing has been read
+    /// from the server for that long: a XEP-0199 ping goes out (when the negotiator allows),
+    /// and its answer is due within ping_timeout (C2S-PING-3), else the stream fails. Exists
+    /// only when enabled.
+    void arm_ping()
+    {
+        const auto& o = ctx_->opts();
+        if (o.ping_interval.count() == 0 || finishing_ || finished_) {
+            return;
+        }
+        if (!ping_timer_) {
+            ping_timer_ = std::make_unique<net::steady_timer>(ex_);
+            last_read_ = net::steady_timer::clock_type::now();
+        }
+        ping_timer_->expires_at(neg_.ping_pending() ? ping_sent_ + o.ping_timeout : last_read_ + o.ping_interval);
+        ping_timer_->async_wait([w = weak_from_this()](error_code ec) {
+            auto self = w.lock();
+            if (!self || ec || self->finishing_ || self->finished_) {
+                return;
+            }
+            const auto& opt = self->ctx_->opts();
+            const auto now = net::steady_timer::clock_type::now();
+            if (self->neg_.ping_pending()) {
+                if (now - self->ping_sent_ >= opt.ping_timeout) {
+                    ++metrics::global().upstream_ping_timeouts;
+                    self->neg_.on_ping_timeout();
+                    self->execute();
+                    return;
+                }
+            } else if (now - self->last_read_ >= opt.ping_interval) {
+                if (self->neg_.on_ping_due("bgping-" + core::random_sid())) {
+                    ++metrics::global().upstream_pings_sent;
+                    self->ping_sent_ = now;
+                    self->execute();
+                } else {
+                    self->last_read_ = now; // not allowed yet (not bound, XEP-0198): look again later
+                }
+            }
+            self->arm_ping();
         });
     }
 
@@ -666,6 +712,7 @@ private:
         neg_.start(std::move(np));
         execute();
         arm_keepalive();
+        arm_ping();
         co_return after_setup::read;
     }
 
@@ -793,6 +840,9 @@ private:
                 co_return;
             }
             metrics::global().bytes_from_servers.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+            if (ping_timer_) {
+                last_read_ = net::steady_timer::clock_type::now();
+            }
             std::string_view data(buf->data(), n);
             while (!data.empty() && !finishing_) {
                 error_code fec;
@@ -880,6 +930,9 @@ private:
     std::uint64_t write_generation_ = 0;
     net::steady_timer read_resume_; ///< the paused read loop waits on it
     std::unique_ptr<net::steady_timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
+    std::unique_ptr<net::steady_timer> ping_timer_;      ///< C2S-PING-1, only when enabled
+    net::steady_timer::time_point last_read_{};          ///< last bytes from the server (pings)
+    net::steady_timer::time_point ping_sent_{};          ///< when the pending ping went out
     net::steady_timer::time_point last_write_{};          ///< last write towards the server
     /// run()'s slot; shared with run()'s completion handler (see open()).
     std::shared_ptr<net::cancellation_signal> cancel_ = std::make_shared<net::cancellation_signal>();

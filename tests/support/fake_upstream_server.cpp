@@ -36,7 +36,7 @@ std::string test_cert_path(std::string_view file)
 }
 
 struct fake_upstream_server::script::step {
-    enum class kind { expect, send, start_tls, reset, close, read_until_eof, stall };
+    enum class kind { expect, send, start_tls, reset, close, read_until_eof, stall, answer_ping };
     kind what;
     std::string data;
 };
@@ -46,6 +46,12 @@ using step = fake_upstream_server::script::step;
 fake_upstream_server::script& fake_upstream_server::script::expect(std::string needle)
 {
     steps_.push_back(std::make_shared<step>(step{step::kind::expect, std::move(needle)}));
+    return *this;
+}
+
+fake_upstream_server::script& fake_upstream_server::script::answer_ping()
+{
+    steps_.push_back(std::make_shared<step>(step{step::kind::answer_ping, "<ping xmlns='urn:xmpp:ping'/></iq>"}));
     return *this;
 }
 
@@ -255,6 +261,7 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
         for (const auto& st : s.steps_) {
             switch (st->what) {
             case step::kind::expect:
+            case step::kind::answer_ping:
                 for (;;) {
                     auto pos = log->received.find(st->data, cursor);
                     if (pos != std::string::npos) {
@@ -268,6 +275,19 @@ struct fake_upstream_server::impl : std::enable_shared_from_this<impl> {
                         co_return;
                     }
                     record(log, std::string_view(buf.data(), n));
+                }
+                if (st->what == step::kind::answer_ping) {
+                    const auto iq = log->received.rfind("<iq", cursor);
+                    const auto id_at = log->received.find(" id='", iq);
+                    const auto id_end = log->received.find('\'', id_at + 5);
+                    const std::string answer = "<iq type='result' from='xmpp.test' id='" +
+                                               log->received.substr(id_at + 5, id_end - id_at - 5) + "'/>";
+                    auto [ec, n] = co_await c->write_all(answer);
+                    if (ec) {
+                        log->error = "answer_ping: " + ec.message();
+                        log->done = true;
+                        co_return;
+                    }
                 }
                 break;
             case step::kind::send: {

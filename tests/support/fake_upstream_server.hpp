@@ -68,6 +68,9 @@ public:
         /// buffers and then block. Ends, with peer_closed, when the client closes or resets
         /// the connection (seen without reading: POLLRDHUP/POLLHUP).
         script& stall();
+        /// Read until a XEP-0199 ping (the gateway's <iq ...><ping xmlns='urn:xmpp:ping'/></iq>)
+        /// has arrived, then answer it: <iq type='result' id='<its id>'/>.
+        script& answer_ping();
 
         struct step;
 

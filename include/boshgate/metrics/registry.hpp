@@ -59,6 +59,8 @@ namespace boshgate::metrics {
     X(elements_to_clients, counter, "top-level elements relayed from servers to clients") \
     X(bytes_to_servers, counter, "XMPP bytes written to servers (before TLS)") \
     X(bytes_from_servers, counter, "XMPP bytes read from servers (after TLS)") \
+    X(upstream_pings_sent, counter, "XEP-0199 pings written to servers (upstream.ping_interval)") \
+    X(upstream_ping_timeouts, counter, "server streams ended: no answer to a XEP-0199 ping within upstream.ping_timeout") \
     X(upstream_keepalives_sent, counter, "whitespace keepalives written to servers (upstream.whitespace_keepalive)") \
     X(upstream_breaker_refused, counter, "upstream connects refused: the domain's circuit breaker is open (limits.breaker_failures)") \
     X(upstream_connecting_refused, counter, "upstream connects refused: limits.max_connecting_per_domain attempts under way") \

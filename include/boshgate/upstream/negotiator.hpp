@@ -20,6 +20,9 @@ inline constexpr std::string_view ns_tls = "urn:ietf:params:xml:ns:xmpp-tls";
 inline constexpr std::string_view ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
 inline constexpr std::string_view ns_compress_feature = "http://jabber.org/features/compress";
 inline constexpr std::string_view ns_stream_errors = "urn:ietf:params:xml:ns:xmpp-streams";
+inline constexpr std::string_view ns_client = "jabber:client";
+inline constexpr std::string_view ns_bind = "urn:ietf:params:xml:ns:xmpp-bind";
+inline constexpr std::string_view ns_sm_prefix = "urn:xmpp:sm:"; ///< XEP-0198 (sm:2, sm:3)
 
 /// The closing tag of a stream, as sent and as expected.
 inline constexpr std::string_view closing_tag = "</stream:stream>";
@@ -144,6 +147,20 @@ public:
     /// client's restart: never during TLS or SASL negotiation, never after our closing tag.
     /// Returns whether it wrote.
     bool on_keepalive_due();
+    /// C2S-PING-1 (XEP-0199 §4.2): nothing has come from the server for ping_interval.
+    /// Writes <iq type='get' id='<id>'><ping xmlns='urn:xmpp:ping'/></iq> to the server's
+    /// domain when a ping may go: the stream is open, authenticated, a resource is bound
+    /// (RFC 6120 §7.1: no stanzas before), no ping is out, our closing tag is not, and the
+    /// client has not enabled XEP-0198 (our iq and its answer would shift both sides'
+    /// stanza counts). The answer (result, or an error: the server is alive either way) is
+    /// consumed, never delivered. `id` must be unguessable by the client. Returns whether
+    /// it wrote.
+    bool on_ping_due(std::string_view id);
+    /// ping_timeout passed since on_ping_due() wrote: no answer: the server is gone or the
+    /// link is dead: failed(connection_failed). Ignored when the answer came.
+    void on_ping_timeout();
+    /// A ping is out and unanswered.
+    bool ping_pending() const noexcept { return !ping_id_.empty(); }
 
     /// Drain the pending actions (in order).
     std::vector<negotiator_action> take_actions();
@@ -167,6 +184,9 @@ private:
     void send_closing_tag();
     void handle_features(xml::element&& el);
     void flush_pending();
+    /// An iq from the server while a bind result is awaited or a ping is out: notes the bind,
+    /// and returns true for our ping's answer (consumed).
+    bool watch_iq(const xml::element& el);
     /// Client data may be written now: the client's stream header is out and no SASL
     /// restart is pending.
     bool ready() const noexcept;
@@ -180,6 +200,9 @@ private:
     bool authenticated_ = false;       ///< SASL <success/> seen on this connection
     bool closing_sent_ = false;
     bool stream_error_seen_ = false;
+    bool bound_ = false;               ///< a resource bind result has come (stanzas may flow)
+    bool sm_enabled_ = false;          ///< XEP-0198 <enabled/> or <resumed/> seen: no pings
+    std::string ping_id_;              ///< the unanswered ping's id; empty: none out
     std::optional<xml::root_open> held_header_; ///< plaintext header, delivered if allowed
     std::string pending_;
     std::vector<negotiator_action> actions_;

@@ -62,6 +62,10 @@ struct options {
     std::chrono::milliseconds dns_timeout{5000};
     std::optional<std::string> dns_server;          ///< "ip:port" for c-ares; default /etc/resolv.conf
     std::chrono::seconds whitespace_keepalive{0};   ///< 0 = off (C2S-KA-1)
+    /// C2S-PING-1: a XEP-0199 ping to the server after this long without a byte from it; 0 =
+    /// off. No answer within ping_timeout ends the session (remote-connection-failed).
+    std::chrono::seconds ping_interval{0};
+    std::chrono::seconds ping_timeout{30};
     /// FAULT-LINK-1: TCP keepalive on the server link: probes after this long without a
     /// byte from the server, then every max(1 s, this / 3); 0 = off. With TCP_USER_TIMEOUT
     /// (unacked_timeout_for(limits.write_timeout)) a silently cut link is found without

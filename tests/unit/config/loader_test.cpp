@@ -138,6 +138,8 @@ dns_timeout = "4s"
 dns_server = "[::1]:5353"
 tcp_keepalive = "2m"
 whitespace_keepalive = "0s"
+ping_interval = "2m"
+ping_timeout = "20s"
 
 [[upstream.domain]]
 name = "example.com"
@@ -241,6 +243,8 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.upstream.dns_server, "[::1]:5353");
     EXPECT_EQ(c.upstream.tcp_keepalive, 120s); // FAULT-LINK-1
     EXPECT_EQ(c.upstream.whitespace_keepalive, 0s); // C2S-KA-1
+    EXPECT_EQ(c.upstream.ping_interval, 120s);      // C2S-PING-1
+    EXPECT_EQ(c.upstream.ping_timeout, 20s);
 
     ASSERT_EQ(c.upstream.domains.size(), 2u);
     const auto& d0 = c.upstream.domains[0];
@@ -511,6 +515,9 @@ INSTANTIATE_TEST_SUITE_P(
         // C2S-KA-1: off, or at least 5 s.
         range_case{"[upstream]\nwhitespace_keepalive = \"2s\"\n", "test.toml:2",
                    "upstream.whitespace_keepalive: must be \"0s\" (off) or between 5s and 1h (got 2s)"},
+        range_case{"[upstream]\nping_interval = \"1s\"\n", "test.toml:2",
+                   "upstream.ping_interval: must be \"0s\" (off) or between 5s and 1h (got 1s)"},
+        range_case{"[upstream]\nping_timeout = \"0s\"\n", "test.toml:2", "upstream.ping_timeout: must be between 1s and"},
         range_case{"[[upstream.route]]\nhost = \"h.example\"\nport = 0\n", "test.toml:3",
                    "upstream.route[0].port: must be between 1 and 65535 (got 0)"},
         range_case{"[[upstream.route]]\nhost = \"h.example:5222\"\n", "test.toml:2",

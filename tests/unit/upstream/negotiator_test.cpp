@@ -554,6 +554,107 @@ TEST(negotiator, keepalive_only_once_authenticated_and_open)
     EXPECT_EQ(h.take_written(), "");
 }
 
+/// Open, authenticated and restarted (the server's post-SASL features in), not bound yet.
+void to_authenticated(harness& h)
+{
+    to_open(h);
+    h.neg.client_send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AA==</auth>");
+    h.server("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+    h.neg.client_restart();
+    h.drain();
+    h.server(server_header("s3") + features_bind);
+    h.take_events();
+    h.take_written();
+}
+
+constexpr std::string_view bind_result =
+    "<iq type='result' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>juliet@example.com/r</jid>"
+    "</bind></iq>";
+
+// C2S-PING-1: a XEP-0199 ping goes out only once the stream is open, authenticated and a
+// resource is bound (no stanza before that, RFC 6120 §7.1), one at a time, never after our
+// closing tag. C2S-PING-2: its answer is consumed, whatever else arrives is delivered.
+TEST(negotiator, ping_only_once_bound_and_its_answer_is_consumed)
+{
+    harness h(params());
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_ping_due("p1")); // header out, nothing back yet
+    to_authenticated(h);
+    EXPECT_FALSE(h.neg.on_ping_due("p1")); // authenticated, not bound
+    h.neg.client_send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>");
+    h.drain();
+    h.take_written();
+    h.server("<iq type='result' id='other'/>"); // not a bind result
+    EXPECT_FALSE(h.neg.on_ping_due("p1"));
+    h.server(bind_result);
+    auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u); // both iqs delivered
+    EXPECT_NE(ev[1].text.find("<jid>juliet@example.com/r</jid>"), std::string::npos) << ev[1].text;
+
+    ASSERT_TRUE(h.neg.on_ping_due("p1<'"));
+    h.drain();
+    EXPECT_EQ(h.take_written(),
+              "<iq xmlns='jabber:client' type='get' to='example.com' id='p1&lt;&apos;'><ping xmlns='urn:xmpp:ping'/></iq>");
+    EXPECT_TRUE(h.neg.ping_pending());
+    EXPECT_FALSE(h.neg.on_ping_due("p2")); // one at a time
+    // A client stanza with another id and a result with the same id but the wrong type are
+    // the client's; the answer is not.
+    h.server("<iq type='get' id='p1&lt;&apos;' from='x@example.com'><query xmlns='q'/></iq>");
+    h.server("<iq type='result' id='p1&lt;&apos;' from='example.com'/><message><body>hi</body></message>");
+    ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].local, "iq");
+    EXPECT_NE(ev[0].text.find("type='get'"), std::string::npos);
+    EXPECT_EQ(ev[1].local, "message");
+    EXPECT_FALSE(h.neg.ping_pending());
+    h.neg.on_ping_timeout(); // answered: nothing happens
+    h.drain();
+    EXPECT_TRUE(h.take_events().empty());
+
+    // An error answer (ping not supported) still proves the server alive.
+    ASSERT_TRUE(h.neg.on_ping_due("p2"));
+    h.server("<iq type='error' id='p2'><error type='cancel'><service-unavailable "
+             "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>");
+    EXPECT_TRUE(h.take_events().empty());
+    EXPECT_FALSE(h.neg.ping_pending());
+
+    h.neg.client_close(true);
+    h.drain();
+    h.take_written();
+    EXPECT_FALSE(h.neg.on_ping_due("p3")); // nothing after the closing tag
+}
+
+// C2S-PING-3: no answer within ping_timeout: the stream fails (connection_failed: the
+// client sees remote-connection-failed).
+TEST(negotiator, unanswered_ping_fails_the_stream)
+{
+    harness h(params());
+    to_authenticated(h);
+    h.server(bind_result);
+    h.take_events();
+    ASSERT_TRUE(h.neg.on_ping_due("p1"));
+    h.neg.on_ping_timeout();
+    h.drain();
+    const auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].kind, "failed");
+    EXPECT_EQ(ev[0].why, failure::connection_failed);
+    EXPECT_NE(ev[0].text.find("C2S-PING-3"), std::string::npos);
+}
+
+// C2S-PING-4: with XEP-0198 enabled, no pings (our iq and its answer would shift the
+// stanza counts both sides keep); the client's own <r/> acks keep the link busy.
+TEST(negotiator, no_ping_once_stream_management_is_enabled)
+{
+    harness h(params());
+    to_authenticated(h);
+    h.server(bind_result);
+    h.server("<enabled xmlns='urn:xmpp:sm:3' id='sm1' resume='true'/>");
+    const auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 2u); // delivered as always
+    EXPECT_FALSE(h.neg.on_ping_due("p1"));
+}
+
 TEST(negotiator, restart_ignored_unless_open)
 {
     harness h(params());
