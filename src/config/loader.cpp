@@ -949,6 +949,7 @@ void read_upstream(context& ctx, const tvalue& t, upstream::options& out)
                 "must be \"0s\" (off) or between 5s and 1h (got " + format_duration(out.ping_interval) + ")");
     }
     r.get_seconds("ping_timeout", out.ping_timeout, seconds(1), seconds(600));
+    r.get_int("max_redirects", out.max_redirects, 0, 5);
 
     if (const auto* domains = r.get_table_array("domain")) {
         std::map<std::string, std::uint_least32_t> names; // lower-case name -> line

@@ -1,5 +1,6 @@
 #include "boshgate/upstream/negotiator.hpp"
 
+#include "boshgate/core/host.hpp"
 #include "boshgate/xml/tree.hpp"
 
 #include <algorithm>
@@ -147,7 +148,10 @@ void negotiator::on_open(xml::root_open root)
         return;
     }
     state_ = state::await_features;
-    if (visible_) {
+    if (visible_ && params_.follow_redirect && !header_seen_) {
+        held_header_ = std::move(root); // C2S-SOH-1: until the features come
+    } else if (visible_) {
+        header_seen_ = true;
         actions_.emplace_back(neg_action::deliver_header{std::move(root)});
     } else {
         // Pre-TLS header: never shown to the client (BOSH-RESP-16, WS-RST-2); kept in case
@@ -176,7 +180,15 @@ void negotiator::on_element(xml::element&& el)
             fail(failure::connection_failed, std::move(reason));
             return;
         }
+        if (auto target = redirect_target(el)) {
+            // C2S-SOH-1: nothing of this stream reached the client; the server closes.
+            state_ = state::closed;
+            pending_.clear();
+            actions_.emplace_back(std::move(*target));
+            return;
+        }
         // C2S-ERR-1: fatal; relay it whole, close our side, wait for the server's close.
+        release_header();
         stream_error_seen_ = true;
         actions_.emplace_back(neg_action::deliver_stream_error{std::move(el.xml)});
         send_closing_tag();
@@ -246,6 +258,7 @@ void negotiator::handle_features(xml::element&& el)
     if (visible_) {
         // Direct TLS (C2S-TLS-3: a <starttls/> here is ignored and stripped), after STARTTLS,
         // after a client restart, or an allowed plaintext stream.
+        release_header();
         state_ = state::open;
         actions_.emplace_back(neg_action::deliver_element{filter_features(std::move(el))});
         return;
@@ -286,10 +299,7 @@ void negotiator::handle_features(xml::element&& el)
     }
     visible_ = true;
     state_ = state::open;
-    if (held_header_) {
-        actions_.emplace_back(neg_action::deliver_header{std::move(*held_header_)});
-        held_header_.reset();
-    }
+    release_header();
     actions_.emplace_back(neg_action::deliver_element{filter_features(std::move(el))});
     flush_pending();
 }
@@ -303,6 +313,9 @@ void negotiator::on_close()
                       (visible_ && state_ != state::tls_handshake);
     send_closing_tag();
     pending_.clear();
+    if (was_usable) {
+        release_header();
+    }
     if (!was_usable) {
         fail(failure::connection_failed,
              "server closed the stream during negotiation (RFC 6120 §4.4)");
@@ -333,6 +346,7 @@ void negotiator::on_tls_established()
     }
     tls_ = true;
     visible_ = true;
+    held_header_.reset(); // the pre-TLS header is never the client's
     state_ = state::await_header;
     // RFC 6120 §5.4.3.3: a fresh stream over the protected link; `from` is sent now (C2S-HDR-5).
     write(header());
@@ -356,6 +370,7 @@ void negotiator::on_transport_closed()
     }
     if (state_ == state::open || state_ == state::closing || stream_error_seen_ ||
         (visible_ && state_ != state::tls_handshake)) {
+        release_header();
         state_ = state::closed;
         pending_.clear();
         actions_.emplace_back(neg_action::closed{false});
@@ -370,6 +385,7 @@ void negotiator::client_send(std::string bytes)
         return;
     }
     if (ready()) {
+        client_wrote_ = true;
         write(std::move(bytes));
         return;
     }
@@ -442,6 +458,82 @@ bool negotiator::on_keepalive_due()
     }
     write(" ");
     return true;
+}
+
+void negotiator::release_header()
+{
+    if (visible_ && held_header_) {
+        header_seen_ = true;
+        actions_.emplace_back(neg_action::deliver_header{std::move(*held_header_)});
+        held_header_.reset();
+    }
+}
+
+std::optional<neg_action::redirect> negotiator::redirect_target(const xml::element& error) const
+{
+    // RFC 6120 §4.9.3.19 (errata 3651): follow only a server we have authenticated (TLS), or
+    // where the domain's policy accepts plaintext anyway; and only while the client has
+    // neither seen nor sent anything of this stream.
+    if (!params_.follow_redirect || header_seen_ || client_wrote_ ||
+        (state_ != state::await_header && state_ != state::await_features) ||
+        (!tls_ && !params_.allow_plaintext && !params_.never_starttls)) {
+        return std::nullopt;
+    }
+    xml::tree t;
+    if (xml::parse_tree(error.xml, t)) {
+        return std::nullopt;
+    }
+    const xml::tree* soh = t.child(ns_stream_errors, "see-other-host");
+    if (soh == nullptr) {
+        return std::nullopt;
+    }
+    std::string text;
+    for (const auto& n : soh->children) {
+        if (const auto* s = std::get_if<std::string>(&n.value)) {
+            text += *s;
+        }
+    }
+    const std::string_view v = trim(text);
+    std::string_view host = v;
+    std::string_view port_text;
+    if (v.starts_with('[')) { // "[v6]" or "[v6]:port"
+        const auto close = v.find(']');
+        if (close == std::string_view::npos) {
+            return std::nullopt;
+        }
+        host = v.substr(1, close - 1);
+        const auto rest = v.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') {
+                return std::nullopt;
+            }
+            port_text = rest.substr(1);
+        }
+    } else if (const auto colon = v.find(':'); colon != std::string_view::npos) {
+        if (v.find(':', colon + 1) != std::string_view::npos) {
+            return std::nullopt; // a bare IPv6 literal must be bracketed
+        }
+        host = v.substr(0, colon);
+        port_text = v.substr(colon + 1);
+    }
+    if (!core::is_host_name(host) && !core::is_ip_literal(host)) {
+        return std::nullopt;
+    }
+    neg_action::redirect r{std::string(host), 5222};
+    if (!port_text.empty()) {
+        unsigned port = 0;
+        for (char c : port_text) {
+            if (c < '0' || c > '9' || port > 65535) {
+                return std::nullopt;
+            }
+            port = port * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (port == 0 || port > 65535 || port_text.size() > 5) {
+            return std::nullopt;
+        }
+        r.port = static_cast<std::uint16_t>(port);
+    }
+    return r;
 }
 
 bool negotiator::watch_iq(const xml::element& el)
@@ -529,6 +621,7 @@ void negotiator::send_closing_tag()
 void negotiator::flush_pending()
 {
     if (!pending_.empty() && ready()) {
+        client_wrote_ = true;
         std::string p;
         p.swap(pending_);
         write(std::move(p));

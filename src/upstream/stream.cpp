@@ -52,6 +52,12 @@
 #include <optional>
 #include <vector>
 
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (a matching
+// class-specific new/delete pair), as in http/listener.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace boshgate::upstream {
 
 namespace net = boost::asio;
@@ -292,6 +298,10 @@ private:
                                request_finish(neg_.closing_tag_sent());
                                deliver([&](stream_events& e) { e.on_upstream_closed(c.clean); });
                            },
+                           [&](neg_action::redirect& r) {
+                               // C2S-SOH-1: run() leaves the read loop and dials the target.
+                               redirect_ = std::move(r);
+                           },
                            [&](neg_action::failed& f) {
                                core::log().info("{} upstream failed: {}", tag_, f.reason);
                                end_attempt(client_input_ ? outcome::cancelled : outcome::failed);
@@ -307,6 +317,7 @@ private:
                        a);
         }
         if (negotiating_ && neg_.current_state() == negotiator::state::open) {
+            redirect_params_.reset(); // C2S-SOH-1: no redirect is followed from here on
             negotiating_ = false;
             negotiate_timer_.cancel();
             end_attempt(outcome::succeeded); // connected and negotiated
@@ -602,9 +613,18 @@ private:
         // setup() is a coroutine of its own so that its locals (open_params, the connector's
         // result, negotiator_params) are freed before the long idle read loop: this frame
         // lives as long as the stream.
-        const auto next = co_await setup(std::move(p));
-        if (next == after_setup::read) {
+        if (ctx_->opts().max_redirects > 0) {
+            // Kept until the stream is open (execute() drops it): a redirect dials again.
+            redirect_params_ = std::make_unique<open_params>(p);
+        }
+        std::optional<dns::candidate> own_target;
+        auto next = co_await setup(std::move(p), std::move(own_target));
+        while (next == after_setup::read) {
             co_await read_loop();
+            if (!redirect_ || finishing_ || !redirect_params_) {
+                break;
+            }
+            next = co_await follow_redirect();
         }
         if (next != after_setup::stop) {
             co_await finish();
@@ -617,8 +637,50 @@ private:
         read,   ///< negotiator started: run the read loop, then finish()
     };
 
-    /// Target policy, connect, direct TLS, negotiator start.
-    net::awaitable<after_setup> setup(open_params p)
+    /// C2S-SOH-1: drop the current link (its server sent <see-other-host/> and closes) and
+    /// set the same stream up again with the target it named, under the same policy.
+    net::awaitable<after_setup> follow_redirect()
+    {
+        auto target = std::move(*redirect_);
+        redirect_.reset();
+        ++redirects_;
+        ++metrics::global().upstream_redirects_followed;
+        core::log().info("{} server redirects to {} (see-other-host, {} of at most {})", tag_,
+                         format_target(target.host, target.port), redirects_, ctx_->opts().max_redirects);
+        co_await drain_writes(true); // bounded by write_timeout
+        error_code ignored;
+        lowest().shutdown(link_socket::shutdown_both, ignored);
+        lowest().close(ignored);
+        tls_.reset();
+        tls_up_ = false;
+        tls_pending_ = false;
+        sock_ = link_socket(ex_);
+        write_queue_.clear();
+        send_mark_.set(0);
+        write_failed_ = false;
+        negotiating_ = false;
+        negotiate_timer_.cancel();
+        parser_.reset();
+        neg_ = negotiator{};
+        end_attempt(outcome::cancelled); // the server answered; the next target gets its own
+        if (finishing_) {
+            co_return after_setup::stop;
+        }
+        std::optional<dns::candidate> where(dns::candidate{std::move(target.host), target.port, false});
+        open_params again = *redirect_params_;
+        co_return co_await setup(std::move(again), std::move(where));
+    }
+
+    static std::string format_target(std::string_view host, std::uint16_t port)
+    {
+        const bool v6 = host.find(':') != std::string_view::npos;
+        return (v6 ? "[" : "") + std::string(host) + (v6 ? "]:" : ":") + std::to_string(port);
+    }
+
+    /// Target policy, connect, direct TLS, negotiator start. `redirected`: dial this target
+    /// (a see-other-host) instead of the domain's own. (No default argument: GCC 12 destroys
+    /// a coroutine's defaulted parameter twice.)
+    net::awaitable<after_setup> setup(open_params p, std::optional<dns::candidate> redirected)
     {
         const options& opt = ctx_->opts();
 
@@ -632,8 +694,22 @@ private:
             co_return after_setup::stop;
         }
         plan_ = std::get<dial_plan>(std::move(planned));
-        metrics::domains().stream_opened(plan_.domain);
-        domain_counted_ = true;
+        if (!domain_counted_) {
+            metrics::domains().stream_opened(plan_.domain);
+            domain_counted_ = true;
+        }
+        // A redirect target is the server's word, not the operator's: its addresses pass the
+        // check a DNS-resolved target of this domain would (BOSH-ROUTE-3), TLS and identity
+        // rules stay the domain's (RFC 6120 §4.9.3.19).
+        dial_plan check_plan = plan_;
+        if (redirected) {
+            check_plan.fixed.clear();
+            check_plan.unix_path.clear();
+            check_plan.use_srv = true;
+            plan_.fixed = {*redirected};
+            plan_.unix_path.clear();
+            plan_.use_srv = false;
+        }
 
         // Upstream protection: a domain that keeps failing, or that has too many attempts
         // under way, is not dialled at all.
@@ -654,7 +730,7 @@ private:
         req.domain = plan_.domain;
         req.use_srv = plan_.use_srv;
         req.candidates = plan_.fixed;
-        req.permitted = [ctx = ctx_, plan = plan_](const net::ip::address& a) {
+        req.permitted = [ctx = ctx_, plan = std::move(check_plan)](const net::ip::address& a) {
             return address_permitted(ctx->opts(), plan, a);
         };
         req.connect_timeout = opt.connect_timeout;
@@ -704,6 +780,7 @@ private:
         np.direct_tls = direct_tls;
         np.allow_plaintext = plan_.tls != tls_mode::required;
         np.never_starttls = plan_.tls == tls_mode::off;
+        np.follow_redirect = redirect_params_ && redirects_ < opt.max_redirects;
 
         // C2S-DNS-5, C2S-TLS-2: xmpps-client targets speak TLS from the first byte.
         if (direct_tls && !co_await handshake(true)) {
@@ -783,7 +860,7 @@ private:
 
     net::awaitable<void> read_loop()
     {
-        while (!finishing_) {
+        while (!finishing_ && !redirect_) {
             // SEC-FLOW-1: the owner's client is not reading; leave the server's data in the
             // kernel until it drains (pause_reading(false) cancels the timer).
             while (read_paused_ && !finishing_) {
@@ -844,7 +921,7 @@ private:
                 last_read_ = net::steady_timer::clock_type::now();
             }
             std::string_view data(buf->data(), n);
-            while (!data.empty() && !finishing_) {
+            while (!data.empty() && !finishing_ && !redirect_) {
                 error_code fec;
                 in_feed_ = true;
                 std::size_t used = parser_.feed(data, fec);
@@ -938,6 +1015,9 @@ private:
     std::shared_ptr<net::cancellation_signal> cancel_ = std::make_shared<net::cancellation_signal>();
 
     bool opened_ = false;
+    std::optional<neg_action::redirect> redirect_; ///< set by the negotiator; run() follows it
+    std::unique_ptr<open_params> redirect_params_; ///< until open, when redirects are allowed
+    unsigned redirects_ = 0;
     bool domain_counted_ = false; ///< metrics::domains() counts this stream under plan_.domain
     bool connect_noted_ = false;  ///< its connect outcome is recorded there
     bool login_counted_ = false;  ///< upstream_logins counted

@@ -538,10 +538,8 @@ inline std::string server_message(std::string_view text)
            std::string(text) + "</body></message>";
 }
 
-/// STARTTLS with the server's certificate, then the TLS-protected stream with SASL
-/// features (SCRAM-SHA-1-PLUS, SCRAM-SHA-1, PLAIN, compression). After this prefix the
-/// gateway answers the creation request with the (filtered) features.
-inline script& tls_prefix(script& s)
+/// STARTTLS with the server's certificate, up to the client's header on the protected stream.
+inline script& starttls_prefix(script& s)
 {
     return s.expect_header()
         .send(fake_upstream_server::header("s1") + fake_upstream_server::features_starttls())
@@ -549,8 +547,15 @@ inline script& tls_prefix(script& s)
         .expect(">")
         .send(fake_upstream_server::proceed())
         .start_tls()
-        .expect_header()
-        .send(fake_upstream_server::header("s2") + fake_upstream_server::features_sasl());
+        .expect_header();
+}
+
+/// STARTTLS with the server's certificate, then the TLS-protected stream with SASL
+/// features (SCRAM-SHA-1-PLUS, SCRAM-SHA-1, PLAIN, compression). After this prefix the
+/// gateway answers the creation request with the (filtered) features.
+inline script& tls_prefix(script& s)
+{
+    return starttls_prefix(s).send(fake_upstream_server::header("s2") + fake_upstream_server::features_sasl());
 }
 
 /// tls_prefix, then keep the stream open (recording) until the gateway closes it.

@@ -18,14 +18,7 @@ TEST_F(login, full_transcript_against_scripted_server)
 {
     start();
     script s;
-    s.expect_header()
-        .send(fake_upstream_server::header("s1") + fake_upstream_server::features_starttls())
-        .expect("<starttls")
-        .expect(">")
-        .send(fake_upstream_server::proceed())
-        .start_tls()
-        .expect_header()
-        .send(fake_upstream_server::header("s2") + fake_upstream_server::features_sasl())
+    tls_prefix(s)
         .expect("<auth")
         .expect("</auth>")
         .send(fake_upstream_server::sasl_success())

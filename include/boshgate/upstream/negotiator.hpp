@@ -40,6 +40,12 @@ struct negotiator_params {
     /// Bound on client data held before the stream is ready or between SASL <success/> and
     /// the client's restart. Exceeding it fails the stream (protocol_error).
     std::size_t max_pending_bytes = 256 * 1024;
+    /// C2S-SOH-1: follow a <see-other-host/> stream error (RFC 6120 §4.9.3.19) that comes
+    /// before the client has seen or sent anything on this stream, on a link whose server is
+    /// authenticated (TLS) or where plaintext is the domain's policy anyway: emit redirect
+    /// instead of relaying it. While enabled, the first client-visible header is held until
+    /// the features (or the end of the stream), so that "nothing seen" is true until then.
+    bool follow_redirect = false;
 };
 
 namespace neg_action {
@@ -78,12 +84,20 @@ struct failed {
     failure why;
     std::string reason;
 };
+/// C2S-SOH-1: the server sent <see-other-host>host[:port]</see-other-host> before the client
+/// saw or sent anything: drop this link (no closing handshake needed: the server closes)
+/// and negotiate the same stream with `host`:`port` under the same policy. Terminal.
+struct redirect {
+    std::string host;        ///< host name or IP literal (no brackets)
+    std::uint16_t port = 5222;
+};
 } // namespace neg_action
 
 using negotiator_action =
     std::variant<neg_action::write, neg_action::reset_parser, neg_action::start_tls,
                  neg_action::deliver_header, neg_action::deliver_element,
-                 neg_action::deliver_stream_error, neg_action::closed, neg_action::failed>;
+                 neg_action::deliver_stream_error, neg_action::closed, neg_action::failed,
+                 neg_action::redirect>;
 
 /// Client-side stream FSM: header, features, STARTTLS, restart after TLS, then transparent
 /// relay with SASL-success tracking, client restarts, stream errors and closing handshake.
@@ -187,6 +201,10 @@ private:
     /// An iq from the server while a bind result is awaited or a ping is out: notes the bind,
     /// and returns true for our ping's answer (consumed).
     bool watch_iq(const xml::element& el);
+    /// Deliver the held client-visible header (follow_redirect), once.
+    void release_header();
+    /// C2S-SOH-1: the target of a followable <see-other-host/>, else nullopt.
+    std::optional<neg_action::redirect> redirect_target(const xml::element& error) const;
     /// Client data may be written now: the client's stream header is out and no SASL
     /// restart is pending.
     bool ready() const noexcept;
@@ -200,6 +218,8 @@ private:
     bool authenticated_ = false;       ///< SASL <success/> seen on this connection
     bool closing_sent_ = false;
     bool stream_error_seen_ = false;
+    bool client_wrote_ = false;        ///< client bytes were written on this connection
+    bool header_seen_ = false;         ///< the client has been given a header
     bool bound_ = false;               ///< a resource bind result has come (stanzas may flow)
     bool sm_enabled_ = false;          ///< XEP-0198 <enabled/> or <resumed/> seen: no pings
     std::string ping_id_;              ///< the unanswered ping's id; empty: none out

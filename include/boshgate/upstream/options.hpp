@@ -66,6 +66,9 @@ struct options {
     /// off. No answer within ping_timeout ends the session (remote-connection-failed).
     std::chrono::seconds ping_interval{0};
     std::chrono::seconds ping_timeout{30};
+    /// C2S-SOH-1: <see-other-host/> redirects followed per session before the client has
+    /// seen the stream (0: always relay them to the client).
+    unsigned max_redirects = 2;
     /// FAULT-LINK-1: TCP keepalive on the server link: probes after this long without a
     /// byte from the server, then every max(1 s, this / 3); 0 = off. With TCP_USER_TIMEOUT
     /// (unacked_timeout_for(limits.write_timeout)) a silently cut link is found without

@@ -140,6 +140,7 @@ tcp_keepalive = "2m"
 whitespace_keepalive = "0s"
 ping_interval = "2m"
 ping_timeout = "20s"
+max_redirects = 1
 
 [[upstream.domain]]
 name = "example.com"
@@ -245,6 +246,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.upstream.whitespace_keepalive, 0s); // C2S-KA-1
     EXPECT_EQ(c.upstream.ping_interval, 120s);      // C2S-PING-1
     EXPECT_EQ(c.upstream.ping_timeout, 20s);
+    EXPECT_EQ(c.upstream.max_redirects, 1u);                 // C2S-SOH-2
 
     ASSERT_EQ(c.upstream.domains.size(), 2u);
     const auto& d0 = c.upstream.domains[0];
@@ -518,6 +520,7 @@ INSTANTIATE_TEST_SUITE_P(
         range_case{"[upstream]\nping_interval = \"1s\"\n", "test.toml:2",
                    "upstream.ping_interval: must be \"0s\" (off) or between 5s and 1h (got 1s)"},
         range_case{"[upstream]\nping_timeout = \"0s\"\n", "test.toml:2", "upstream.ping_timeout: must be between 1s and"},
+        range_case{"[upstream]\nmax_redirects = 6\n", "test.toml:2", "upstream.max_redirects: must be between 0 and 5"},
         range_case{"[[upstream.route]]\nhost = \"h.example\"\nport = 0\n", "test.toml:3",
                    "upstream.route[0].port: must be between 1 and 65535 (got 0)"},
         range_case{"[[upstream.route]]\nhost = \"h.example:5222\"\n", "test.toml:2",

@@ -103,6 +103,7 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.upstream.tcp_keepalive, d.upstream.tcp_keepalive);
     EXPECT_EQ(c.upstream.whitespace_keepalive, d.upstream.whitespace_keepalive);
     EXPECT_EQ(c.upstream.ping_interval, d.upstream.ping_interval);
+    EXPECT_EQ(c.upstream.max_redirects, d.upstream.max_redirects);
     EXPECT_EQ(c.upstream.ping_timeout, d.upstream.ping_timeout);
     EXPECT_TRUE(c.upstream.route_allow.empty()); // BOSH-ROUTE-1
     EXPECT_EQ(c.websocket.enabled, d.websocket.enabled);

@@ -132,6 +132,9 @@ public:
             } else if (auto* c = std::get_if<neg_action::closed>(&a)) {
                 ended_ = true;
                 events.push_back({"closed", c->clean ? "1" : "0", "", ""});
+            } else if (auto* r = std::get_if<neg_action::redirect>(&a)) {
+                ended_ = true;
+                events.push_back({"redirect", r->host + " " + std::to_string(r->port), "", ""});
             } else if (auto* f = std::get_if<neg_action::failed>(&a)) {
                 ended_ = true;
                 event e{"failed", f->reason, "", ""};
@@ -730,14 +733,21 @@ TEST(negotiator, header_error_close_in_one_packet_any_split)
     }
 }
 
-// C2S-ERR-2 after STARTTLS: the error of the protected stream is relayed.
-TEST(negotiator, stream_error_after_starttls_is_relayed)
+/// STARTTLS done; the protected stream's header not yet in.
+void to_tls(harness& h)
 {
-    harness h(params());
     h.server(server_header("s1") + features_starttls);
     h.server("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     h.tls_ok();
     h.take_written();
+    h.take_events();
+}
+
+// C2S-ERR-2 after STARTTLS: the error of the protected stream is relayed.
+TEST(negotiator, stream_error_after_starttls_is_relayed)
+{
+    harness h(params());
+    to_tls(h);
     h.server(server_header("s2") +
              "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
              "</stream:error></stream:stream>");
@@ -746,6 +756,121 @@ TEST(negotiator, stream_error_after_starttls_is_relayed)
     EXPECT_EQ(ev[0].kind, "header");
     EXPECT_EQ(ev[1].kind, "stream_error");
     EXPECT_EQ(ev[2].kind, "closed");
+}
+
+negotiator_params following()
+{
+    auto p = params();
+    p.follow_redirect = true;
+    return p;
+}
+
+std::string see_other_host(std::string_view target)
+{
+    return "<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>" + std::string(target) +
+           "</see-other-host></stream:error></stream:stream>";
+}
+
+// C2S-SOH-1: after TLS, before the client saw anything: a redirect action, no event for the
+// client; targets host, host:port, [v6]:port, v4:port.
+TEST(negotiator, see_other_host_before_anything_was_seen_is_followed)
+{
+    for (const auto& [text, host, port] : {std::tuple{"xmpp2.example.com", "xmpp2.example.com", 5222},
+                                           std::tuple{" xmpp2.example.com:5223 ", "xmpp2.example.com", 5223},
+                                           std::tuple{"[2001:db8::1]:5269", "2001:db8::1", 5269},
+                                           std::tuple{"192.0.2.7:443", "192.0.2.7", 443}}) {
+        harness h(following());
+        to_tls(h);
+        h.server(server_header("s2") + see_other_host(text));
+        const auto ev = h.take_events();
+        ASSERT_EQ(ev.size(), 1u) << text;
+        EXPECT_EQ(ev[0].kind, "redirect");
+        EXPECT_EQ(ev[0].text, std::string(host) + " " + std::to_string(port));
+        EXPECT_EQ(h.neg.current_state(), negotiator::state::closed);
+    }
+}
+
+// C2S-SOH-1: with following on, the protected header is held until the features, then both
+// come in order; a stream error or a close in between still shows the header first.
+TEST(negotiator, following_holds_the_header_until_features)
+{
+    harness h(following());
+    to_tls(h);
+    h.server(server_header("s2"));
+    EXPECT_TRUE(h.take_events().empty());
+    h.server(features_sasl);
+    EXPECT_TRUE(header_then_features(h.take_events(), "s2"));
+
+    harness e(following());
+    to_tls(e);
+    e.server(server_header("s2") +
+             "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>");
+    auto ev = e.take_events();
+    ASSERT_EQ(ev.size(), 3u);
+    EXPECT_EQ(ev[0].kind, "header");
+    EXPECT_EQ(ev[1].kind, "stream_error");
+    EXPECT_EQ(ev[2].kind, "closed");
+
+    harness c(following());
+    to_tls(c);
+    c.server(server_header("s2") + "</stream:stream>");
+    ev = c.take_events();
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].kind, "header");
+    EXPECT_EQ(ev[1].kind, "closed");
+}
+
+// C2S-SOH-2, C2S-SOH-3: relayed, not followed: when following is off (hops used up), once the
+// client has the stream (after features), once the client wrote on it, and for a target that
+// is no host[:port].
+TEST(negotiator, see_other_host_is_relayed_otherwise)
+{
+    const auto relayed = [](harness& h, const std::string& context) {
+        const auto ev = h.take_events();
+        ASSERT_FALSE(ev.empty()) << context;
+        const bool has_error = std::any_of(ev.begin(), ev.end(), [](const event& e) { return e.kind == "stream_error"; });
+        const bool has_redirect = std::any_of(ev.begin(), ev.end(), [](const event& e) { return e.kind == "redirect"; });
+        EXPECT_TRUE(has_error) << context;
+        EXPECT_FALSE(has_redirect) << context;
+    };
+    {
+        harness h(params());
+        to_tls(h);
+        h.server(server_header("s2") + see_other_host("xmpp2.example.com"));
+        relayed(h, "following off");
+    }
+    {
+        harness h(following());
+        to_open(h);
+        h.server(see_other_host("xmpp2.example.com"));
+        relayed(h, "after features");
+    }
+    {
+        harness h(following());
+        to_tls(h);
+        h.neg.client_send("<presence/>"); // written at once: the protected stream is the client's
+        h.drain();
+        h.server(server_header("s2") + see_other_host("xmpp2.example.com"));
+        relayed(h, "client wrote");
+    }
+    for (const char* bad : {"", "two words", "2001:db8::1", "host:0", "host:65536", "host:12a", "[::1", "[::1]x"}) {
+        harness h(following());
+        to_tls(h);
+        h.server(server_header("s2") + see_other_host(bad));
+        relayed(h, std::string("target '") + bad + "'");
+    }
+}
+
+// C2S-SOH-1 with SEC-TLS-1: before TLS (TLS required) a see-other-host is neither followed
+// (the server is not authenticated yet: RFC 6120 §4.9.3.19, errata 3651) nor relayed.
+TEST(negotiator, see_other_host_before_tls_is_not_followed)
+{
+    harness h(following());
+    h.server(server_header("s1") + see_other_host("xmpp2.example.com"));
+    const auto ev = h.take_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].kind, "failed");
+    EXPECT_EQ(ev[0].text.rfind("SEC-TLS-1", 0), 0u) << ev[0].text;
 }
 
 const std::string injected_error =
