@@ -5,9 +5,18 @@
 # Package service scripts are kept from starting system Prosody/ejabberd, and
 # any instance the packages started anyway is stopped, so nothing occupies
 # 5222/5280/5443 (the interop suite uses private instances on free ports).
+#   bash tests/bootstrap.sh                 # the build, the tests and the demo
+#   bash tests/bootstrap.sh --containers    # also the container tools (tests/run_all.sh)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+containers=0
+for arg in "$@"; do
+  case $arg in
+    --containers) containers=1 ;;
+    *) echo "bootstrap: unknown argument $arg (--containers)" >&2; exit 2 ;;
+  esac
+done
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "bootstrap: run as root" >&2
@@ -29,6 +38,14 @@ test_deps+=(nftables)
 test_deps+=(gnuplot-nox)
 # The Debian package test (tests/deb_test.sh): a NOTIFY_SOCKET listener and HTTP probes.
 test_deps+=(python3 curl)
+
+# Containers (conf/container, conf/compose, INTEROP_SERVERS=containers): podman with runc
+# (Debian's podman prefers crun, which refuses hybrid cgroup hosts), mmdebstrap for base
+# images made from Debian's packages, podman-compose, and the CNI dnsname plugin so that
+# compose services find each other by name.
+if (( containers )); then
+  test_deps+=(podman runc mmdebstrap podman-compose golang-github-containernetworking-plugin-dnsname)
+fi
 
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

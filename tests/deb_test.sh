@@ -5,8 +5,10 @@
 # package's `boshgate` system user, with a NOTIFY_SOCKET to see READY=1), talk to it, stop
 # it with SIGTERM, then remove (conffile kept) and purge (conffile gone).
 #   bash tests/deb_test.sh build/release      # as root; about 20 s
+#   bash tests/deb_test.sh path/to/boshgate.deb   # a package made elsewhere (tests/run_all.sh: the
+#                                                 # one the container image's build stage made)
 set -euo pipefail
-build=$(realpath "${1:?usage: deb_test.sh BUILD_DIR (a configured release build)}")
+arg=$(realpath "${1:?usage: deb_test.sh BUILD_DIR (a configured release build) | PACKAGE.deb}")
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d /tmp/boshgate-deb.XXXXXX)
 pid=""
@@ -25,17 +27,26 @@ cleanup() {
 }
 trap cleanup EXIT
 [[ $(id -u) -eq 0 ]] || { echo "deb_test: run as root (dpkg -i)" >&2; exit 2; }
-for tool in cpack dpkg dpkg-deb dpkg-shlibdeps python3 curl; do
+for tool in dpkg dpkg-deb python3 curl; do
   command -v "$tool" >/dev/null || fail "$tool not found (tests/bootstrap.sh installs it)"
 done
 
-echo "== deb: build the package (cpack -G DEB in $build)"
-cmake --build "$build" --target boshgate >/dev/null
-(cd "$build" && cpack -G DEB -B "$work/out" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
 version=$(sed -n 's/^project(boshgate VERSION \([0-9.]*\).*/\1/p' "$root/CMakeLists.txt")
-deb="$work/out/boshgate_${version}_amd64.deb"
-[[ -f $deb ]] || fail "expected $deb; cpack made: $(ls "$work/out")"
-cp "$deb" "$build/" # kept next to the build as an artifact
+if [[ -f $arg ]]; then
+  deb=$arg
+  echo "== deb: the package $deb"
+else
+  build=$arg
+  for tool in cpack dpkg-shlibdeps; do
+    command -v "$tool" >/dev/null || fail "$tool not found (tests/bootstrap.sh installs it)"
+  done
+  echo "== deb: build the package (cpack -G DEB in $build)"
+  cmake --build "$build" --target boshgate >/dev/null
+  (cd "$build" && cpack -G DEB -B "$work/out" >"$work/cpack.log" 2>&1) || { cat "$work/cpack.log" >&2; fail "cpack failed"; }
+  deb="$work/out/boshgate_${version}_amd64.deb"
+  [[ -f $deb ]] || fail "expected $deb; cpack made: $(ls "$work/out")"
+  cp "$deb" "$build/" # kept next to the build as an artifact
+fi
 
 echo "== deb: metadata and contents"
 info=$(dpkg-deb --info "$deb")

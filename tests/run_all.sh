@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# The whole test suite: install what is missing, build with sanitizers, run the unit and
-# in-process integration tests (ctest), then the interop suite against a real Prosody and a
-# real ejabberd with real clients, the libFuzzer targets for a short bounded time
-# (tests/fuzz), then against a release build the abuse suite (interop/abuse), the fault
-# matrix (interop/fault) and the short soak (bench/soak.sh). Exit code = result.
-# Run as root on Debian 12.
+# The whole test suite: install what is missing, build the container images (in the
+# background, from Debian's packages: boshgate's image build stage is also the release build),
+# build with sanitizers, run the unit and in-process integration tests (ctest), then the
+# interop suite against a real Prosody and a real ejabberd with real clients, the libFuzzer
+# targets for a short bounded time (tests/fuzz), then against the release build the abuse
+# suite (interop/abuse), the Debian package, the containers (image, compose, interop with the
+# servers in containers), the fault matrix (interop/fault) and the short soak
+# (bench/soak.sh). Exit code = result. Run as root on Debian 12.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build="$root/build/test"
 jobs=$(nproc)
 
-echo "[${SECONDS} s] == bootstrap (packages, npm)"
-bash tests/bootstrap.sh
+echo "[${SECONDS} s] == bootstrap (packages, npm, container tools)"
+bash tests/bootstrap.sh --containers
+
+# The images (conf/container/build-images.sh): a Debian 12 base made by mmdebstrap, Prosody,
+# ejabberd and boshgate. They build while the ASan build below compiles (mostly downloads and
+# unpacking at first, then the release compile of the image's build stage). That build stage
+# is this run's release build: its binary and .deb are copied to $release and serve the
+# abuse, package, fault and soak steps, so the release is compiled once, the way the image
+# and the package are.
+release="$root/build/release-image"
+mkdir -p "$root/build"
+rm -rf "$release" "$root/build/container-images.rc"
+echo "[${SECONDS} s] == container images, in the background (log: build/container-images.log)"
+( set +e; bash conf/container/build-images.sh --extract "$release" >"$root/build/container-images.log" 2>&1
+  echo $? >"$root/build/container-images.rc" ) &
+images_pid=$!
 
 # -O1 -g1 instead of RelWithDebInfo's -O2 -g: the optimisation level the ASan docs advise, and
 # line tables only (sanitizer reports keep file:line in every frame). The build is the longest
@@ -23,12 +39,16 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DBOSHGATE_SANITIZE=address,undefined -DBOSHGATE_WERROR=ON >/dev/null
 cmake --build "$build" -j "$jobs"
 
-# The abuse and fault suites and the soak measure the gateway's memory: they run a release
-# build, not the ASan one.
-release="$root/build/release"
-echo "[${SECONDS} s] == configure + build ($release, release boshgate for the abuse, fault and soak runs)"
-cmake -S . -B "$release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBOSHGATE_BUILD_TESTS=OFF >/dev/null
-cmake --build "$release" --target boshgate -j "$jobs"
+echo "[${SECONDS} s] == container images: waiting for them; the release boshgate and .deb from the image's build stage ($release)"
+wait "$images_pid" || true
+cat "$root/build/container-images.log" | grep '^build-images:' || true
+if [[ $(cat "$root/build/container-images.rc" 2>/dev/null) != 0 ]]; then
+  tail -n 60 "$root/build/container-images.log" >&2
+  echo "run_all: building the container images failed (build/container-images.log)" >&2
+  exit 1
+fi
+[[ -x $release/boshgate && -f $release/boshgate.deb ]] || { echo "run_all: no release boshgate/.deb in $release" >&2; exit 1; }
+"$release/boshgate" --version | head -n 1
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -45,8 +65,14 @@ bash tests/fuzz/run.sh 15
 echo "[${SECONDS} s] == abuse: floods, slowloris, oversized and entity-bomb bodies, rid flood, silent WebSockets, slow readers against the release boshgate (report: build/abuse-report.txt)"
 BOSHGATE_BIN="$release/boshgate" bash interop/abuse/run.sh
 
-echo "[${SECONDS} s] == Debian package: cpack, dpkg -i, run from the package as its unit does, remove, purge (tests/deb_test.sh)"
-bash tests/deb_test.sh "$release"
+echo "[${SECONDS} s] == Debian package: the image build stage's .deb: dpkg -i, run from the package as its unit does, remove, purge (tests/deb_test.sh)"
+bash tests/deb_test.sh "$release/boshgate.deb"
+
+echo "[${SECONDS} s] == containers: the boshgate image (non-root, HEALTHCHECK, no build tools), conf/compose/ up, BOSH + WebSocket logins through it, SIGTERM drain (tests/container_test.sh)"
+bash tests/container_test.sh
+
+echo "[${SECONDS} s] == interop with the servers in containers (INTEROP_SERVERS=containers): the Prosody and ejabberd suites, BOSH + WebSocket, through the ASan boshgate"
+INTEROP_SERVERS=containers INTEROP_FILES="test/prosody.test.js test/ejabberd.test.js" BOSHGATE_BIN="$build/boshgate" bash interop/run.sh
 
 echo "[${SECONDS} s] == fault matrix: servers killed/stopped, link cut (netns + nftables), DNS and TLS faults, client resets, SIGHUP and SIGTERM under load, against the release boshgate (interop/fault/README.md)"
 BOSHGATE_BIN="$release/boshgate" bash interop/fault/run.sh

@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const { freePorts, startProcess, waitForPort, waitPidGone, failWithLogs, BOOT_MS } = require('./util');
+const containers = require('./containers');
 
 function ejabberdIds() {
   const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('ejabberd:'));
@@ -40,7 +41,11 @@ function yamlString(s) {
  * command allowed, and only from loopback (result: apiUrl).
  */
 async function startEjabberd({ dir, domain, cert, users, spool: spoolDir = null, node: nodeName = null, httpApi = false }) {
-  const ids = ejabberdIds();
+  // INTEROP_SERVERS=containers: the same config, spool, logs, socket and ports, in the
+  // ejabberd image as its ejabberd user (dir mounted at its own path, host network); see
+  // containers.js.
+  const inContainer = containers.enabled();
+  const ids = inContainer ? containers.imageIds('ejabberd', 'ejabberd') : ejabberdIds();
   const [c2sPort, directTlsPort, httpPort, distPort, c2sProxyPort] = await freePorts(5);
   const spool = spoolDir || path.join(dir, 'spool');
   const logsDir = path.join(dir, 'logs');
@@ -154,7 +159,10 @@ modules:
       - pep
   mod_admin_extra: {}
 `);
-  const sysCtl = fs.readFileSync('/etc/ejabberd/ejabberdctl.cfg', 'utf8')
+  const packagedCtl = inContainer
+    ? containers.readImageFile('ejabberd', '/etc/ejabberd/ejabberdctl.cfg')
+    : fs.readFileSync('/etc/ejabberd/ejabberdctl.cfg', 'utf8');
+  const sysCtl = packagedCtl
     .split('\n')
     .filter((l) => !/^\s*(EJABBERD_CONFIG_PATH|EJABBERD_PID_PATH|INET_DIST_INTERFACE|ERL_EPMD_ADDRESS|ERL_DIST_PORT|ERLANG_NODE|CONTRIB_MODULES_CONF_DIR)=/.test(l));
   sysCtl.push(
@@ -177,25 +185,49 @@ modules:
     EJABBERD_CONFIG_PATH: cfgFile,
     LANG: 'C.UTF-8',
   };
+  let containerName = null;
   const ctl = (...args) => {
     try {
+      if (containerName) {
+        return containers.exec(containerName, ['ejabberdctl', ...baseArgs, ...args], { user: 'ejabberd', workdir: spool, env });
+      }
       return execFileSync('ejabberdctl', [...baseArgs, ...args], {
         uid: ids.uid, gid: ids.gid, env: { ...process.env, ...env }, cwd: spool, encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'], timeout: 60000,
       });
     } catch (e) {
-      throw failWithLogs(`ejabberdctl ${args.join(' ')} failed (${e.status}): ${e.stdout || ''}${e.stderr || ''}`,
+      throw failWithLogs(`ejabberdctl ${args.join(' ')} failed (${e.status}): ${e.stdout || ''}${e.stderr || e.message}`,
         [path.join(logsDir, 'ejabberd.log'), path.join(logsDir, 'error.log'), path.join(dir, 'ejabberd.stdout')]);
     }
   };
   const stdoutLog = path.join(dir, 'ejabberd.stdout');
-  const spawnIt = () => startProcess('ejabberdctl', [...baseArgs, 'foreground'], {
-    logFile: stdoutLog, cwd: spool, env, uid: ids.uid, gid: ids.gid,
-  });
+  const spawnIt = () => {
+    if (!inContainer) {
+      return startProcess('ejabberdctl', [...baseArgs, 'foreground'], {
+        logFile: stdoutLog, cwd: spool, env, uid: ids.uid, gid: ids.gid,
+      });
+    }
+    containerName = containers.containerName('ejabberd');
+    const argv = containers.runArgv('ejabberd', containerName, [dir], ['ejabberdctl', ...baseArgs, 'foreground'],
+      { user: 'ejabberd', workdir: spool, env });
+    return startProcess(argv[0], argv.slice(1), { logFile: stdoutLog, cwd: spool });
+  };
   let proc = spawnIt();
   const logs = [path.join(logsDir, 'ejabberd.log'), path.join(logsDir, 'error.log'), stdoutLog];
   const pidFile = path.join(spool, 'ejabberd.pid');
   const stop = async () => {
+    if (containerName) {
+      // `ejabberdctl stop` in the container, then podman stops what is left; the VM's pid
+      // file names a pid of the container's namespace, not of this host.
+      try {
+        ctl('stop');
+      } catch (_) {
+        // fall through to podman stop
+      }
+      containers.stop(containerName, 15);
+      await proc.stop(10000);
+      return;
+    }
     let beamPid = null;
     try {
       beamPid = Number(fs.readFileSync(pidFile, 'utf8').trim()) || null;
@@ -219,6 +251,9 @@ modules:
     await waitForPort(directTlsPort, '127.0.0.1', BOOT_MS, proc.exited);
     await waitForPort(c2sProxyPort, '127.0.0.1', BOOT_MS, proc.exited);
     await waitForPort(httpPort, '127.0.0.1', BOOT_MS, proc.exited);
+    if (inContainer) {
+      containers.assertRunning('ejabberd', containerName);
+    }
     for (const { user, password } of users) {
       ctl('register', user, domain, password);
     }
@@ -243,6 +278,8 @@ modules:
     ctl,
     stop,
     alive: proc.exited,
+    container: inContainer,
+    containerName: () => containerName,
     /** OS pid of the Erlang VM (beam.smp) from ejabberd's pid file; null if not written (yet). */
     beamPid: () => {
       try {

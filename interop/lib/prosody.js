@@ -8,6 +8,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { freePorts, startProcess, waitForPort, failWithLogs, run, BOOT_MS } = require('./util');
+const containers = require('./containers');
 
 function luaString(s) {
   return JSON.stringify(String(s));
@@ -71,11 +72,41 @@ ssl = ${ssl}
 VirtualHost ${luaString(domain)}
   ssl = ${ssl}
 `);
-  for (const { user, password } of users) {
-    run('prosodyctl', ['--config', cfgFile, 'register', user, domain, password]);
+  // INTEROP_SERVERS=containers: the same config, data and ports, in the Prosody image (dir
+  // mounted at its own path, host network); see containers.js.
+  const inContainer = containers.enabled();
+  if (inContainer && wrap) {
+    throw new Error('startProsody: `wrap` (a network namespace) is not available with INTEROP_SERVERS=containers');
   }
-  const argv = [...(wrap || []), 'prosody', '--config', cfgFile, '-F'];
-  const spawnIt = () => startProcess(argv[0], argv.slice(1), { logFile: path.join(dir, 'prosody.stdout'), cwd: dir });
+  if (inContainer) {
+    const script = 'cfg=$1; shift; while [ $# -gt 0 ]; do prosodyctl --config "$cfg" register "$1" "$2" "$3"; shift 3; done';
+    containers.runOnce('prosody', [dir], ['sh', '-ec', script, 'sh', cfgFile,
+      ...users.flatMap(({ user, password }) => [user, domain, password])]);
+  } else {
+    for (const { user, password } of users) {
+      run('prosodyctl', ['--config', cfgFile, 'register', user, domain, password]);
+    }
+  }
+  let containerName = null;
+  const command = () => {
+    if (!inContainer) {
+      return [...(wrap || []), 'prosody', '--config', cfgFile, '-F'];
+    }
+    containerName = containers.containerName('prosody');
+    return containers.runArgv('prosody', containerName, [dir], ['prosody', '--config', cfgFile, '-F']);
+  };
+  const spawnIt = () => {
+    const argv = command();
+    return startProcess(argv[0], argv.slice(1), { logFile: path.join(dir, 'prosody.stdout'), cwd: dir });
+  };
+  // A container is stopped through podman (a signal to the `podman run` client would leave it
+  // running); then the client exits.
+  const stopIt = async () => {
+    if (containerName) {
+      containers.stop(containerName);
+    }
+    await proc.stop();
+  };
   let proc = spawnIt();
   const logs = [logFile, proc.logFile];
   const waitUp = async () => {
@@ -83,9 +114,12 @@ VirtualHost ${luaString(domain)}
       await waitForPort(c2sPort, iface, BOOT_MS, proc.exited);
       await waitForPort(directTlsPort, iface, BOOT_MS, proc.exited);
       await waitForPort(httpPort, iface, BOOT_MS, proc.exited);
+      if (inContainer) {
+        containers.assertRunning('prosody', containerName);
+      }
     } catch (e) {
-      await proc.stop();
-      throw failWithLogs(`Prosody failed to start: ${e.message}`, logs);
+      await stopIt();
+      throw failWithLogs(`Prosody failed to start${inContainer ? ' (container)' : ''}: ${e.message}`, logs);
     }
   };
   await waitUp();
@@ -100,7 +134,9 @@ VirtualHost ${luaString(domain)}
     boshUrl: `http://127.0.0.1:${httpPort}/http-bind`,
     wsUrl: `ws://127.0.0.1:${httpPort}/xmpp-websocket`,
     logs,
-    stop: () => proc.stop(),
+    container: inContainer,
+    containerName: () => containerName,
+    stop: stopIt,
     alive: () => proc.exited(),
     async restart() {
       for (let i = 0; i < 100 && proc.exitInfo === null; i += 1) {

@@ -26,6 +26,7 @@
 // WS-FRM-4, WS-FRM-5, WS-OPEN-2, WS-OPEN-3, WS-RST-1, WS-RST-2, WS-TLS-1,
 // WS-SEC-1 (default `*` admits the page's Origin).
 
+const { nameSuffix } = require('../lib/containers');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -87,7 +88,7 @@ function metric(all, name) {
  */
 function browserScenario(kind, upstream, { discovery = null } = {}) {
   const ARTIFACT_NAMES = artifactNames(kind);
-  describe(`browser (${kind}): Converse.js in Chromium, BOSH and WebSocket through the gateway`, () => {
+  describe(`browser (${kind}): Converse.js in Chromium, BOSH and WebSocket through the gateway${nameSuffix()}`, () => {
     let world;
     let pages;
     let failed = false;

@@ -9,6 +9,7 @@
 //   bob:   WebSocket straight from 127.0.0.2 (not a trusted proxy: its own address)
 //   carol: BOSH (strophe.js) through the "proxy" with Forwarded: for=203.0.113.9
 
+const { nameSuffix } = require('../lib/containers');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 
@@ -33,7 +34,7 @@ function sessionIps(ej, domain) {
   return out;
 }
 
-test('the browser\'s address reaches ejabberd in a PROXY v2 header', { skip: skipReason }, async (t) => {
+test(`the browser's address reaches ejabberd in a PROXY v2 header${nameSuffix()}`, { skip: skipReason }, async (t) => {
   const domain = 'ejabberd.test';
   const world = { dir: makeWorkDir('boshgate-interop-proxy'), stops: [], logs: [] };
   world.teardown = worldTeardown(world, 'interop-proxy', 30);

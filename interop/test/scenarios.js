@@ -3,6 +3,7 @@
 // BOSH here, WebSocket in ws_scenarios.js (same server, gateway and TCP user).
 // Requirement IDs from shared/spec/checklist.md are cited where exercised.
 
+const { nameSuffix } = require('../lib/containers');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const { describe, before, after, test } = require('node:test');
@@ -29,7 +30,7 @@ function rawPost(url, body) {
 }
 
 function defineSuite({ kind, upstream }) {
-  describe(`${kind} (${upstream} upstream)`, () => {
+  describe(`${kind} (${upstream} upstream)${nameSuffix()}`, () => {
     let world;
     let carol;
     let failed = false;

@@ -6,6 +6,7 @@
 // (strophe.js) and a WebSocket user (strophe.js) log in through it and chat; the gateway's
 // log and its open sockets show the path it took.
 
+const { nameSuffix } = require('../lib/containers');
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -52,7 +53,7 @@ function tcpTo(pid, port) {
 
 const skipReason = mode() === 'boshgate' ? false : 'needs BOSHGATE_BIN (a gateway-only feature)';
 
-test('ejabberd over a Unix domain socket, tls = "off"', { skip: skipReason }, async (t) => {
+test(`ejabberd over a Unix domain socket, tls = "off"${nameSuffix()}`, { skip: skipReason }, async (t) => {
   const domain = 'ejabberd.test';
   const world = { dir: makeWorkDir('boshgate-interop-unix'), stops: [], logs: [] };
   world.teardown = worldTeardown(world, 'interop-unix', 30);
