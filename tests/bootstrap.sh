@@ -38,6 +38,8 @@ test_deps+=(nftables)
 test_deps+=(gnuplot-nox)
 # The Debian package test (tests/deb_test.sh): a NOTIFY_SOCKET listener and HTTP probes.
 test_deps+=(python3 curl)
+# Scale-out (interop/test/scaleout.test.js): several instances behind Debian's HAProxy 2.6.
+test_deps+=(haproxy)
 
 # Containers (conf/container, conf/compose, INTEROP_SERVERS=containers): podman with runc
 # (Debian's podman prefers crun, which refuses hybrid cgroup hosts), mmdebstrap for base

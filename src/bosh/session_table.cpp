@@ -101,9 +101,12 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
                 r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
                 return [] {};
             }
+            // A named instance prefixes its sids ("gw1.<160 random bits>") so that a load
+            // balancer can route every request of the session here (conf/haproxy/).
+            const std::string& instance = cfg->server.instance_id;
             std::string sid;
             do {
-                sid = core::random_sid();
+                sid = instance.empty() ? core::random_sid() : instance + '.' + core::random_sid();
             } while (sessions_.count(sid) != 0);
             // On the io thread of the connection that asked for it (gateway: one io_context per
             // thread), so that this connection's requests and the upstream stream need no

@@ -514,6 +514,19 @@ void read_server(context& ctx, const tvalue& t, server_options& out)
     r.get_choice("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "off"});
     r.get_choice("log_format", out.log_format, {"text", "json"});
     r.get_seconds("shutdown_grace", out.shutdown_grace, seconds(0), seconds(3600));
+    std::string id;
+    if (r.get_string("instance_id", id)) {
+        const bool ok = id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        });
+        if (ok) {
+            out.instance_id = id;
+        } else {
+            r.error(r.find("instance_id"), "instance_id",
+                    "must be at most 32 letters, digits, '_' or '-' (a load balancer's server name; got " +
+                        in_quotes(id) + ")");
+        }
+    }
     r.finish();
 }
 

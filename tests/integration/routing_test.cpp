@@ -49,6 +49,35 @@ TEST_F(routing, allowed_route_keeps_to_as_stream_and_certificate_identity)
     EXPECT_NE(secured.find("from='admin@xmpp.test'"), std::string::npos) << secured;
 }
 
+// Issue 11 (scale-out): a named instance's sids are "<instance_id>.<40 hex digits>" (the
+// prefix a load balancer routes on, the rest 160 random bits); the session is found by the
+// whole sid, and the same random part under another instance's name is an unknown sid.
+TEST_F(routing, instance_id_prefixes_bosh_sids)
+{
+    gateway_options o;
+    o.server_extra = "instance_id = \"gw7\"\n";
+    start(o);
+    fake->add(open_session_script());
+    const std::string sid = create_session(1);
+    ASSERT_EQ(sid.size(), 4u + 40u) << sid;
+    EXPECT_EQ(sid.substr(0, 4), "gw7.");
+    EXPECT_EQ(sid.find_first_not_of("0123456789abcdef", 4), std::string::npos) << sid;
+    auto other = post(req_body("gw8." + sid.substr(4), 2));
+    EXPECT_TRUE(is_terminate(other.body, "item-not-found")) << other.body;
+    auto own = post(terminate_req(sid, 2));
+    EXPECT_TRUE(is_terminate(own.body, "")) << own.body;
+}
+
+// Without instance_id the sid stays 40 hex digits (160 random bits), as before.
+TEST_F(routing, no_instance_id_keeps_plain_sids)
+{
+    start();
+    fake->add(open_session_script());
+    const std::string sid = create_session(1);
+    EXPECT_EQ(sid.size(), 40u) << sid;
+    EXPECT_EQ(sid.find_first_not_of("0123456789abcdef"), std::string::npos) << sid;
+}
+
 // BOSH-ROUTE-2: `route` is split literally, never URI-decoded: %2e is not a dot, so the
 // allow-listed host does not match and the route is refused.
 TEST_F(routing, route_is_taken_literally)

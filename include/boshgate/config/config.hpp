@@ -25,6 +25,10 @@ struct server_options {
     std::string log_level = "info";
     std::string log_format = "text"; ///< "text" or "json" (one JSON object per line)
     std::chrono::seconds shutdown_grace{5}; ///< drain deadline on SIGTERM
+    /// "" or 1..32 of [A-Za-z0-9_-]: this instance's name among several behind a load
+    /// balancer. BOSH sids then read "<instance_id>.<40 hex digits>", so that the balancer
+    /// sends every request of a session to the instance that owns it (conf/haproxy/).
+    std::string instance_id;
 };
 
 struct config {

@@ -66,6 +66,7 @@ nofile = 4096
 log_level = "debug"
 log_format = "json"
 shutdown_grace = "7s"
+instance_id = "gw-2_b"
 
 [http]
 bosh_path = "/bind"
@@ -174,6 +175,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.server.log_level, "debug");
     EXPECT_EQ(c.server.log_format, "json");
     EXPECT_EQ(c.server.shutdown_grace, 7s);
+    EXPECT_EQ(c.server.instance_id, "gw-2_b");
 
     ASSERT_EQ(c.http.listen.size(), 2u);
     EXPECT_EQ(c.http.listen[0].address, "0.0.0.0");
@@ -447,6 +449,12 @@ INSTANTIATE_TEST_SUITE_P(
                    "(got \"verbose\")"},
         range_case{"[server]\nshutdown_grace = \"2h\"\n", "test.toml:2",
                    "server.shutdown_grace: must be between 0s and 1h (got 2h)"},
+        // An instance id goes into BOSH sids and HAProxy's server names: no '.', no spaces.
+        range_case{"[server]\ninstance_id = \"gw.1\"\n", "test.toml:2",
+                   "server.instance_id: must be at most 32 letters, digits, '_' or '-' (a load balancer's server "
+                   "name; got \"gw.1\")"},
+        range_case{"[server]\ninstance_id = \"abcdefghijklmnopqrstuvwxyz0123456\"\n", "test.toml:2",
+                   "server.instance_id: must be at most 32 letters"},
         // BOSH-RESP-5 / WEB-6: hold is bounded.
         range_case{"[bosh]\nmax_hold = 0\n", "test.toml:2", "bosh.max_hold: must be between 1 and 16 (got 0)"},
         range_case{"[bosh]\nmax_hold = 17\n", "test.toml:2", "bosh.max_hold: must be between 1 and 16 (got 17)"},
