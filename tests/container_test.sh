@@ -15,7 +15,8 @@ compose_file="$root/conf/compose/compose.yaml"
 project="bgtest$$"
 pm=(podman --runtime runc --cgroup-manager cgroupfs)
 # podman-compose passes these global flags on to every podman call it makes.
-pc=(podman-compose --podman-args "--runtime runc --cgroup-manager cgroupfs" -p "$project" -f "$compose_file")
+# Each compose command is bounded: 5 min.
+pc=(timeout --kill-after=10 300 podman-compose --podman-args "--runtime runc --cgroup-manager cgroupfs" -p "$project" -f "$compose_file")
 fail() {
   echo "container_test: FAIL: $*" >&2
   "${pc[@]}" logs >&2 2>/dev/null | tail -n 60 >&2 || true
@@ -43,8 +44,9 @@ nofile=$(ulimit -Hn); nproc=4096
 run=("${pm[@]}" run --rm --no-healthcheck --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc" --network none)
 ids=$("${run[@]}" --entrypoint id localhost/boshgate)
 [[ $ids == "uid=5280(boshgate) gid=5280(boshgate) groups=5280(boshgate)" ]] || fail "runs as: $ids"
-"${run[@]}" localhost/boshgate --config /etc/boshgate/boshgate.toml --check-config | grep -q "config OK" \
-  || fail "the image's default config does not validate"
+# (Output captured first: `| grep -q` under pipefail fails when grep stops reading early.)
+check=$("${run[@]}" localhost/boshgate --config /etc/boshgate/boshgate.toml --check-config 2>&1) || true
+grep -q "config OK" <<<"$check" || fail "the image's default config does not validate: $check"
 if "${run[@]}" --entrypoint sh localhost/boshgate -c 'command -v g++ || command -v cmake || ls /usr/include/boost' >/dev/null 2>&1; then
   fail "the runtime image holds build tools or headers"
 fi
@@ -62,7 +64,8 @@ for _ in $(seq 100); do
 done
 curl -fs "http://127.0.0.1:$port/healthz" >/dev/null || fail "boshgate did not answer on the published port $port"
 "${pm[@]}" healthcheck run "$gw" >/dev/null 2>&1 || fail "the HEALTHCHECK of $gw failed"
-"${pm[@]}" logs "$gw" 2>&1 | grep -q "open-file limit $nofile" || fail "boshgate did not see the container's open-file limit $nofile"
+gw_log=$("${pm[@]}" logs "$gw" 2>&1 | grep -v 'level=' || true)
+grep -q "open-file limit $nofile" <<<"$gw_log" || fail "boshgate did not see the container's open-file limit $nofile:"$'\n'"$gw_log"
 
 echo "== containers: log in through the compose project (interop/test/compose.test.js)"
 (cd "$root/interop" && COMPOSE_URL="http://127.0.0.1:$port" node --test --test-reporter=spec test/compose.test.js) \
@@ -72,7 +75,8 @@ echo "== containers: stop (SIGTERM drains, exit 0)"
 "${pc[@]}" stop >/dev/null 2>&1 || fail "podman-compose stop failed"
 code=$("${pm[@]}" inspect --format '{{.State.ExitCode}}' "$gw")
 [[ $code == 0 ]] || fail "boshgate exited $code on SIGTERM"
-"${pm[@]}" logs "$gw" 2>&1 | grep -q "graceful shutdown" || fail "no graceful shutdown in the gateway's log"
+gw_log=$("${pm[@]}" logs "$gw" 2>&1 | grep -v 'level=' || true)
+grep -q "graceful shutdown" <<<"$gw_log" || fail "no graceful shutdown in the gateway's log:"$'\n'"$gw_log"
 "${pc[@]}" down -v >/dev/null 2>&1 || fail "podman-compose down failed"
 left=$("${pm[@]}" ps -aq --filter "label=io.podman.compose.project=$project")
 [[ -z $left ]] || fail "containers left after down: $left"

@@ -18,7 +18,7 @@ work=$(mktemp -d /tmp/boshgate-base.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 # ca-certificates: so that an upstream XMPP server's certificate verifies against the
 # system store (tls_verify defaults to on). Docs, man pages and locales are left out.
-mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+timeout --kill-after=30 900 mmdebstrap --quiet --variant=minbase --include=ca-certificates \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --aptopt='APT::Install-Recommends "false"' \

@@ -32,7 +32,8 @@ nofile=$(ulimit -Hn); nproc=$(ulimit -Hu); pid_max=$(cat /proc/sys/kernel/pid_ma
 [[ $nofile == unlimited ]] && nofile=1048576
 [[ $nproc == unlimited || $nproc -gt $pid_max ]] && nproc=$pid_max
 pm=(podman --runtime runc --cgroup-manager cgroupfs)
-build=("${pm[@]}" build --format docker --network host --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
+# Every build is bounded (a stalled mirror must not hang the test command): 30 min.
+build=(timeout --kill-after=30 1800 "${pm[@]}" build --format docker --network host --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
        --build-arg "BASE=$base")
 # A TLS-inspecting proxy that this host trusts (its CA in the system store) is trusted for the
 # build stage's one HTTPS download as well (the demo page's strophe.js from the npm registry).
