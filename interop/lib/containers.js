@@ -67,7 +67,7 @@ function podman(args, { timeout = 60000 } = {}) {
 function image(kind) {
   const name = IMAGES[kind];
   try {
-    execFileSync('podman', [...GLOBAL, 'image', 'exists', name], { stdio: 'ignore' });
+    execFileSync('podman', [...GLOBAL, 'image', 'exists', name], { stdio: 'ignore', timeout: 30000 });
   } catch (_) {
     throw new Error(`INTEROP_SERVERS=containers: image ${name} not found; build it with `
       + 'bash conf/container/build-images.sh (or set INTEROP_' + kind.toUpperCase() + '_IMAGE)');
