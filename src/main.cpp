@@ -104,7 +104,7 @@ int main(int argc, char** argv)
         return 2;
     }
     if (vm.count("help") != 0) {
-        std::cout << desc << "\nSignals: SIGHUP reloads the file (new sessions), SIGTERM drains and exits.\n"
+        std::cout << desc << "\nSignals: SIGHUP reloads the file (new sessions); SIGUSR2 drains (no new sessions, exit once the open ones have ended or at server.drain_timeout); SIGTERM stops gracefully (open sessions get system-shutdown).\n"
                              "Every option of the file: the commented boshgate.toml; more: man boshgate.\n";
         return 0;
     }

@@ -148,7 +148,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 }
                 break;
             }
-            auto res = answer(parser.get());
+            auto res = answer(parser.get(), peer);
             stream.expires_after(request_timeout);
             auto [wec, wn] = co_await bhttp::async_write(stream, res, net::as_tuple(net::use_awaitable));
             if (wec || !res.keep_alive()) {
@@ -159,8 +159,9 @@ struct server::impl : std::enable_shared_from_this<impl> {
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
 
-    bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::empty_body>& req)
+    bhttp::response<bhttp::string_body> answer(const bhttp::request<bhttp::empty_body>& req, const tcp::endpoint& peer)
     {
+        const std::string peer_text = config::format_host_port(peer.address().to_string(), peer.port());
         bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
         res.keep_alive(req.keep_alive());
         res.set(bhttp::field::cache_control, "no-store");
@@ -173,8 +174,22 @@ struct server::impl : std::enable_shared_from_this<impl> {
         const std::string_view target(req.target().data(), req.target().size());
         const auto path = target.substr(0, target.find('?'));
         constexpr std::string_view text = "text/plain; charset=utf-8";
-        if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-            reply(bhttp::status::method_not_allowed, text, "405 method not allowed: the admin listener is read-only\n");
+        if (path == "/drain") {
+            if (req.method() != bhttp::verb::post) {
+                reply(bhttp::status::method_not_allowed, text, "405 method not allowed: POST /drain starts a drain\n");
+                res.set(bhttp::field::allow, "POST");
+            } else if (req.find(bhttp::field::origin) != req.end()) {
+                // A browser sends Origin with every cross-origin POST: a page on this host must
+                // not be able to drain the gateway (a form needs no CORS preflight).
+                reply(bhttp::status::forbidden, text,
+                      "403 forbidden: POST /drain is for operators' tools (curl), not for pages in a browser\n");
+            } else {
+                core::log().info("admin: POST /drain from {}", peer_text);
+                reply(bhttp::status::accepted, text, hk.drain() + "\n");
+            }
+        } else if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+            reply(bhttp::status::method_not_allowed, text,
+                  "405 method not allowed: the admin listener is read-only but for POST /drain\n");
             res.set(bhttp::field::allow, "GET, HEAD");
         } else if (path == "/metrics") {
             reply(bhttp::status::ok, "text/plain; version=0.0.4; charset=utf-8",
@@ -210,8 +225,8 @@ struct server::impl : std::enable_shared_from_this<impl> {
             res.set(bhttp::field::location, "/status");
         } else {
             reply(bhttp::status::not_found, text,
-                  "404 not found: the admin listener serves /metrics, /healthz, /readyz, /status and "
-                  "/status.json\n");
+                  "404 not found: the admin listener serves /metrics, /healthz, /readyz, /status, "
+                  "/status.json and POST /drain\n");
         }
         res.prepare_payload();
         if (req.method() == bhttp::verb::head) {

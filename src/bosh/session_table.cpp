@@ -76,6 +76,15 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
     request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
 
     if (!b.sid) {
+        if (draining_.load(std::memory_order_relaxed)) {
+            // Not a BOSH condition: this instance is fine but takes no new sessions. HTTP 503
+            // (RFC 9110 §15.6.4) is what a balancer retries elsewhere (conf/haproxy/:
+            // retry-on 503); a client talking to us directly sees a failed attempt and retries.
+            ++m.drain_refused_sessions;
+            r(reply{503, "text/plain; charset=utf-8",
+                    "503 draining: this instance takes no new sessions; try again (another instance)\n", false, 1});
+            return [] {};
+        }
         std::shared_ptr<session> s;
         {
             std::lock_guard lock(mutex_);
@@ -165,6 +174,11 @@ void session_table::shutdown_all()
     for (auto& s : all) {
         s->post_shutdown();
     }
+}
+
+void session_table::set_draining(bool on)
+{
+    draining_.store(on, std::memory_order_relaxed);
 }
 
 void session_table::set_config(std::shared_ptr<const config::config> cfg)

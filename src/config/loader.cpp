@@ -514,6 +514,7 @@ void read_server(context& ctx, const tvalue& t, server_options& out)
     r.get_choice("log_level", out.log_level, {"trace", "debug", "info", "warn", "error", "off"});
     r.get_choice("log_format", out.log_format, {"text", "json"});
     r.get_seconds("shutdown_grace", out.shutdown_grace, seconds(0), seconds(3600));
+    r.get_seconds("drain_timeout", out.drain_timeout, seconds(0), seconds(7 * 24 * 3600));
     std::string id;
     if (r.get_string("instance_id", id)) {
         const bool ok = id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {

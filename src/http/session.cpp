@@ -466,6 +466,17 @@ private:
             s.res = plain_response(s, bhttp::status::service_unavailable, "shutting down\n");
             return;
         }
+        if (ctx_->ws->draining()) {
+            // As for a BOSH session creation (bosh::session_table): 503, which a balancer
+            // retries on another instance; no WebSocket exists yet.
+            ++metrics::global().ws_handshakes_refused;
+            ++metrics::global().drain_refused_sessions;
+            auto res = plain_response(s, bhttp::status::service_unavailable,
+                                      "503 draining: this instance takes no new sessions; try again (another instance)\n");
+            res.set(bhttp::field::retry_after, "1");
+            s.res = std::move(res);
+            return;
+        }
         // SEC-LIMIT-1..3: the session limits apply before the upgrade; a refusal is HTTP 503
         // with Retry-After (RFC 9110 §15.6.4, §10.2.3), so the client learns it before any
         // WebSocket exists.
@@ -637,6 +648,9 @@ private:
         response res{static_cast<bhttp::status>(r.status), s.version};
         res.set(bhttp::field::content_type, r.content_type);   // BOSH-HTTP-10
         res.set(bhttp::field::cache_control, "no-store");
+        if (r.retry_after != 0) {
+            res.set(bhttp::field::retry_after, std::to_string(r.retry_after)); // RFC 9110 §10.2.3
+        }
         res.body() = std::move(r.body);
         apply_cors(res, s.cors);                                 // WEB-2: on every response
         finish(s, res);

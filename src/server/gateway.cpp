@@ -7,6 +7,7 @@
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/limits/admission.hpp"
+#include "boshgate/metrics/registry.hpp"
 #include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/stream.hpp"
 #include "boshgate/websocket/session.hpp"
@@ -90,8 +91,9 @@ std::pair<limits::options, std::size_t> admission_options(const config::config& 
 
 struct gateway::impl {
     impl(std::shared_ptr<const config::config> c, std::string path, config::overrides o)
-        : cfg(std::move(c)), config_path(std::move(path)), ov(std::move(o)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc)
+        : cfg(std::move(c)), config_path(std::move(path)), ov(std::move(o)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc), drain_deadline(ioc)
     {
+        signals.add(SIGUSR2);
     }
 
     // One io_context per io thread (Envoy's and nghttpx's model): a connection, its session
@@ -115,7 +117,10 @@ struct gateway::impl {
     std::unique_ptr<admin::server> admin_listener; ///< stays up while draining (/readyz says so)
     net::signal_set signals;
     net::steady_timer grace;
+    net::steady_timer drain_deadline;
     bool stopping = false;
+    bool draining = false; ///< SIGUSR2 or POST /drain: no new sessions, exit when none is left
+    std::chrono::steady_clock::time_point drain_started;
 
     /// Round-robin over the io threads' contexts, for new connections.
     net::io_context& pick_context()
@@ -142,6 +147,11 @@ struct gateway::impl {
             }
             if (sig == SIGHUP) {
                 reload();
+                wait_signal();
+                return;
+            }
+            if (sig == SIGUSR2) {
+                begin_drain("signal SIGUSR2");
                 wait_signal();
                 return;
             }
@@ -176,12 +186,76 @@ struct gateway::impl {
         sd_notify("READY=1");
     }
 
+    /// Rolling upgrades (README "Scaling out and upgrading"): /readyz turns 503 so that the
+    /// balancer sends new sessions elsewhere, and session creations that still arrive get
+    /// HTTP 503 (retried elsewhere); the listeners stay open for the open sessions' requests.
+    /// The process exits when the last session has ended, or at server.drain_timeout with a
+    /// graceful stop of what is left. Returns what the admin endpoint reports.
+    std::string begin_drain(std::string_view why)
+    {
+        const auto open = [this] {
+            return std::to_string(table->size()) + " BOSH and " + std::to_string(ws_hub->size()) +
+                   " WebSocket sessions open";
+        };
+        if (stopping) {
+            return "stopping already (" + open() + ")";
+        }
+        if (draining) {
+            return "draining already, since " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::steady_clock::now() - drain_started)
+                                      .count()) +
+                   " s (" + open() + ")";
+        }
+        draining = true;
+        drain_started = std::chrono::steady_clock::now();
+        metrics::global().draining = 1;
+        table->set_draining(true);
+        ws_hub->set_draining(true);
+        sd_notify("STATUS=draining: no new sessions; exits when the open ones have ended");
+        const auto timeout = cfg->server.drain_timeout;
+        std::string what = "draining: " + open() + "; new sessions get 503; exit when they have ended, at most " +
+                           std::to_string(timeout.count()) + " s (server.drain_timeout)";
+        core::log().info("{}: {}", why, what);
+        drain_deadline.expires_after(timeout);
+        drain_deadline.async_wait([this](boost::system::error_code ec) {
+            if (ec || stopping) {
+                return;
+            }
+            core::log().warn("drain_timeout reached with {} BOSH and {} WebSocket sessions open: ending them "
+                             "(system-shutdown)",
+                             table->size(), ws_hub->size());
+            begin_stop();
+        });
+        poll_drain();
+        return what;
+    }
+
+    void poll_drain()
+    {
+        auto t = std::make_shared<net::steady_timer>(ioc, std::chrono::milliseconds(100));
+        t->async_wait([this, t](boost::system::error_code) {
+            if (stopping) {
+                return;
+            }
+            if (table->size() == 0 && ws_hub->size() == 0) {
+                const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - drain_started);
+                core::log().info("drained in {:.1f} s: no session left; exiting", static_cast<double>(took.count()) / 1000.0);
+                begin_stop();
+                return;
+            }
+            poll_drain();
+        });
+    }
+
     void begin_stop()
     {
         if (stopping) {
             return;
         }
         stopping = true;
+        drain_deadline.cancel();
         sd_notify("STOPPING=1");
         for (auto& l : listeners) {
             l->stop();
@@ -255,7 +329,8 @@ void gateway::start()
     if (g.cfg->admin.enabled) {
         admin::hooks h;
         // Both read on ioc's thread, where signals, reloads and the drain run too.
-        h.ready = [&g] { return !g.stopping; };
+        h.ready = [&g] { return !g.stopping && !g.draining; };
+        h.drain = [&g] { return g.begin_drain("admin POST /drain"); };
         h.config = [&g] { return g.cfg; };
         h.threads = n;
         g.admin_listener = std::make_unique<admin::server>(g.ioc, g.cfg->admin, std::move(h));
@@ -295,6 +370,11 @@ int gateway::run()
 void gateway::stop()
 {
     net::post(impl_->ioc, [this] { impl_->begin_stop(); });
+}
+
+void gateway::drain()
+{
+    net::post(impl_->ioc, [this] { impl_->begin_drain("drain()"); });
 }
 
 std::uint16_t gateway::bound_port(std::size_t i) const

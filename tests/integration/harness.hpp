@@ -25,6 +25,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -343,7 +344,10 @@ public:
         gw_->start();
         port_ = gw_->bound_port(0);
         admin_port_ = gw_->admin_port();
-        thread_ = std::thread([this] { exit_code_ = gw_->run(); });
+        thread_ = std::thread([this] {
+            exit_code_ = gw_->run();
+            exited_ = true;
+        });
     }
 
     std::uint16_t port(std::size_t listener = 0) const { return listener == 0 ? port_ : gw_->bound_port(listener); }
@@ -370,13 +374,34 @@ public:
         }
     }
 
+    /// Start a drain (as SIGUSR2) without waiting.
+    void drain()
+    {
+        if (gw_) {
+            gw_->drain();
+        }
+    }
+
+    /// Whether run() returned by itself within `limit` (polled; the test then joins).
+    bool wait_exited(std::chrono::milliseconds limit)
+    {
+        const auto until = std::chrono::steady_clock::now() + limit;
+        while (!exited_ && std::chrono::steady_clock::now() < until) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return exited_;
+    }
+    bool exited() const { return exited_; }
+    int exit_code() const { return exit_code_; }
+
 private:
     std::shared_ptr<const config::config> cfg_;
     std::unique_ptr<server::gateway> gw_;
     std::thread thread_;
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
-    int exit_code_ = -1;
+    std::atomic<int> exit_code_{-1};
+    std::atomic<bool> exited_{false};
 };
 
 // ------------------------------------------------------------------------------ BOSH bodies

@@ -1,6 +1,6 @@
 #pragma once
 // The admin listener (I/O shell): plain HTTP/1.1 on [admin] address:port, peers limited to
-// admin.allow, GET/HEAD only. Serves /metrics (Prometheus text), /healthz (alive),
+// admin.allow, GET/HEAD, and POST /drain. Serves /metrics (Prometheus text), /healthz (alive),
 // /readyz (200 ready, 503 while draining), /status (the live page) and /status.json; samples
 // the counters every interval_s for the page's charts. Runs on one io_context (no strand).
 #include "boshgate/admin/options.hpp"
@@ -16,6 +16,8 @@ namespace boshgate::admin {
 
 struct hooks {
     std::function<bool()> ready;                                  ///< false while draining
+    /// POST /drain: starts a drain (idempotent); returns the text to report.
+    std::function<std::string()> drain;
     std::function<std::shared_ptr<const config::config>()> config; ///< the config in force
     unsigned threads = 1;
 };

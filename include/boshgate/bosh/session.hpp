@@ -26,6 +26,7 @@ struct reply {
     std::string content_type;
     std::string body;
     bool close_connection = false; ///< BOSH-HTTP-14: drop the connection without a body
+    unsigned retry_after = 0;      ///< seconds for a Retry-After header (0: none)
 };
 
 /// Delivers a reply to the HTTP connection that carried the request. Called at most once,

@@ -35,6 +35,9 @@ public:
 
     /// Terminate every session with system-shutdown and refuse new ones.
     void shutdown_all();
+    /// Draining: session creations are answered HTTP 503 (Retry-After: 1, so that a load
+    /// balancer retries another instance); the open sessions carry on.
+    void set_draining(bool on);
     /// New sessions use this config from now on (SIGHUP reload).
     void set_config(std::shared_ptr<const config::config> cfg);
     /// Called by a session when its engine ended it.
@@ -55,6 +58,7 @@ private:
     std::unordered_map<std::string, entry> sessions_;
     std::atomic<request_id> next_id_{1};
     bool shutting_down_ = false;
+    std::atomic<bool> draining_{false};
 };
 
 } // namespace boshgate::bosh

@@ -25,6 +25,9 @@ struct server_options {
     std::string log_level = "info";
     std::string log_format = "text"; ///< "text" or "json" (one JSON object per line)
     std::chrono::seconds shutdown_grace{5}; ///< drain deadline on SIGTERM
+    /// A drain (SIGUSR2 or admin POST /drain: no new sessions, open ones served until they
+    /// end) lasts at most this long; then the sessions left end as on SIGTERM.
+    std::chrono::seconds drain_timeout{600};
     /// "" or 1..32 of [A-Za-z0-9_-]: this instance's name among several behind a load
     /// balancer. BOSH sids then read "<instance_id>.<40 hex digits>", so that the balancer
     /// sends every request of a session to the instance that owns it (conf/haproxy/).

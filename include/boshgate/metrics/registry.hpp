@@ -27,6 +27,8 @@ namespace boshgate::metrics {
     X(limits_refused_sessions, counter, "BOSH/WebSocket sessions refused: limits.max_sessions") \
     X(limits_refused_address_sessions, counter, "sessions refused: limits.max_sessions_per_address") \
     X(limits_refused_address_rate, counter, "sessions refused: limits.session_rate_per_address") \
+    X(draining, gauge, "1 while the instance drains (SIGUSR2 or POST /drain): no new sessions, open ones served") \
+    X(drain_refused_sessions, counter, "new BOSH/WebSocket sessions refused with HTTP 503 while draining") \
     X(bosh_requests, counter, "BOSH POST bodies handled")                                        \
     X(bosh_sessions_created, counter, "BOSH sessions created")                                   \
     X(bosh_sessions_active, gauge, "BOSH sessions alive now")                                    \

@@ -7,8 +7,9 @@ namespace boshgate::server {
 
 /// The process: io_context with N threads, HTTP listeners, BOSH session table, WebSocket
 /// hub, upstream shared context, signals (SIGTERM/SIGINT: graceful stop with
-/// system-shutdown to BOSH and WebSocket clients; SIGHUP: reload config for new sessions),
-/// sd_notify readiness.
+/// system-shutdown to BOSH and WebSocket clients; SIGHUP: reload config for new sessions;
+/// SIGUSR2: drain, i.e. no new sessions and exit once the open ones have ended or at
+/// server.drain_timeout), sd_notify readiness.
 class gateway {
 public:
     /// `ov`: the command-line overrides, re-applied on every SIGHUP reload.
@@ -20,6 +21,8 @@ public:
     /// Run until stopped by a signal or stop(). Returns the process exit code.
     int run();
     void stop();
+    /// As SIGUSR2 (thread-safe: posted to the main io_context).
+    void drain();
     /// Bound TCP port of listener i (tests bind port 0).
     std::uint16_t bound_port(std::size_t i = 0) const;
     /// Bound port of the admin listener (0: [admin] enabled = false).

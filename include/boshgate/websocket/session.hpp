@@ -15,6 +15,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,9 @@ public:
     /// upgrades are refused from now on (accepting() == false).
     void shutdown_all();
     bool accepting() const;
+    /// Draining: upgrades are answered HTTP 503 (Retry-After: 1); open sessions carry on.
+    void set_draining(bool on) { draining_.store(on, std::memory_order_relaxed); }
+    bool draining() const { return draining_.load(std::memory_order_relaxed); }
     std::size_t size() const;
 
     // Used by sessions.
@@ -53,6 +57,7 @@ private:
     std::shared_ptr<const config::config> cfg_;
     std::unordered_map<std::uint64_t, std::weak_ptr<session_base>> sessions_;
     bool shutting_down_ = false;
+    std::atomic<bool> draining_{false};
 };
 
 /// What a session offers the hub.

@@ -66,6 +66,7 @@ nofile = 4096
 log_level = "debug"
 log_format = "json"
 shutdown_grace = "7s"
+drain_timeout = "2h"
 instance_id = "gw-2_b"
 
 [http]
@@ -175,6 +176,7 @@ TEST(config_loader, full_file_maps_every_key)
     EXPECT_EQ(c.server.log_level, "debug");
     EXPECT_EQ(c.server.log_format, "json");
     EXPECT_EQ(c.server.shutdown_grace, 7s);
+    EXPECT_EQ(c.server.drain_timeout, 2h);
     EXPECT_EQ(c.server.instance_id, "gw-2_b");
 
     ASSERT_EQ(c.http.listen.size(), 2u);
@@ -449,6 +451,8 @@ INSTANTIATE_TEST_SUITE_P(
                    "(got \"verbose\")"},
         range_case{"[server]\nshutdown_grace = \"2h\"\n", "test.toml:2",
                    "server.shutdown_grace: must be between 0s and 1h (got 2h)"},
+        range_case{"[server]\ndrain_timeout = \"8d\"\n", "test.toml:2",
+                   "server.drain_timeout: must be between 0s and 7d (got 8d)"},
         // An instance id goes into BOSH sids and HAProxy's server names: no '.', no spaces.
         range_case{"[server]\ninstance_id = \"gw.1\"\n", "test.toml:2",
                    "server.instance_id: must be at most 32 letters, digits, '_' or '-' (a load balancer's server "

@@ -60,6 +60,7 @@ TEST(shipped_config, loads_and_matches_the_documented_defaults)
     EXPECT_EQ(c.admin.port, d.admin.port);
     EXPECT_TRUE(c.admin.allow.empty());
     EXPECT_EQ(c.server.shutdown_grace, d.server.shutdown_grace);
+    EXPECT_EQ(c.server.drain_timeout, d.server.drain_timeout);
     EXPECT_EQ(c.server.instance_id, d.server.instance_id);
     EXPECT_EQ(c.http.bosh_path, d.http.bosh_path);
     EXPECT_EQ(c.http.websocket_path, d.http.websocket_path);
