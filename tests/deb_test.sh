@@ -59,6 +59,7 @@ for lib in libc6 libssl3 libc-ares2 libexpat1 libspdlog1.10 libfmt9 adduser; do
 done
 contents=$(dpkg-deb --contents "$deb")
 for path in ./usr/sbin/boshgate ./etc/boshgate/boshgate.toml ./lib/systemd/system/boshgate.service \
+            ./lib/systemd/system/boshgate@.service \
             ./usr/share/boshgate/www/index.html ./usr/share/man/man8/boshgate.8 ./usr/share/doc/boshgate/README.md; do
   grep -q " $path\$" <<<"$contents" || fail "the package lacks $path"
 done
@@ -87,6 +88,21 @@ if command -v systemd-analyze >/dev/null; then
   systemd-analyze verify "$unit" >"$work/verify.log" 2>&1 || true
   if grep -Ei "unknown (key|section)|failed to parse|invalid" "$work/verify.log"; then
     fail "systemd-analyze verify: $(cat "$work/verify.log")"
+  fi
+fi
+
+# The template (several instances) differs from the unit only where an instance must:
+# its config file, Restart=on-failure (a drained instance stays down), names and comments.
+template=/lib/systemd/system/boshgate@.service
+settings() { grep -v -e '^#' -e '^$' -e '^Description=' -e '^Documentation=' -e '^ExecStart' -e '^Restart=' "$1"; }
+diff <(settings "$unit") <(settings "$template") >"$work/template.diff" || fail "boshgate@.service drifted from boshgate.service: $(cat "$work/template.diff")"
+grep -qx 'ExecStart=/usr/sbin/boshgate --config /etc/boshgate/%i.toml' "$template" || fail "template ExecStart: $(grep ExecStart= "$template")"
+grep -qx 'Restart=on-failure' "$template" || fail "template: a drained instance must stay down (Restart=on-failure)"
+if command -v systemd-analyze >/dev/null; then
+  cp "$template" "$work/boshgate@gw1.service"
+  systemd-analyze verify "$work/boshgate@gw1.service" >"$work/verify-template.log" 2>&1 || true
+  if grep -Ei "unknown (key|section)|failed to parse|invalid" "$work/verify-template.log"; then
+    fail "systemd-analyze verify (template): $(cat "$work/verify-template.log")"
   fi
 fi
 

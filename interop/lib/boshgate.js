@@ -79,12 +79,14 @@ function applySettings(lines, settings) {
  * sections ('limits', 'websocket', 'xml', ...), values as JS strings / numbers
  * / booleans; extra: raw TOML text appended to the file (e.g. more
  * [[upstream.domain]] blocks). Without them the file is exactly as before.
+ * port / adminPort: fixed ports instead of the ones the gateway picks (a load balancer's
+ * slot, interop/lib/haproxy.js).
  * Resolves with
  * { pid, url (BOSH), wsUrl (WebSocket, subprotocol xmpp), port, adminPort, adminUrl
  *   (the admin listener: /metrics, /readyz, /status), configFile,
  *   logFile, logs, logMark(), logSince(mark), stop() }.
  */
-async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug', settings = {}, extra = '' }) {
+async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 'debug', settings = {}, extra = '', port: fixedPort = 0, adminPort: fixedAdminPort = 0 }) {
   if (!fs.existsSync(bin)) {
     throw new Error(`BOSHGATE_BIN=${bin} does not exist (build it first)`);
   }
@@ -99,7 +101,7 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     // The admin listener (/metrics, /readyz, /status) on a port of its own choosing: tests
     // and benchmarks run several gateways at once.
     '[admin]',
-    'port = 0',
+    `port = ${fixedAdminPort}`,
     '',
     '[http]',
     'bosh_path = "/http-bind"',
@@ -108,7 +110,7 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     '',
     '[[http.listen]]',
     'address = "127.0.0.1"',
-    'port = 0',
+    `port = ${fixedPort}`,
     '',
     '[bosh]',
     'max_wait = "20s"',
@@ -169,6 +171,14 @@ async function startBoshgate({ bin, dir, caFile, dnsServer, domains, logLevel = 
     /** Log text appended since `mark` (from logMark()). */
     logSince: (mark) => logTextSince(logFile, mark),
     alive: proc.exited,
+    /** Resolves with "exit code N signal S" once the process has exited by itself. */
+    exit: () => new Promise((resolve) => {
+      if (proc.exitInfo !== null) {
+        resolve(proc.exitInfo);
+      } else {
+        proc.child.once('exit', () => resolve(proc.exitInfo));
+      }
+    }),
     stop: () => proc.stop(),
   };
 }

@@ -1,12 +1,12 @@
 'use strict';
 // A real HAProxy (Debian 2.6) running the shipped conf/haproxy/haproxy.cfg, with the
-// addresses of this run: the file's frontend bind and its three `server` lines are
+// addresses of this run: the file's frontend bind and its six `server` lines are
 // rewritten to the given ports; everything else (routing by sid, health checks, timeouts)
 // is the file as shipped.
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { startProcess, waitForPort, failWithLogs, BOOT_MS } = require('./util');
+const { startProcess, waitForPort, waitForLogLine, failWithLogs, freePorts, BOOT_MS, WAIT_MS } = require('./util');
 
 const SHIPPED = path.join(__dirname, '..', '..', 'conf', 'haproxy', 'haproxy.cfg');
 
@@ -19,18 +19,29 @@ function replaceOnce(text, from, to) {
   return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
+/** The instance slots the shipped file names (server gw1..gw6). */
+const SLOTS = 6;
+
 /**
- * Starts HAProxy with the shipped config: frontend on 127.0.0.1:`port`, servers gw1..gw3 at
- * `servers` ([{ port, adminPort }] in that order). Resolves with { url, wsUrl, port, logFile,
- * logs, stop() }.
+ * Starts HAProxy with the shipped config: frontend on 127.0.0.1:`port`; `servers` fill
+ * slots gw1, gw2, ... in that order ([{ port, adminPort }]); the slots left get free ports
+ * with nothing listening (a gateway started there later, with those ports, is picked up by
+ * the health checks). Resolves with { url, wsUrl, port, slots: [{ name, port, adminPort }],
+ * logFile, logs, log(), waitServer(name, 'UP' | 'DOWN', fromByte), logMark(), stop() }.
  */
 async function startHaproxy({ dir, port, servers }) {
-  if (servers.length !== 3) {
-    throw new Error('the shipped config names three instances');
+  if (servers.length > SLOTS) {
+    throw new Error(`the shipped config names ${SLOTS} instances`);
+  }
+  const spare = await freePorts(2 * (SLOTS - servers.length));
+  const slots = [];
+  for (let i = 0; i < SLOTS; i++) {
+    const s = servers[i] || { port: spare.shift(), adminPort: spare.shift() };
+    slots.push({ name: `gw${i + 1}`, port: s.port, adminPort: s.adminPort });
   }
   let cfg = fs.readFileSync(SHIPPED, 'utf8');
   cfg = replaceOnce(cfg, 'bind 127.0.0.1:5280', `bind 127.0.0.1:${port}`);
-  servers.forEach((s, i) => {
+  slots.forEach((s, i) => {
     const n = i + 1;
     cfg = replaceOnce(cfg, `server gw${n} 127.0.0.1:528${n} port 928${n}`, `server gw${n} 127.0.0.1:${s.port} port ${s.adminPort}`);
   });
@@ -52,7 +63,13 @@ async function startHaproxy({ dir, port, servers }) {
     cfgFile,
     logFile,
     logs: [logFile],
+    slots,
     log: () => fs.readFileSync(logFile, 'utf8'),
+    /** Current size of the log (bytes), for waitServer's fromByte. */
+    logMark: () => fs.statSync(logFile).size,
+    /** Resolves when HAProxy logs that server `name` is UP / DOWN (after byte fromByte). */
+    waitServer: (name, state, fromByte = 0, ms = WAIT_MS) => waitForLogLine(logFile,
+      new RegExp(`Server boshgate/${name} is ${state}\\b`), ms, proc.exited, fromByte),
     stop: () => proc.stop(),
   };
 }

@@ -42,4 +42,15 @@ async function assertContacts(client, user, jidOf) {
   assert.deepEqual(await client.roster(), USERS.filter((u) => u !== user).map((u) => ({ jid: jidOf(u), subscription: 'both' })));
 }
 
-module.exports = { token, exchangeMessages, assertContacts };
+/** Counter values of a gateway's admin /metrics (interop/lib/boshgate.js) ({ name: value }). */
+async function counters(gw) {
+  const res = await fetch(`${gw.adminUrl}/metrics`);
+  assert.equal(res.status, 200);
+  const out = {};
+  for (const m of (await res.text()).matchAll(/^boshgate_([a-z0-9_]+?)(?:_total)? (\d+)$/gm)) {
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+module.exports = { token, exchangeMessages, assertContacts, counters };

@@ -24,20 +24,9 @@ const { startHaproxy } = require('../lib/haproxy');
 const { BoshClient } = require('../lib/bosh_client');
 const { StropheWsClient } = require('../lib/ws_strophe_client');
 const { localName } = require('../lib/strophe_base');
-const { token } = require('./helpers');
+const { token, counters } = require('./helpers');
 
 const skipReason = mode() === 'boshgate' ? false : 'needs BOSHGATE_BIN (a gateway-only feature)';
-
-/** Counter values of a gateway's admin /metrics ({ name: value }). */
-async function counters(gw) {
-  const res = await fetch(`${gw.adminUrl}/metrics`);
-  assert.equal(res.status, 200);
-  const out = {};
-  for (const m of (await res.text()).matchAll(/^boshgate_([a-z0-9_]+?)(?:_total)? (\d+)$/gm)) {
-    out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
 
 /** Every session sends one message to every other session (full JIDs); all must arrive. */
 async function everyoneChats(sessions, tag) {
@@ -89,6 +78,8 @@ test('three instances behind HAProxy: spread, routed by sid, chat across instanc
     const lb = await startHaproxy({ dir: world.dir, port, servers: gws });
     world.stops.push(lb.stop);
     world.logs.push(...lb.logs);
+    // Only three of the file's six slots run here: HAProxy must have seen the others down.
+    await Promise.all(['gw4', 'gw5', 'gw6'].map((n) => lb.waitServer(n, 'DOWN')));
 
     const pass = (u) => USERS.find((x) => x.user === u).password;
     for (const user of ['alice', 'bob', 'carol']) {
@@ -151,6 +142,50 @@ test('three instances behind HAProxy: spread, routed by sid, chat across instanc
     }
     const m = await everyoneChats(alive, 'survivors');
     t.diagnostic(`${m} messages among the surviving sessions, all delivered`);
+
+    // A drain that HAProxy has not noticed yet: a fresh instance in slot gw4 (no connections,
+    // so leastconn's first pick) is told to drain, and at once session creations arrive. The
+    // ones it gets are answered 503 and HAProxy retries them on another instance: every
+    // creation succeeds elsewhere. Then gw4, which never held a session, exits by itself.
+    const slot = lb.slots[3];
+    const dir = path.join(world.dir, slot.name);
+    fs.mkdirSync(dir);
+    let mark = lb.logMark();
+    const spare = await startBoshgate({
+      bin: process.env.BOSHGATE_BIN, dir, caFile: certs.caFile, logLevel: 'info', port: slot.port, adminPort: slot.adminPort,
+      domains: [{ name: domain, address: `127.0.0.1:${prosody.c2sPort}` }],
+      settings: { server: { instance_id: slot.name } },
+    });
+    world.stops.push(spare.stop);
+    world.logs.push(...spare.logs);
+    await lb.waitServer(slot.name, 'UP', mark);
+    const drained = await fetch(`${spare.adminUrl}/drain`, { method: 'POST' });
+    assert.equal(drained.status, 202);
+    const created = await Promise.all([1, 2, 3, 4].map(async (i) => {
+      const rid = 1000 + i;
+      const res = await fetch(lb.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+        body: `<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' rid='${rid}' to='${domain}' wait='10' hold='1' ver='1.11' xmpp:version='1.0'/>`,
+      });
+      const text = await res.text();
+      return { status: res.status, sid: (/ sid='([^']+)'/.exec(text) || [])[1], rid, text };
+    }));
+    for (const c of created) {
+      assert.equal(c.status, 200, `a creation during the drain failed: ${c.status} ${c.text}`);
+      assert.ok(c.sid && !c.sid.startsWith(`${slot.name}.`), `created on another instance (sid ${c.sid})`);
+    }
+    const refusedBySpare = (await counters(spare)).drain_refused_sessions;
+    assert.ok(refusedBySpare >= 1, 'the draining instance was offered a creation (leastconn) and answered 503');
+    t.diagnostic(`drain before HAProxy noticed: ${refusedBySpare} creation attempts answered 503 by ${slot.name}, all ${created.length} creations retried onto ${[...new Set(created.map((c) => c.sid.split('.')[0]))].join(', ')}`);
+    for (const c of created) {
+      await fetch(lb.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+        body: `<body xmlns='http://jabber.org/protocol/httpbind' rid='${c.rid + 1}' sid='${c.sid}' type='terminate'/>`,
+      });
+    }
+    assert.equal(await spare.exit(), 'exit code 0 signal null', `${slot.name}, drained with no session, exits by itself`);
     failed = false;
   } finally {
     for (const s of sessions) {
