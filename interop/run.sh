@@ -70,7 +70,7 @@ if node --help | grep -q -- '--test-concurrency'; then
   flags+=(--test-concurrency=1) # Node >= 20.10; Node 18 has no such flag
 fi
 set +e
-read -r -a files <<<"${INTEROP_FILES:-test/prosody.test.js test/ejabberd.test.js test/unix_socket.test.js test/proxy_protocol.test.js test/scaleout.test.js test/rolling_upgrade.test.js test/browser.test.js}"
+read -r -a files <<<"${INTEROP_FILES:-test/prosody.test.js test/ejabberd.test.js test/unix_socket.test.js test/proxy_protocol.test.js test/scaleout.test.js test/rolling_upgrade.test.js test/inplace_restart.test.js test/browser.test.js}"
 timeout --kill-after=10 540 node "${flags[@]}" "${files[@]}" 2>&1
 rc=$?
 set -e

@@ -104,7 +104,13 @@ int main(int argc, char** argv)
         return 2;
     }
     if (vm.count("help") != 0) {
-        std::cout << desc << "\nSignals: SIGHUP reloads the file (new sessions); SIGUSR2 drains (no new sessions, exit once the open ones have ended or at server.drain_timeout); SIGTERM stops gracefully (open sessions get system-shutdown).\n"
+        std::cout << desc << "\nSignals:\n"
+                             "  SIGHUP   reload the file (applies to new sessions)\n"
+                             "  SIGUSR2  drain: no new sessions; exit once the open ones have ended\n"
+                             "           (at most server.drain_timeout)\n"
+                             "  SIGUSR1  restart in place: the binary on disk takes over the listening\n"
+                             "           sockets; this process keeps its sessions until they end\n"
+                             "  SIGTERM  stop gracefully (open sessions get system-shutdown)\n"
                              "Every option of the file: the commented boshgate.toml; more: man boshgate.\n";
         return 0;
     }
@@ -140,6 +146,12 @@ int main(int argc, char** argv)
         std::error_code ec;
         auto abs = std::filesystem::absolute(config_path, ec);
         boshgate::server::gateway gw(cfg, ec ? config_path : abs.string(), ov);
+        // SIGUSR1 (in-place restart) starts the binary found at this path then, with this
+        // command line: after a package upgrade, the new one.
+        auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+        if (!ec) {
+            gw.enable_restart(exe.string(), std::vector<std::string>(argv, argv + argc));
+        }
         try {
             gw.start();
         } catch (const std::exception& e) {

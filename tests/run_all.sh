@@ -61,8 +61,8 @@ ctest --test-dir "$build" --output-on-failure -j "$jobs"
 echo "[${SECONDS} s] == interop: real Prosody + ejabberd; strophe.js, @xmpp/client (BOSH, WebSocket, TCP) and Converse.js in Chromium through boshgate"
 BOSHGATE_BIN="$build/boshgate" bash interop/run.sh
 
-echo "[${SECONDS} s] == fuzz: every parser and protocol core under libFuzzer + ASan + UBSan, 15 s per target (tests/fuzz/README.md)"
-bash tests/fuzz/run.sh 15
+echo "[${SECONDS} s] == fuzz: every parser and protocol core under libFuzzer + ASan + UBSan, 10 s per target (tests/fuzz/README.md)"
+bash tests/fuzz/run.sh 10
 
 echo "[${SECONDS} s] == abuse: floods, slowloris, oversized and entity-bomb bodies, rid flood, silent WebSockets, slow readers against the release boshgate (report: build/abuse-report.txt)"
 BOSHGATE_BIN="$release/boshgate" bash interop/abuse/run.sh

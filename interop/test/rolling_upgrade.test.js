@@ -22,13 +22,9 @@ const fs = require('node:fs');
 
 const { makeWorkDir, worldTeardown, freePorts } = require('../lib/util');
 const { mode } = require('../lib/world');
-const { makeCerts } = require('../lib/certs');
-const { startProsody } = require('../lib/prosody');
 const { startBoshgate } = require('../lib/boshgate');
 const { startHaproxy } = require('../lib/haproxy');
-const { BoshClient } = require('../lib/bosh_client');
-const { StropheWsClient } = require('../lib/ws_strophe_client');
-const { localName, textOf } = require('../lib/strophe_base');
+const { chatServer, settle, loginAll, chatAccounts, logoutAll, droppedSessions, abandonAll } = require('../lib/chatters');
 const { counters } = require('./helpers');
 
 const skipReason = mode() === 'boshgate' ? false : 'needs BOSHGATE_BIN (a gateway-only feature)';
@@ -36,122 +32,7 @@ const skipReason = mode() === 'boshgate' ? false : 'needs BOSHGATE_BIN (a gatewa
 const DOMAIN = 'prosody.test';
 const SESSIONS = 100;       // the sessions open when the upgrade starts
 const LATE = 20;            // sessions that log in during the upgrade
-const RESOURCES = 4;        // sessions per account
-const PERIOD_MS = 500;      // one numbered message per session per period
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const ENDED = new Set(['DISCONNECTED', 'CONNFAIL', 'ERROR', 'CONNTIMEOUT', 'AUTHFAIL']);
-
-/** One client session: its partner, what it sent, what it got (by sequence number). */
-class Chatter {
-  constructor(index, transport, url, user, password) {
-    this.index = index;
-    this.name = `s${index}/${transport}`;
-    this.transport = transport;
-    const opts = { jid: `${user}@${DOMAIN}`, password, label: this.name };
-    this.client = transport === 'bosh' ? new BoshClient({ url, ...opts }) : new StropheWsClient({ url, ...opts });
-    this.sent = 0;
-    this.got = [];          // sequence numbers received from the partner, in arrival order
-    this.scanned = 0;       // inbound elements already looked at
-    this.errors = [];       // bounced messages and stray stanza errors
-    this.loggingOut = false;
-    this.timer = null;
-  }
-
-  async connect() {
-    this.jid = await this.client.connect();
-    this.client.sendPresence();
-    if (this.transport === 'bosh') {
-      this.sid = this.client.conn._proto.sid;
-      this.owner = this.sid.split('.')[0];
-    }
-  }
-
-  /** Reads new inbound elements into `got` / `errors`. */
-  scan() {
-    const inbound = this.client.inbound;
-    for (; this.scanned < inbound.length; this.scanned++) {
-      const el = inbound[this.scanned];
-      if (localName(el) !== 'message') {
-        continue;
-      }
-      if (el.getAttribute('type') === 'error') {
-        this.errors.push(`bounced: ${textOf(el, 'body')}`);
-        continue;
-      }
-      const m = /^n (\d+) (\d+)$/.exec(textOf(el, 'body') || '');
-      if (m && Number(m[1]) === this.partner.index) {
-        this.got.push(Number(m[2]));
-      }
-    }
-  }
-
-  start() {
-    this.timer = setInterval(() => {
-      this.sent += 1;
-      this.client.sendMessage(this.partner.jid, `n ${this.index} ${this.sent}`);
-    }, PERIOD_MS);
-  }
-
-  stop() {
-    clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** A status that ended the session without the client asking, if any. */
-  dropped() {
-    const bad = this.client.statuses.find(([st]) => ENDED.has(st));
-    if (!bad) {
-      return null;
-    }
-    return this.loggingOut && bad[0] === 'DISCONNECTED' && !bad[1] ? null : `${bad[0]} ${bad[1] || ''}`.trim();
-  }
-}
-
-/** Stops a set of pairs, waits for every message in flight, checks exact delivery. */
-async function settle(chatters, ms = 20000) {
-  for (const c of chatters) {
-    c.stop();
-  }
-  const deadline = Date.now() + ms;
-  for (;;) {
-    for (const c of chatters) {
-      c.scan();
-    }
-    if (chatters.every((c) => c.got.length >= c.partner.sent) || Date.now() > deadline) {
-      break;
-    }
-    await sleep(100);
-  }
-  const problems = [];
-  for (const c of chatters) {
-    const want = c.partner.sent;
-    const inOrder = c.got.every((n, i) => n === i + 1);
-    if (c.got.length !== want || !inOrder) {
-      problems.push(`${c.name} got ${c.got.length} of ${want} from ${c.partner.name}${inOrder ? '' : ' (out of order or repeated)'}`);
-    }
-    problems.push(...c.errors.map((e) => `${c.name}: ${e}`));
-  }
-  return problems;
-}
-
-/** Logs in `n` chatters (indices from `first`), `batch` at a time; pairs them (i, i^1). */
-async function loginAll(url, wsUrl, first, n, accounts, batch = 10) {
-  const out = [];
-  for (let i = first; i < first + n; i++) {
-    const transport = i % 2 === 0 ? 'bosh' : 'ws';
-    const acct = accounts[Math.floor(i / RESOURCES)];
-    out.push(new Chatter(i, transport, transport === 'bosh' ? url : wsUrl, acct.user, acct.password));
-  }
-  for (let i = 0; i < out.length; i += batch) {
-    await Promise.all(out.slice(i, i + batch).map((c) => c.connect()));
-  }
-  for (let i = 0; i < out.length; i += 2) {
-    out[i].partner = out[i + 1];
-    out[i + 1].partner = out[i];
-  }
-  return out;
-}
 
 test(`rolling upgrade of three instances behind HAProxy under ${SESSIONS} chatting sessions: none dropped, no message lost, old instances exit when their sessions end`, { skip: skipReason, timeout: 300000 }, async (t) => {
   const world = { dir: makeWorkDir('boshgate-interop-rolling'), stops: [], logs: [] };
@@ -159,16 +40,8 @@ test(`rolling upgrade of three instances behind HAProxy under ${SESSIONS} chatti
   let failed = true;
   const chatters = [];
   try {
-    const accounts = [];
-    for (let i = 0; i < Math.ceil((SESSIONS + LATE) / RESOURCES); i++) {
-      accounts.push({ user: `ru${String(i).padStart(2, '0')}`, password: `ru-pw-${i}` });
-    }
-    const certs = makeCerts(path.join(world.dir, 'certs'), [DOMAIN]);
-    const prosodyDir = path.join(world.dir, 'prosody');
-    fs.mkdirSync(prosodyDir);
-    const prosody = await startProsody({ dir: prosodyDir, domain: DOMAIN, cert: certs.domains[DOMAIN], users: accounts, logLevel: 'info' });
-    world.stops.push(prosody.stop);
-    world.logs.push(...prosody.logs);
+    const accounts = chatAccounts(SESSIONS + LATE, DOMAIN);
+    const { certs, prosody } = await chatServer(world, DOMAIN, accounts);
 
     const startGateway = async (id, ports = {}) => {
       const dir = path.join(world.dir, id);
@@ -252,20 +125,15 @@ test(`rolling upgrade of three instances behind HAProxy under ${SESSIONS} chatti
     for (const gw of old) {
       assert.equal(gw.alive(), true, `${gw.id} exited while its sessions were open`);
     }
-    const droppedMid = chatters.filter((c) => c.dropped());
-    assert.deepEqual(droppedMid.map((c) => `${c.name}: ${c.dropped()}`), [], 'sessions ended during the upgrade');
+    const droppedMid = droppedSessions(chatters);
+    assert.deepEqual(droppedMid, [], 'sessions ended during the upgrade');
 
     // The first sessions end the way users end them; each old instance then exits by itself.
     const endStart = Date.now();
     const exits = old.map((gw) => gw.exit().then((info) => ({ gw, info, at: Date.now() })));
     const earlyProblems = await settle(early);
     assert.deepEqual(earlyProblems, [], 'numbered messages of the first sessions');
-    for (let i = 0; i < early.length; i += 10) {
-      await Promise.all(early.slice(i, i + 10).map(async (c) => {
-        c.loggingOut = true;
-        await c.client.disconnect();
-      }));
-    }
+    await logoutAll(early);
     const exited = await Promise.race([
       Promise.all(exits),
       sleep(30000).then(() => null),
@@ -284,29 +152,17 @@ test(`rolling upgrade of three instances behind HAProxy under ${SESSIONS} chatti
     await sleep(2000);
     const lateProblems = await settle(late);
     assert.deepEqual(lateProblems, [], 'numbered messages of the late sessions');
-    const dropped = chatters.filter((c) => c.dropped());
-    assert.deepEqual(dropped.map((c) => `${c.name}: ${c.dropped()}`), [], 'sessions ended by something other than their client');
+    const dropped = droppedSessions(chatters);
+    assert.deepEqual(dropped, [], 'sessions ended by something other than their client');
     const sent = chatters.reduce((n, c) => n + c.sent, 0);
     const delivered = chatters.reduce((n, c) => n + c.got.length, 0);
     t.diagnostic(`sessions kept: ${chatters.length - dropped.length} of ${chatters.length}; messages: ${sent} sent, ${delivered} delivered, lost 0, duplicated 0, out of order 0`);
     const after = await Promise.all(fresh.map(counters));
     t.diagnostic(`new instances: ${fresh.map((g, i) => `${g.id} ${after[i].bosh_sessions_created} BOSH + ${after[i].ws_upgrades} WebSocket`).join(', ')}`);
-    for (const c of late) {
-      c.loggingOut = true;
-      await c.client.disconnect();
-    }
+    await logoutAll(late);
     failed = false;
   } finally {
-    for (const c of chatters) {
-      c.stop();
-      try {
-        if (!c.loggingOut) {
-          c.client.abandon();
-        }
-      } catch (_) {
-        // already gone
-      }
-    }
+    abandonAll(chatters);
     await world.teardown(failed);
   }
 });

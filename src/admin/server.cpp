@@ -47,14 +47,18 @@ std::int64_t unix_now()
 } // namespace
 
 struct server::impl : std::enable_shared_from_this<impl> {
-    impl(net::io_context& ioc, const options& o, hooks h)
+    impl(net::io_context& ioc, const options& o, hooks h, int inherited_fd)
         : opt(o), hk(std::move(h)), acceptor(ioc), sampler(ioc), started(unix_now())
     {
         tcp::endpoint ep(net::ip::make_address(opt.address), opt.port);
-        acceptor.open(ep.protocol());
-        acceptor.set_option(net::socket_base::reuse_address(true));
-        acceptor.bind(ep);
-        acceptor.listen(64);
+        if (inherited_fd >= 0) {
+            acceptor.assign(ep.protocol(), inherited_fd);
+        } else {
+            acceptor.open(ep.protocol());
+            acceptor.set_option(net::socket_base::reuse_address(true));
+            acceptor.bind(ep);
+            acceptor.listen(64);
+        }
         const auto bound = acceptor.local_endpoint();
         core::log().info("admin listener on {} (/metrics /healthz /readyz /status){}",
                          config::format_host_port(bound.address().to_string(), bound.port()),
@@ -236,8 +240,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
     }
 };
 
-server::server(net::io_context& ioc, const options& opt, hooks h) : impl_(std::make_shared<impl>(ioc, opt, std::move(h)))
+server::server(net::io_context& ioc, const options& opt, hooks h, int inherited_fd)
+    : impl_(std::make_shared<impl>(ioc, opt, std::move(h), inherited_fd))
 {
+}
+
+int server::native_handle()
+{
+    return impl_->acceptor.native_handle();
 }
 
 // The coroutines own impl; they end with the io_context (stop() or its destruction).

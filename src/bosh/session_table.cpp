@@ -146,11 +146,15 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
         }
     }
     if (!s) {
-        // BOSH-XML-8 / BOSH-TERM-4: unknown or ended session. Cheap: no log line per request
-        // (browsers keep polling dead sessions), just a counter.
-        ++m.bosh_unknown_sid;
-        unsigned status = opt.legacy_404_for_unknown_sid ? 404u : 200u;
-        r(reply{status, opt.default_content_type, terminate_body(condition::item_not_found), false});
+        unknown_sid_handler other;
+        {
+            std::lock_guard lock(mutex_);
+            other = unknown_sid_;
+        }
+        if (other && other(body_text, secure, client_address, r)) {
+            return [] {};
+        }
+        r(unknown_sid_reply());
         return [] {};
     }
     s->post_request(id, std::move(b), secure, std::move(r));
@@ -174,6 +178,26 @@ void session_table::shutdown_all()
     for (auto& s : all) {
         s->post_shutdown();
     }
+}
+
+reply session_table::unknown_sid_reply() const
+{
+    // BOSH-XML-8 / BOSH-TERM-4: unknown or ended session. Cheap: no log line per request
+    // (browsers keep polling dead sessions), just a counter.
+    ++metrics::global().bosh_unknown_sid;
+    std::shared_ptr<const config::config> cfg;
+    {
+        std::lock_guard lock(mutex_);
+        cfg = cfg_;
+    }
+    const unsigned status = cfg->bosh.legacy_404_for_unknown_sid ? 404u : 200u;
+    return reply{status, cfg->bosh.default_content_type, terminate_body(condition::item_not_found), false};
+}
+
+void session_table::set_unknown_sid_handler(unknown_sid_handler h)
+{
+    std::lock_guard lock(mutex_);
+    unknown_sid_ = std::move(h);
 }
 
 void session_table::set_draining(bool on)

@@ -97,14 +97,19 @@ net::awaitable<void> read_proxy_header(tcp::socket socket, tcp::endpoint peer, s
 } // namespace
 
 listener::listener(net::io_context& ioc, context_picker pick, const listen_options& lo,
-                   std::shared_ptr<const context> ctx)
+                   std::shared_ptr<const context> ctx, int inherited_fd)
     : pick_(std::move(pick)), acceptor_(ioc.get_executor()), ctx_(std::move(ctx))
 {
     tcp::endpoint ep(net::ip::make_address(lo.address), lo.port);
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(net::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(lo.backlog);
+    if (inherited_fd >= 0) {
+        // Already bound and listening: connections waiting in its backlog are ours now.
+        acceptor_.assign(ep.protocol(), inherited_fd);
+    } else {
+        acceptor_.open(ep.protocol());
+        acceptor_.set_option(net::socket_base::reuse_address(true));
+        acceptor_.bind(ep);
+        acceptor_.listen(lo.backlog);
+    }
     if (lo.tls_cert_file && lo.tls_key_file) {
         tls_ = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
         tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
@@ -115,8 +120,9 @@ listener::listener(net::io_context& ioc, context_picker pick, const listen_optio
     }
     proxy_protocol_ = lo.proxy_protocol;
     auto bound = acceptor_.local_endpoint();
-    core::log().info("listening on {}:{}{}{} (backlog {})", bound.address().to_string(), bound.port(),
-                     tls_ ? " (https)" : "", proxy_protocol_ ? " (PROXY protocol)" : "", lo.backlog);
+    core::log().info("listening on {}:{}{}{} (backlog {}){}", bound.address().to_string(), bound.port(),
+                     tls_ ? " (https)" : "", proxy_protocol_ ? " (PROXY protocol)" : "", lo.backlog,
+                     inherited_fd >= 0 ? ", socket taken over from the previous process" : "");
 }
 
 void listener::start()

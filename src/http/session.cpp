@@ -673,6 +673,11 @@ private:
                     hand_off(*s);
                     co_return;
                 }
+                if (slots_.size() == 1 && ctx_->closing->load(std::memory_order_relaxed)) {
+                    // In-place restart: another process accepts now; the client's next
+                    // request goes there on a new connection.
+                    s->res->keep_alive(false);
+                }
                 // SEC-FLOW-3: a client that accepts no byte for limits.write_timeout is cut off.
                 const auto write_deadline = core::clock_type::now() + ctx_->limits_opt->write_timeout;
                 set_write_deadline(write_deadline);

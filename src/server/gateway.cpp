@@ -3,28 +3,38 @@
 
 #include "boshgate/admin/server.hpp"
 #include "boshgate/bosh/session_table.hpp"
+#include "boshgate/config/values.hpp"
 #include "boshgate/core/io_thread.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/limits/admission.hpp"
 #include "boshgate/metrics/registry.hpp"
+#include "boshgate/server/handover.hpp"
 #include "boshgate/upstream/connector.hpp"
 #include "boshgate/upstream/stream.hpp"
 #include "boshgate/websocket/session.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 namespace boshgate::server {
@@ -94,6 +104,7 @@ struct gateway::impl {
         : cfg(std::move(c)), config_path(std::move(path)), ov(std::move(o)), signals(ioc, SIGINT, SIGTERM, SIGHUP), grace(ioc), drain_deadline(ioc)
     {
         signals.add(SIGUSR2);
+        signals.add(SIGUSR1);
     }
 
     // One io_context per io thread (Envoy's and nghttpx's model): a connection, its session
@@ -121,6 +132,20 @@ struct gateway::impl {
     bool stopping = false;
     bool draining = false; ///< SIGUSR2 or POST /drain: no new sessions, exit when none is left
     std::chrono::steady_clock::time_point drain_started;
+
+    // In-place restart (SIGUSR1; server/handover.hpp).
+    std::string restart_exe;                ///< the binary on disk (main: /proc/self/exe at start)
+    std::vector<std::string> restart_argv;  ///< this process's command line, for the successor
+    std::shared_ptr<http::context> http_ctx;
+    bool restarting = false;                ///< a successor was started and has not taken over
+    bool handed_over = false;               ///< the successor accepts: we only serve our sessions
+    int successor_pid = -1;
+    std::chrono::steady_clock::time_point restart_started;
+    std::unique_ptr<hop_server> hop;        ///< the other process forwards our sids here
+    std::unique_ptr<net::posix::stream_descriptor> ready_pipe;
+    std::unique_ptr<net::steady_timer> restart_timer;
+    int ready_fd = -1;                      ///< successor: tell the predecessor we accept
+    std::optional<std::chrono::steady_clock::time_point> idle_since; ///< handed over, no session
 
     /// Round-robin over the io threads' contexts, for new connections.
     net::io_context& pick_context()
@@ -152,6 +177,11 @@ struct gateway::impl {
             }
             if (sig == SIGUSR2) {
                 begin_drain("signal SIGUSR2");
+                wait_signal();
+                return;
+            }
+            if (sig == SIGUSR1) {
+                begin_restart();
                 wait_signal();
                 return;
             }
@@ -191,7 +221,7 @@ struct gateway::impl {
     /// HTTP 503 (retried elsewhere); the listeners stay open for the open sessions' requests.
     /// The process exits when the last session has ended, or at server.drain_timeout with a
     /// graceful stop of what is left. Returns what the admin endpoint reports.
-    std::string begin_drain(std::string_view why)
+    std::string begin_drain(std::string_view why, bool refuse_new = true)
     {
         const auto open = [this] {
             return std::to_string(table->size()) + " BOSH and " + std::to_string(ws_hub->size()) +
@@ -210,12 +240,15 @@ struct gateway::impl {
         draining = true;
         drain_started = std::chrono::steady_clock::now();
         metrics::global().draining = 1;
-        table->set_draining(true);
-        ws_hub->set_draining(true);
-        sd_notify("STATUS=draining: no new sessions; exits when the open ones have ended");
+        if (refuse_new) {
+            table->set_draining(true);
+            ws_hub->set_draining(true);
+            sd_notify("STATUS=draining: no new sessions; exits when the open ones have ended");
+        }
         const auto timeout = cfg->server.drain_timeout;
-        std::string what = "draining: " + open() + "; new sessions get 503; exit when they have ended, at most " +
-                           std::to_string(timeout.count()) + " s (server.drain_timeout)";
+        std::string what = "draining: " + open() + (refuse_new ? "; new sessions get 503" : "") +
+                           "; exit when they have ended, at most " + std::to_string(timeout.count()) +
+                           " s (server.drain_timeout)";
         core::log().info("{}: {}", why, what);
         drain_deadline.expires_after(timeout);
         drain_deadline.async_wait([this](boost::system::error_code ec) {
@@ -238,6 +271,20 @@ struct gateway::impl {
             if (stopping) {
                 return;
             }
+            if (table->size() == 0 && ws_hub->size() == 0 && handed_over &&
+                admission->snapshot().connections != 0) {
+                // After an in-place restart a client may still send a request on a keep-alive
+                // connection to us; give those connections a moment to end (each response
+                // closes its connection now), at most 5 s.
+                const auto now = std::chrono::steady_clock::now();
+                if (!idle_since) {
+                    idle_since = now;
+                }
+                if (now - *idle_since < std::chrono::seconds(5)) {
+                    poll_drain();
+                    return;
+                }
+            }
             if (table->size() == 0 && ws_hub->size() == 0) {
                 const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::steady_clock::now() - drain_started);
@@ -249,6 +296,165 @@ struct gateway::impl {
         });
     }
 
+    /// SIGUSR1: start the binary on disk again with our listening sockets (no connection is
+    /// ever refused: the sockets stay open throughout) and a hop for our sids; once it
+    /// accepts, stop accepting and serve our sessions until they end (hand_over()). If it
+    /// fails to come up, carry on as before.
+    void begin_restart()
+    {
+        if (restart_exe.empty()) {
+            core::log().warn("SIGUSR1: in-place restart is not available in this process");
+            return;
+        }
+        if (stopping || draining || restarting) {
+            core::log().warn("SIGUSR1 ignored: {}", stopping ? "stopping" : draining ? "draining" : "a restart is under way");
+            return;
+        }
+        restarting = true;
+        restart_started = std::chrono::steady_clock::now();
+        int pipe_fds[2] = {-1, -1};
+        try {
+            hop = std::make_unique<hop_server>(ioc, table, cfg->http.max_body_bytes);
+            hop->start();
+            std::map<std::string, int> fds;
+            for (std::size_t i = 0; i < listeners.size(); ++i) {
+                fds["http" + std::to_string(i)] = listeners[i]->native_handle();
+            }
+            if (admin_listener) {
+                fds["admin"] = admin_listener->native_handle();
+            }
+            if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+                throw std::system_error(errno, std::generic_category(), "pipe2");
+            }
+            successor_pid = spawn_successor(restart_exe, restart_argv, fds, pipe_fds[1], {{env_predecessor, hop->address()}});
+            ::close(pipe_fds[1]);
+            pipe_fds[1] = -1;
+        } catch (const std::exception& e) {
+            core::log().error("SIGUSR1: in-place restart failed: {}; carrying on", e.what());
+            for (int fd : pipe_fds) {
+                if (fd >= 0) {
+                    ::close(fd);
+                }
+            }
+            if (hop) {
+                hop->stop();
+                hop.reset();
+            }
+            restarting = false;
+            return;
+        }
+        core::log().info("SIGUSR1: in-place restart: started {} (pid {}) on the listening sockets; waiting for it "
+                         "to accept",
+                         restart_exe, successor_pid);
+        ready_pipe = std::make_unique<net::posix::stream_descriptor>(ioc, pipe_fds[0]);
+        restart_timer = std::make_unique<net::steady_timer>(ioc, std::chrono::seconds(30));
+        restart_timer->async_wait([this](boost::system::error_code ec) {
+            if (!ec && restarting && !handed_over) {
+                core::log().error("in-place restart: pid {} did not take over within 30 s: stopping it", successor_pid);
+                ::kill(successor_pid, SIGKILL);
+                ready_pipe->close();
+            }
+        });
+        auto buf = std::make_shared<std::array<char, 256>>();
+        auto got = std::make_shared<std::string>();
+        read_ready(buf, got);
+    }
+
+    /// The successor writes "R <its hop address>\n" once it accepts; EOF before: it failed.
+    void read_ready(std::shared_ptr<std::array<char, 256>> buf, std::shared_ptr<std::string> got)
+    {
+        ready_pipe->async_read_some(net::buffer(*buf), [this, buf, got](boost::system::error_code ec, std::size_t n) {
+            if (!ec) {
+                got->append(buf->data(), n);
+                if (got->find('\n') == std::string::npos && got->size() < 1024) {
+                    read_ready(buf, got);
+                    return;
+                }
+            }
+            restart_timer->cancel();
+            if (got->size() > 2 && got->rfind("R ", 0) == 0 && got->back() == '\n') {
+                hand_over(got->substr(2, got->size() - 3));
+                return;
+            }
+            // The pipe closes as the successor exits: give it a moment to become waitable.
+            int status = 0;
+            std::string how = "still running: stopped";
+            pid_t waited = 0;
+            for (int i = 0; i < 100 && waited == 0; ++i) {
+                waited = ::waitpid(successor_pid, &status, WNOHANG);
+                if (waited == 0) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                }
+            }
+            if (waited == successor_pid) {
+                how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                        : "signal " + std::to_string(WTERMSIG(status));
+            } else {
+                ::kill(successor_pid, SIGKILL);
+                ::waitpid(successor_pid, &status, 0);
+            }
+            core::log().error("in-place restart failed: pid {} did not take over ({}; its log lines are above); this "
+                              "process carries on",
+                              successor_pid, how);
+            ready_pipe.reset();
+            hop->stop();
+            hop.reset();
+            successor_pid = -1;
+            restarting = false;
+        });
+    }
+
+    /// The successor accepts on the sockets: close our copies (the sockets stay open), answer
+    /// our own requests with Connection: close, hand unknown sids to it, and leave when our
+    /// last session has ended (or at server.drain_timeout).
+    void hand_over(const std::string& successor_hop)
+    {
+        handed_over = true;
+        ready_pipe.reset();
+        const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                restart_started);
+        for (auto& l : listeners) {
+            l->stop();
+        }
+        if (admin_listener) {
+            admin_listener->stop();
+        }
+        http_ctx->closing->store(true);
+        if (!successor_hop.empty()) {
+            connect_hop(successor_hop);
+        }
+        // systemd: the successor is the service's main process from now on.
+        const std::string notify = "MAINPID=" + std::to_string(successor_pid) + "\nREADY=1";
+        sd_notify(notify.c_str());
+        core::log().info("in-place restart: pid {} accepts on the listening sockets ({} ms after the signal); this "
+                         "process stops accepting",
+                         successor_pid, took.count());
+        begin_drain("in-place restart", false);
+    }
+
+    /// Requests for sids we do not know go to the other process of an in-place restart.
+    void connect_hop(const std::string& address)
+    {
+        // The table holds the handler, which holds the client: the client's reference back
+        // to the table must be weak.
+        std::weak_ptr<bosh::session_table> weak = table;
+        auto client = std::make_shared<hop_client>(address, cfg->bosh.max_wait * 2 + std::chrono::seconds(10), [weak] {
+            auto t = weak.lock();
+            return t ? t->unknown_sid_reply() : bosh::reply{0, {}, {}, true};
+        });
+        table->set_unknown_sid_handler([client, this](std::string_view body, bool secure,
+                                                      const std::optional<net::ip::tcp::endpoint>& client_address,
+                                                      bosh::responder& r) {
+            if (client->gone()) {
+                return false;
+            }
+            net::io_context* here = core::this_thread_io_context();
+            client->forward(here != nullptr ? *here : ioc, hop_request{std::string(body), secure, client_address},
+                            std::move(r));
+            return true;
+        });
+    }
+
     void begin_stop()
     {
         if (stopping) {
@@ -256,6 +462,9 @@ struct gateway::impl {
         }
         stopping = true;
         drain_deadline.cancel();
+        if (restarting && !handed_over && successor_pid > 0) {
+            ::kill(successor_pid, SIGTERM); // it never took over: it goes with us
+        }
         sd_notify("STOPPING=1");
         for (auto& l : listeners) {
             l->stop();
@@ -322,9 +531,49 @@ void gateway::start()
         // to create them shows here, not at a client.
         net::steady_timer reactor_now(*g.workers.back());
     }
-    for (const auto& lo : g.cfg->http.listen) {
+    g.http_ctx = ctx;
+    // Started by a predecessor's in-place restart (SIGUSR1): take over its listening sockets
+    // where the configuration still names them, and keep a hop to it for its sessions.
+    std::map<std::string, int> inherited;
+    std::string predecessor;
+    if (const char* v = std::getenv(env_listen_fds)) {
+        auto parsed = parse_inherited(v);
+        if (parsed) {
+            inherited = std::move(*parsed);
+        } else {
+            core::log().warn("{}={}: not understood; binding every listener afresh", env_listen_fds, v);
+        }
+    }
+    if (const char* v = std::getenv(env_ready_fd)) {
+        g.ready_fd = std::atoi(v);
+    }
+    if (const char* v = std::getenv(env_predecessor)) {
+        predecessor = v;
+    }
+    for (const char* name : {env_listen_fds, env_ready_fd, env_predecessor}) {
+        ::unsetenv(name);
+    }
+    const auto take = [&inherited](const std::string& role, const std::string& address, std::uint16_t port) {
+        auto it = inherited.find(role);
+        if (it == inherited.end()) {
+            return -1;
+        }
+        const int fd = it->second;
+        inherited.erase(it);
+        if (!socket_bound_to(fd, address, port)) {
+            core::log().info("the previous process's {} socket is not on {} any more: closed, binding afresh", role,
+                             config::format_host_port(address, port));
+            ::close(fd);
+            return -1;
+        }
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        return fd;
+    };
+    for (std::size_t i = 0; i < g.cfg->http.listen.size(); ++i) {
+        const auto& lo = g.cfg->http.listen[i];
+        const int fd = take("http" + std::to_string(i), lo.address, lo.port);
         g.listeners.push_back(std::make_shared<http::listener>(
-            g.ioc, [&g]() -> net::io_context& { return g.pick_context(); }, lo, ctx));
+            g.ioc, [&g]() -> net::io_context& { return g.pick_context(); }, lo, ctx, fd));
     }
     if (g.cfg->admin.enabled) {
         admin::hooks h;
@@ -333,7 +582,17 @@ void gateway::start()
         h.drain = [&g] { return g.begin_drain("admin POST /drain"); };
         h.config = [&g] { return g.cfg; };
         h.threads = n;
-        g.admin_listener = std::make_unique<admin::server>(g.ioc, g.cfg->admin, std::move(h));
+        const int fd = take("admin", g.cfg->admin.address, g.cfg->admin.port);
+        g.admin_listener = std::make_unique<admin::server>(g.ioc, g.cfg->admin, std::move(h), fd);
+    }
+    for (const auto& [role, fd] : inherited) {
+        ::close(fd); // a listener the configuration no longer has
+    }
+    if (!predecessor.empty()) {
+        // Our own hop, for the predecessor's requests that name our sids (its clients'
+        // keep-alive connections), and one to it for its sids that reach us.
+        g.hop = std::make_unique<hop_server>(g.ioc, g.table, g.cfg->http.max_body_bytes);
+        g.connect_hop(predecessor);
     }
     for (auto& l : g.listeners) {
         l->start();
@@ -356,6 +615,20 @@ int gateway::run()
     }
     core::log().info("boshgate {} ready ({} io threads, one io_context each)", version(), g.workers.size() + 1);
     sd_notify("READY=1");
+    if (g.hop) {
+        g.hop->start();
+    }
+    if (g.ready_fd >= 0) {
+        // In-place restart: our listeners accept (started in start()); tell the predecessor,
+        // which then stops accepting, and where our hop is.
+        const std::string msg = "R " + (g.hop ? g.hop->address() : std::string()) + "\n";
+        if (::write(g.ready_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+            core::log().warn("could not tell the previous process that this one accepts: {}", std::strerror(errno));
+        }
+        ::close(g.ready_fd);
+        g.ready_fd = -1;
+        core::log().info("in-place restart: took over the listening sockets from pid {}", ::getppid());
+    }
     core::set_this_thread_io_context(&g.ioc);
     g.ioc.run();
     core::set_this_thread_io_context(nullptr);
@@ -370,6 +643,12 @@ int gateway::run()
 void gateway::stop()
 {
     net::post(impl_->ioc, [this] { impl_->begin_stop(); });
+}
+
+void gateway::enable_restart(std::string exe, std::vector<std::string> argv)
+{
+    impl_->restart_exe = std::move(exe);
+    impl_->restart_argv = std::move(argv);
 }
 
 void gateway::drain()

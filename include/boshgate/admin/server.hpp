@@ -24,13 +24,15 @@ struct hooks {
 
 class server {
 public:
-    /// Binds (throws std::system_error on failure: start-up only).
-    server(boost::asio::io_context& ioc, const options& opt, hooks h);
+    /// Binds, or takes over `inherited_fd` (listening already, from the process this one
+    /// replaces). Throws std::system_error on failure: start-up only.
+    server(boost::asio::io_context& ioc, const options& opt, hooks h, int inherited_fd = -1);
     ~server();
     void start();
     /// Closes the acceptor and stops sampling; connections end with their current request.
     void stop();
     std::uint16_t port() const;
+    int native_handle();
 
 private:
     struct impl;

@@ -38,6 +38,14 @@ public:
     /// Draining: session creations are answered HTTP 503 (Retry-After: 1, so that a load
     /// balancer retries another instance); the open sessions carry on.
     void set_draining(bool on);
+    /// In-place restart: a request naming a sid this table does not know is offered to `h`
+    /// first (the other process may own it); `h` returns true when it took the responder.
+    using unknown_sid_handler = std::function<bool(std::string_view body, bool secure,
+                                                   const std::optional<boost::asio::ip::tcp::endpoint>& client_address,
+                                                   responder& r)>;
+    void set_unknown_sid_handler(unknown_sid_handler h);
+    /// The reply to a request for an unknown or ended session (item-not-found; counted).
+    reply unknown_sid_reply() const;
     /// New sessions use this config from now on (SIGHUP reload).
     void set_config(std::shared_ptr<const config::config> cfg);
     /// Called by a session when its engine ended it.
@@ -59,6 +67,7 @@ private:
     std::atomic<request_id> next_id_{1};
     bool shutting_down_ = false;
     std::atomic<bool> draining_{false};
+    unknown_sid_handler unknown_sid_;
 };
 
 } // namespace boshgate::bosh

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,6 +31,9 @@ struct context {
     std::shared_ptr<limits::admission> admission; ///< connection and session admission (required)
     /// Limits options for grouping client addresses (ipv4_prefix / ipv6_prefix).
     std::shared_ptr<const limits::options> limits_opt;
+    /// In-place restart, once another process accepts on our sockets: every response closes
+    /// its connection, so that clients open new ones (to the other process).
+    std::shared_ptr<std::atomic<bool>> closing = std::make_shared<std::atomic<bool>>(false);
 };
 
 /// The admission group of a TCP peer (the seam where a trusted-proxy address will go).
@@ -43,13 +47,17 @@ public:
     /// Yields the io_context an accepted connection runs on (e.g. round-robin over the io
     /// threads' contexts). Called on the acceptor's thread.
     using context_picker = std::function<boost::asio::io_context&()>;
-    /// Binds and listens (explicit backlog) on `ioc`; connections go to `pick()`. Throws
-    /// std::system_error / std::runtime_error on failure: start-up only.
+    /// Binds and listens (explicit backlog) on `ioc`, or takes over `inherited_fd` (a
+    /// socket already listening on lo's address, from the process this one replaces);
+    /// connections go to `pick()`. Throws std::system_error / std::runtime_error on failure:
+    /// start-up only.
     listener(boost::asio::io_context& ioc, context_picker pick, const listen_options& lo,
-             std::shared_ptr<const context> ctx);
+             std::shared_ptr<const context> ctx, int inherited_fd = -1);
     void start();
     void stop();
     std::uint16_t port() const;
+    /// The listening socket (to hand over to a successor process).
+    int native_handle() { return acceptor_.native_handle(); }
 
 private:
     context_picker pick_;

@@ -29,6 +29,7 @@ namespace boshgate::metrics {
     X(limits_refused_address_rate, counter, "sessions refused: limits.session_rate_per_address") \
     X(draining, gauge, "1 while the instance drains (SIGUSR2 or POST /drain): no new sessions, open ones served") \
     X(drain_refused_sessions, counter, "new BOSH/WebSocket sessions refused with HTTP 503 while draining") \
+    X(hop_forwarded_requests, counter, "BOSH requests handed to the other process of an in-place restart (its sid)") \
     X(bosh_requests, counter, "BOSH POST bodies handled")                                        \
     X(bosh_sessions_created, counter, "BOSH sessions created")                                   \
     X(bosh_sessions_active, gauge, "BOSH sessions alive now")                                    \

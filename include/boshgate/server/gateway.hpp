@@ -2,6 +2,8 @@
 #include "boshgate/config/config.hpp"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace boshgate::server {
 
@@ -23,6 +25,9 @@ public:
     void stop();
     /// As SIGUSR2 (thread-safe: posted to the main io_context).
     void drain();
+    /// SIGUSR1 then restarts in place: `exe` (the binary on disk) with `argv` takes over the
+    /// listening sockets (server/handover.hpp). Without this call SIGUSR1 is refused.
+    void enable_restart(std::string exe, std::vector<std::string> argv);
     /// Bound TCP port of listener i (tests bind port 0).
     std::uint16_t bound_port(std::size_t i = 0) const;
     /// Bound port of the admin listener (0: [admin] enabled = false).
