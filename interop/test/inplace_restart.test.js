@@ -133,6 +133,17 @@ test(`in-place restart (SIGUSR1) under ${SESSIONS} chatting sessions and a strea
     const fresh = await counters(gw);
     assert.equal(fresh.bosh_sessions_created, LATE / 2, 'the late BOSH sessions were created by the new process');
     assert.equal(fresh.ws_upgrades, LATE / 2, 'the late WebSockets were upgraded by the new process');
+    // A sid neither process knows (an ended session's) is answered item-not-found at once:
+    // handed to the old process once, never passed back and forth.
+    const unknown = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/xml; charset=utf-8' },
+      body: `<body xmlns='http://jabber.org/protocol/httpbind' rid='42' sid='${'0'.repeat(40)}'/>`,
+      signal: AbortSignal.timeout(10000),
+    });
+    const unknownText = await unknown.text();
+    assert.equal(unknown.status, 200);
+    assert.match(unknownText, /type='terminate'[^>]*condition='item-not-found'|condition='item-not-found'[^>]*type='terminate'/);
     await sleep(4000);
     const dropped = droppedSessions(chatters);
     assert.deepEqual(dropped, [], 'sessions ended by the restart');

@@ -32,7 +32,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
 std::function<void()> session_table::handle(std::string_view body_text, bool secure,
                                             const limits::address_key& client,
                                             const std::optional<boost::asio::ip::tcp::endpoint>& client_address,
-                                            responder r)
+                                            responder r, bool from_other_process)
 {
     auto& m = metrics::global();
     ++m.bosh_requests;
@@ -147,7 +147,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
     }
     if (!s) {
         unknown_sid_handler other;
-        {
+        if (!from_other_process) {
             std::lock_guard lock(mutex_);
             other = unknown_sid_;
         }

@@ -233,12 +233,15 @@ struct hop_server::impl : std::enable_shared_from_this<impl> {
         auto w = std::make_shared<waiter>(ex);
         // The session's own rules apply (rid window, hold, wait); only sessions of this
         // process answer here, an unknown sid is item-not-found as on the public listener.
-        table->handle(req.body(), secure, limits::address_key{}, client, [w, ex](bosh::reply&& r) {
-            net::post(ex, [w, r = std::move(r)]() mutable {
-                w->r = std::move(r);
-                w->timer.cancel();
-            });
-        });
+        table->handle(
+            req.body(), secure, limits::address_key{}, client,
+            [w, ex](bosh::reply&& r) {
+                net::post(ex, [w, r = std::move(r)]() mutable {
+                    w->r = std::move(r);
+                    w->timer.cancel();
+                });
+            },
+            /*from_other_process=*/true);
         co_await w->timer.async_wait(net::as_tuple(net::use_awaitable));
         if (!w->r) {
             co_return;

@@ -30,8 +30,11 @@ public:
     std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
                                  responder r);
     /// The same, with the client's address for a new session's PROXY header upstream.
+    /// `from_other_process`: the request came over an in-place restart's hop; an unknown sid
+    /// is answered here, never handed on again (two processes would pass it back and forth).
     std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
-                                 const std::optional<boost::asio::ip::tcp::endpoint>& client_address, responder r);
+                                 const std::optional<boost::asio::ip::tcp::endpoint>& client_address, responder r,
+                                 bool from_other_process = false);
 
     /// Terminate every session with system-shutdown and refuse new ones.
     void shutdown_all();
