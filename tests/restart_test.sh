@@ -98,7 +98,7 @@ read -r probes bad <"$work/probes"
 kill -TERM "$new"
 for _ in $(seq 100); do kill -0 "$new" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$new" 2>/dev/null && fail "the new process ignored SIGTERM"
-if grep -aq "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$log"; then
+if grep -aq "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|WARNING: ThreadSanitizer\|runtime error:" "$log"; then
   fail "sanitizer report in the log"
 fi
 echo "restart_test: ok ($probes new connections during two restarts, none refused)"
