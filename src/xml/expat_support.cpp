@@ -3,6 +3,7 @@
 #include "boshgate/core/ids.hpp"
 #include "boshgate/core/text.hpp"
 
+#include <array>
 #include <cstring>
 #include <new>
 
@@ -49,7 +50,49 @@ void XMLCALL on_xml_decl(void* ud, const XML_Char*, const XML_Char* encoding, in
     }
 }
 
+/// Reset parsers kept for reuse on this thread. Creating and freeing an expat parser costs
+/// dozens of allocations (the parser, its buffers, tag and binding records, hash tables);
+/// every BOSH body is a document of its own and an idle stream releases its parser between
+/// stanzas (stream_parser::release_idle), so without reuse a message costs several parsers.
+/// XML_ParserReset keeps the allocated blocks and clears the state, handlers and user data.
+/// At most `parser_pool_size` per thread. Trivially destructible, so that it stays usable
+/// while other objects are destroyed at thread or process exit; `pool_closer` empties it.
+struct parser_pool {
+    std::array<XML_Parser, parser_pool_size> kept{};
+    std::size_t count = 0;
+    bool closed = false; ///< the thread is ending: parsers given up are freed, not kept
+};
+
+thread_local constinit parser_pool kept_parsers{};
+
+struct pool_closer {
+    pool_closer() = default;
+    pool_closer(const pool_closer&) = delete;
+    pool_closer& operator=(const pool_closer&) = delete;
+    ~pool_closer()
+    {
+        parser_pool& p = kept_parsers;
+        while (p.count > 0) {
+            XML_ParserFree(p.kept[--p.count]);
+        }
+        p.closed = true;
+    }
+};
+
+parser_pool& pool() noexcept
+{
+    // Constructed on this thread's first use; its destructor runs when the thread ends.
+    thread_local pool_closer closer;
+    (void)closer;
+    return kept_parsers;
+}
+
 } // namespace
+
+std::size_t pooled_parsers() noexcept
+{
+    return pool().count;
+}
 
 std::string name_parts::qname() const
 {
@@ -96,21 +139,42 @@ expat_base::~expat_base()
 
 void expat_base::create_parser()
 {
-    // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
-    parser = XML_ParserCreateNS("UTF-8", ns_separator);
-    if (parser == nullptr) {
-        throw std::bad_alloc();
+    parser_pool& p = pool();
+    if (p.count > 0) {
+        // Reset when it was kept (free_parser): UTF-8 forced, namespace processing on.
+        parser = p.kept[--p.count];
+    } else {
+        // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
+        parser = XML_ParserCreateNS("UTF-8", ns_separator);
+        if (parser == nullptr) {
+            throw std::bad_alloc();
+        }
     }
+    parsed_bytes = 0;
     // A secret salt of our own: spares expat's getrandom(2) per parser (core/ids.hpp).
     XML_SetHashSalt(parser, core::process_hash_salt());
 }
 
 void expat_base::free_parser() noexcept
 {
-    if (parser != nullptr) {
-        XML_ParserFree(parser);
-        parser = nullptr;
+    if (parser == nullptr) {
+        return;
     }
+    // A parser that has read much may hold grown buffers and pools: it is not kept.
+    parser_pool& p = pool();
+    if (!p.closed && p.count < p.kept.size() && parsed_bytes <= parser_pool_max_parsed &&
+        XML_ParserReset(parser, "UTF-8") == XML_TRUE) {
+        p.kept[p.count++] = parser;
+    } else {
+        XML_ParserFree(parser);
+    }
+    parser = nullptr;
+}
+
+XML_Status expat_base::parse(const char* data, std::size_t size, bool final)
+{
+    parsed_bytes += size;
+    return XML_Parse(parser, data, static_cast<int>(size), final ? XML_TRUE : XML_FALSE);
 }
 
 void expat_base::fail(errc e, std::string_view why_text)
@@ -133,6 +197,7 @@ void expat_base::reset_parser()
         // Only fails for external-entity child parsers, which we never create.
         XML_ParserReset(parser, "UTF-8");
         XML_SetHashSalt(parser, core::process_hash_salt()); // the reset cleared it
+        parsed_bytes = 0;
     }
     error = errc{};
     detail.clear();

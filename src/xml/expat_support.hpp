@@ -33,19 +33,34 @@ struct name_parts {
 };
 name_parts split_name(const XML_Char* name) noexcept;
 
+/// Reset expat parsers kept per thread for reuse (see create_parser / free_parser).
+inline constexpr std::size_t parser_pool_size = 8;
+/// A parser that has parsed more than this since it was created or reset is freed rather
+/// than kept: its input buffer and string pools may have grown to the size of what it read.
+inline constexpr std::size_t parser_pool_max_parsed = 64 * 1024;
+/// Parsers kept on the calling thread now (tests).
+std::size_t pooled_parsers() noexcept;
+
 /// Error bookkeeping and the restriction handlers, shared by the parse states that own an
 /// expat parser. The expat user data of such a parser must be a pointer to this base.
 struct expat_base {
     XML_Parser parser = nullptr;
     errc error{};       ///< errc{} means no error
     std::string detail; ///< spec-citing text for `error`
+    std::size_t parsed_bytes = 0; ///< input given to parse() since create_parser / reset_parser
 
     expat_base();
     ~expat_base();
-    /// Create the expat parser (UTF-8 forced, namespace triplets). Throws std::bad_alloc.
+    /// Take a parser (UTF-8 forced, namespace triplets): a reset one this thread kept, else
+    /// a new one. Throws std::bad_alloc.
     void create_parser();
-    /// Free the expat parser and all its state (parser becomes nullptr). Idempotent.
+    /// Give the parser up (parser becomes nullptr): reset and kept for reuse on this thread
+    /// while fewer than parser_pool_size are kept and it has parsed at most
+    /// parser_pool_max_parsed bytes, else freed. Idempotent. Never call it from inside one of
+    /// the parser's handlers.
     void free_parser() noexcept;
+    /// XML_Parse, counting the bytes (size must fit an int: callers slice their input).
+    XML_Status parse(const char* data, std::size_t size, bool final);
     expat_base(const expat_base&) = delete;
     expat_base& operator=(const expat_base&) = delete;
 

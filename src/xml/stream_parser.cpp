@@ -434,7 +434,7 @@ struct stream_parser::impl final : detail::expat_base {
         while (offset < bytes.size()) {
             std::size_t n = std::min(slice_bytes, bytes.size() - offset);
             cur = bytes.substr(offset, n);
-            XML_Status status = XML_Parse(parser, cur.data(), static_cast<int>(n), XML_FALSE);
+            XML_Status status = parse(cur.data(), n, false);
             if (std::optional<std::size_t> stop = after_parse(status, bytes.size(), ec)) {
                 return *stop;
             }
@@ -505,8 +505,7 @@ struct stream_parser::impl final : detail::expat_base {
         priming = true;
         depth = 0;
         set_reparse_deferral(false);
-        XML_Status status = XML_Parse(parser, primer.data(), static_cast<int>(primer.size()),
-                                      XML_FALSE);
+        XML_Status status = parse(primer.data(), primer.size(), false);
         set_reparse_deferral(true);
         priming = false;
         if (status != XML_STATUS_OK || depth != 1) {

@@ -229,7 +229,7 @@ boost::system::error_code parse_tree(std::string_view xml, tree& out, limits lim
         return make_error_code(errc::element_too_large);
     }
     tree_builder b(out, lim);
-    if (XML_Parse(b.parser, xml.data(), static_cast<int>(xml.size()), XML_TRUE) != XML_STATUS_OK) {
+    if (b.parse(xml.data(), xml.size(), true) != XML_STATUS_OK) {
         b.take_expat_error(true);
     } else if (!b.started || !b.stack.empty()) {
         b.fail(errc::incomplete_document, reason(errc::incomplete_document));
