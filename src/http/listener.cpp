@@ -184,10 +184,8 @@ void admit_and_run(tcp::socket socket, const tcp::endpoint& client, std::shared_
         return;
     }
     ++m.http_connections_accepted;
-    boost::system::error_code ec;
-    const bool proxied = socket.remote_endpoint(ec) != client;
-    run_connection(std::move(socket), std::move(ctx), std::move(tls), std::move(d.granted),
-                   proxied ? std::optional<tcp::endpoint>(client) : std::nullopt);
+    // The address is known here: the connection does not ask the kernel for it again.
+    run_connection(std::move(socket), std::move(ctx), std::move(tls), std::move(d.granted), client);
 }
 
 void listener::stop()

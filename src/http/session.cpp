@@ -84,7 +84,8 @@ class connection : public std::enable_shared_from_this<connection<Stream>> {
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
 public:
-    /// `client`: the address the connection's PROXY header named (nullopt: the TCP peer).
+    /// `client`: the client's address, the TCP peer or what a PROXY header named (nullopt:
+    /// the TCP peer, read from the socket).
     connection(Stream&& stream, std::shared_ptr<const context> ctx, limits::ticket admitted,
                std::optional<tcp::endpoint> client)
         : admitted_(std::move(admitted)),

@@ -72,8 +72,8 @@ private:
 void admit_and_run(boost::asio::ip::tcp::socket socket, const boost::asio::ip::tcp::endpoint& client,
                    std::shared_ptr<const context> ctx, std::shared_ptr<boost::asio::ssl::context> tls);
 
-/// Serve one accepted connection (plain or TLS). `client`: the address a PROXY header gave
-/// (nullopt: the TCP peer is the client).
+/// Serve one accepted connection (plain or TLS). `client`: the client's address, the TCP
+/// peer or what a PROXY header gave (nullopt: the TCP peer, read from the socket).
 void run_connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<const context> ctx,
                     std::shared_ptr<boost::asio::ssl::context> tls, limits::ticket admitted,
                     std::optional<boost::asio::ip::tcp::endpoint> client = std::nullopt);
