@@ -21,10 +21,13 @@
 //  - Memory while idle (the common state of a BOSH session): TLS is upstream::tls_socket
 //    (OpenSSL on the socket, record buffers released between records), and the read loop
 //    waits for readiness before it allocates its read buffer, so an idle stream holds no
-//    I/O buffer at all.
+//    I/O buffer at all. The XML framer's expat state goes back once the stream has read
+//    nothing for a period of the io thread's core::idle_sweep (not between every two reads:
+//    a busy stream keeps it).
 #include "boshgate/upstream/stream.hpp"
 
 #include "boshgate/core/ids.hpp"
+#include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
@@ -147,6 +150,7 @@ overloaded(Ts...) -> overloaded<Ts...>;
 
 class stream_impl final : public stream,
                           public xml::handler,
+                          public core::idle_sweep::client,
                           public std::enable_shared_from_this<stream_impl> {
 public:
     stream_impl(net::any_io_executor ex, std::shared_ptr<shared_context> ctx,
@@ -166,6 +170,11 @@ public:
             metrics::domains().stream_closed(plan_.domain);
         }
     }
+
+    // ---------------------------------------------------------------- idle_sweep::client
+    /// Called by the io thread's sweep once nothing was read for a sweep period: expat's state
+    /// goes back (refused mid-stanza or inside a parser callback; asked again later).
+    bool release_idle() noexcept override { return parser_.release_idle(); }
 
     // ---------------------------------------------------------------- stream
     void open(const open_params& p) override
@@ -870,10 +879,13 @@ private:
             if (finishing_) {
                 co_return;
             }
-            // Wait for data before allocating the buffer: an idle stream holds none. Between
-            // stanzas the framer gives expat's state back too (~12 KiB; rebuilt in a few
-            // microseconds when data comes, issue 9).
-            parser_.release_idle();
+            // Wait for data before allocating the buffer: an idle stream holds none. Once idle
+            // for a sweep period, the framer gives expat's state back too (~12 KiB, rebuilt
+            // when data comes; issue 9); a busy stream keeps it (release_idle below).
+            if (sweep_ == nullptr) {
+                sweep_ = &core::idle_sweep::of(ex_);
+            }
+            sweep_->touch(*this, [this] { return weak_from_this(); }, ex_);
             error_code ec;
             if (tls_) {
                 ec = co_await tls_->wait_readable();
@@ -989,6 +1001,7 @@ private:
     std::string tag_;
     negotiator neg_;
     xml::stream_parser parser_;
+    core::idle_sweep* sweep_ = nullptr; ///< this io thread's sweep (set on the first read wait)
     dial_plan plan_;
     limits::attempt attempt_; ///< the guard's attempt, from before DNS until open (or failure)
 
