@@ -18,10 +18,14 @@
 //
 // Both need `fakexmpp` (built next to boshgate: FAKEXMPP_BIN, else the
 // directory of the boshgate binary). Without it the phases are NOT MEASURED
-// with the reason, like a row.
+// with the reason, like a row. The capacity phase logs in with `capload`
+// (bench/capload, a C++ client that costs a fraction of the Node clients' CPU
+// per login; CAPLOAD_BIN, else next to boshgate) and falls back to the Node
+// clients (bosh_load.js, ws_load.js) without it; the report names which.
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
 
 const interop = path.join(__dirname, '..', 'interop', 'lib');
@@ -29,6 +33,7 @@ const { startProcess, waitForLogLine } = require(path.join(interop, 'util'));
 const { startBoshgate } = require(path.join(interop, 'boshgate'));
 const { BoshSession } = require('./bosh_load');
 const { WsSession } = require('./ws_load');
+const { settleWithin } = require('./load_session');
 const { runThroughput } = require('./throughput');
 const { cpuMs, sampleRssKb, rssKb, fdCount } = require('./proc_stats');
 
@@ -56,6 +61,23 @@ function findFake(boshgateBin) {
   return { bin: null, why: candidates.length ? `no fakexmpp at ${candidates[0]} (build target fakexmpp, or set FAKEXMPP_BIN)` : 'no boshgate binary' };
 }
 
+/**
+ * The capload binary: CAPLOAD_BIN (a relative path: from the current directory,
+ * else from the repository root, since run.sh runs in bench/), else next to
+ * boshgate; null with a reason if absent.
+ */
+function findCapload(boshgateBin) {
+  const env = process.env.CAPLOAD_BIN;
+  const candidates = env ? [path.resolve(env), path.resolve(__dirname, '..', env)]
+    : boshgateBin ? [path.join(path.dirname(boshgateBin), 'capload')] : [];
+  for (const c of candidates) {
+    if (fs.existsSync(c)) {
+      return { bin: c };
+    }
+  }
+  return { bin: null, why: candidates.length ? `no capload at ${candidates[0]} (build target capload, or set CAPLOAD_BIN)` : 'no boshgate binary' };
+}
+
 /** `stop` registered with bench.js's tracker (stopped on INT/TERM too) when there is one. */
 function tracked(ctx, name, pid, stop) {
   return ctx.track ? ctx.track(name, pid, stop) : stop;
@@ -72,6 +94,105 @@ async function startFake({ ctx, bin, dir, threads, domain, tag }) {
     await stop();
     throw new Error(`fakexmpp did not start: ${e.message}`);
   }
+}
+
+/**
+ * capload (bench/capload) against gateway `gw`, driven over its stdin / stdout:
+ * cmd(line) sends one command and resolves with its one-line reply (replies
+ * come in order); stop() closes its sessions, ends its stdin and waits for it
+ * to exit (killed if it does not within 5 s). Its stderr goes to
+ * `dir`/capload.log.
+ */
+async function startCapload({ ctx, bin, dir, gw, domain, window, wait }) {
+  const bosh = new URL(gw.url);
+  const ws = new URL(gw.wsUrl);
+  const args = ['--host', bosh.hostname, '--port', bosh.port, '--bosh-path', bosh.pathname, '--ws-path', ws.pathname,
+    '--domain', domain, '--window', String(window), '--wait', String(wait)];
+  const errFd = fs.openSync(path.join(dir, 'capload.log'), 'a');
+  const child = spawn(bin, args, { cwd: dir, stdio: ['pipe', 'pipe', errFd] });
+  fs.closeSync(errFd);
+  let exitInfo = null;
+  const waiters = []; // { resolve, reject } of the commands sent, oldest first
+  const exited = new Promise((resolve) => {
+    const gone = (info) => {
+      if (exitInfo === null) {
+        exitInfo = info;
+        for (const w of waiters.splice(0)) {
+          w.reject(new Error(`capload exited (${info}); see ${path.join(dir, 'capload.log')}`));
+        }
+      }
+      resolve();
+    };
+    child.once('exit', (code, signal) => gone(`exit code ${code} signal ${signal}`));
+    child.once('error', (e) => gone(`spawn error: ${e.message}`));
+  });
+  child.stdin.on('error', () => {}); // EPIPE once it is gone: the exit handler reports that
+  let pending = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    pending += chunk;
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      const w = waiters.shift();
+      if (w) {
+        w.resolve(line);
+      }
+    }
+  });
+  const cmd = (line) => new Promise((resolve, reject) => {
+    if (exitInfo !== null) {
+      reject(new Error(`capload exited (${exitInfo})`));
+      return;
+    }
+    waiters.push({ resolve, reject });
+    child.stdin.write(`${line}\n`);
+  });
+  const stop = tracked(ctx, 'capload', child.pid, async () => {
+    if (exitInfo === null) {
+      await settleWithin(cmd('close').catch(() => {}), 5000);
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  });
+  let timer;
+  try {
+    // Its first reply (or its exit, which rejects every command waiting) says it runs.
+    const ready = await Promise.race([cmd('held'), new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no reply to "held" within 10 s')), 10000);
+    })]);
+    if (!/^held \d+$/.test(ready)) {
+      throw new Error(`unexpected reply to held: ${ready}`);
+    }
+  } catch (e) {
+    await stop();
+    throw new Error(`capload did not start: ${e.message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  return { pid: child.pid, cmd, stop };
+}
+
+/** capload: `login first count` -> { ok, failed, seconds, firstError } like loginWindowed. */
+async function caploadLogin(gen, first, count) {
+  const reply = await gen.cmd(`login ${first} ${count}`);
+  const m = /^done (\d+) (\d+) ([0-9.]+) (.*)$/.exec(reply);
+  if (!m) {
+    throw new Error(`capload: unexpected reply to login: ${reply}`);
+  }
+  return { ok: Number(m[1]), failed: Number(m[2]), seconds: Number(m[3]), firstError: m[4] === '-' ? null : m[4] };
+}
+
+/** capload: sessions logged in whose idle loop has not failed. */
+async function caploadHeld(gen) {
+  const reply = await gen.cmd('held');
+  const m = /^held (\d+)$/.exec(reply);
+  if (!m) {
+    throw new Error(`capload: unexpected reply to held: ${reply}`);
+  }
+  return Number(m[1]);
 }
 
 /** boshgate with one domain served by fakexmpp on loopback, tls = "off". */
@@ -212,9 +333,11 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
   const o = ctx.opts;
   const dir = path.join(ctx.dir, 'capacity');
   fs.mkdirSync(dir, { recursive: true });
-  const out = { status: 'ok', error: null, target: null, nofile: null, window: o.capacityWindow, wait: 50, checkpoints: [], loginsOk: 0, loginsFailed: 0, cpuMs: { gateway: 0, fake: 0, generator: 0 }, firstError: null, loginRate: null, rampSeconds: 0 };
+  const out = { status: 'ok', error: null, target: null, nofile: null, window: o.capacityWindow, wait: 50, generator: null, checkpoints: [], loginsOk: 0, loginsFailed: 0, cpuMs: { gateway: 0, fake: 0, generator: 0 }, firstError: null, loginRate: null, rampSeconds: 0 };
+  const cap = findCapload(ctx.boshgateBin);
   const fx = await startFake({ ctx, bin: fake.bin, dir, threads: 1, domain, tag: 'capacity' });
   let gw = null;
+  let gen = null; // capload, else null: the Node sessions below
   const sessions = [];
   try {
     // Many sessions from one address and one domain: the test sets its own limits (the
@@ -231,11 +354,19 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
     const reserve = 64;
     const byFds = out.nofile ? Math.floor((out.nofile - reserve) / 2) : 1000;
     out.target = o.capacity > 0 ? Math.min(o.capacity, byFds) : byFds;
+    if (cap.bin) {
+      gen = await startCapload({ ctx, bin: cap.bin, dir, gw, domain, window: o.capacityWindow, wait: out.wait });
+      out.generator = 'capload (C++)';
+    } else {
+      out.generator = 'Node';
+      log(`capacity: ${cap.why}; the Node clients log in`);
+    }
+    const genPid = gen ? gen.pid : process.pid;
     log(`capacity: gateway open-file limit ${out.nofile}, target ${out.target} sessions (half BOSH, half WebSocket), `
-      + `${o.capacityWindow} logins at once; load generator limit ${nofileOf(process.pid)}`);
+      + `${o.capacityWindow} logins at once; load generator ${out.generator}, limit ${nofileOf(genPid)}`);
     const rss0 = await sampleRssKb(gw.pid);
-    out.checkpoints.push({ pct: 0, sessions: 0, rssKb: rss0, fds: fdCount(gw.pid), idleWindowS: 3, idleCpuPct: await idleCpuPct(gw.pid, 3000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(process.pid) });
-    const makeBosh = sessionMaker({ transport: 'bosh', gw, domain, prefix: 'cb', wait: 50, boshSockets: 1 });
+    out.checkpoints.push({ pct: 0, sessions: 0, rssKb: rss0, fds: fdCount(gw.pid), idleWindowS: 3, idleCpuPct: await idleCpuPct(gw.pid, 3000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(genPid) });
+    const makeBosh = sessionMaker({ transport: 'bosh', gw, domain, prefix: 'cb', wait: out.wait, boshSockets: 1 });
     const makeWs = sessionMaker({ transport: 'ws', gw, domain, prefix: 'cw' });
     let done = 0;
     for (const pct of [10, 50, 100]) {
@@ -243,30 +374,35 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
       const count = upTo - done;
       if (count > 0 && !isCancelled()) {
         const base = done;
-        const c0 = { gw: cpuMs(gw.pid), fake: cpuMs(fx.pid), gen: process.cpuUsage() };
-        const l = await loginWindowed({
+        // The generator's CPU: capload's from /proc, else this Node process's own.
+        const c0 = { gw: cpuMs(gw.pid), fake: cpuMs(fx.pid), gen: gen ? cpuMs(gen.pid) : process.cpuUsage() };
+        const l = gen ? await caploadLogin(gen, base, count) : await loginWindowed({
           make: (i) => ((base + i) % 2 === 0 ? makeBosh(base + i) : makeWs(base + i)),
           count, window: o.capacityWindow, sessions, isCancelled,
         });
-        const g = process.cpuUsage(c0.gen);
         out.cpuMs.gateway += cpuMs(gw.pid) - c0.gw;
         out.cpuMs.fake += cpuMs(fx.pid) - c0.fake;
-        out.cpuMs.generator += (g.user + g.system) / 1000;
+        if (gen) {
+          out.cpuMs.generator += cpuMs(gen.pid) - c0.gen;
+        } else {
+          const g = process.cpuUsage(c0.gen);
+          out.cpuMs.generator += (g.user + g.system) / 1000;
+        }
         out.loginsOk += l.ok;
         out.loginsFailed += l.failed;
         out.rampSeconds += l.seconds;
         out.firstError = out.firstError || l.firstError;
         done = upTo;
-        log(`capacity: ${l.ok}/${count} logins in ${l.seconds.toFixed(1)} s (${(l.ok / l.seconds).toFixed(0)}/s)${l.firstError ? `; first error: ${l.firstError}` : ''}`);
+        log(`capacity: ${l.ok}/${count} logins in ${l.seconds.toFixed(1)} s (${(l.ok / l.seconds).toFixed(0)}/s, ${out.generator} generator)${l.firstError ? `; first error: ${l.firstError}` : ''}`);
       }
       await sleep(2000);
-      const held = sessions.filter((s) => s.jid && !s.error).length;
+      const held = gen ? await caploadHeld(gen) : sessions.filter((s) => s.jid && !s.error).length;
       const cp = {
         pct, sessions: held, rssKb: await sampleRssKb(gw.pid), fds: fdCount(gw.pid),
         idleWindowS: pct === 100 ? out.wait + 5 : 5,
       };
       Object.assign(cp, {
-        idleCpuPct: await idleCpuPct(gw.pid, cp.idleWindowS * 1000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(process.pid),
+        idleCpuPct: await idleCpuPct(gw.pid, cp.idleWindowS * 1000), fakeRssKb: rssKb(fx.pid), genRssKb: rssKb(genPid),
       });
       cp.kbPerSession = held > 0 && cp.rssKb !== null && rss0 !== null ? (cp.rssKb - rss0) / held : null;
       out.checkpoints.push(cp);
@@ -281,13 +417,16 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
       out.cpuPerLoginMs[k] = out.loginsOk > 0 ? v / out.loginsOk : null;
       out.cpuPctDuringRamp[k] = out.rampSeconds > 0 ? v / (out.rampSeconds * 10) : null;
     }
-    log(`capacity: ${out.loginsOk} logins at ${out.loginRate === null ? 'n/a' : out.loginRate.toFixed(0)}/s over the ramps; CPU per login (ms) / % of a core during the ramps: `
+    log(`capacity: ${out.loginsOk} logins at ${out.loginRate === null ? 'n/a' : out.loginRate.toFixed(0)}/s over the ramps (${out.generator} generator); CPU per login (ms) / % of a core during the ramps: `
       + Object.keys(out.cpuMs).map((k) => `${k} ${out.cpuPerLoginMs[k] === null ? 'n/a' : out.cpuPerLoginMs[k].toFixed(3)} / ${out.cpuPctDuringRamp[k] === null ? 'n/a' : out.cpuPctDuringRamp[k].toFixed(0)} %`).join(', '));
     const alive = gw.alive();
     if (alive !== true) {
       throw new Error(`the gateway exited during the capacity run (${alive})`);
     }
   } finally {
+    if (gen) {
+      await gen.stop();
+    }
     await closeAll(sessions);
     if (gw) {
       await gw.stop();
@@ -376,7 +515,7 @@ function printFakeReport({ scaling, capacity } = {}) {
     const pct = capacity.cpuPctDuringRamp || {};
     w(`logins: ${capacity.loginsOk} ok, ${capacity.loginsFailed} failed, ${fmt(capacity.loginRate)}/s over the ramps (goal >= 2,000/s)${capacity.firstError ? `; first error: ${capacity.firstError}` : ''}`);
     w(`CPU per login (ms) / share of one core during the ramps: gateway ${fmt(per.gateway, 3)} / ${fmt(pct.gateway)} %, `
-      + `fakexmpp ${fmt(per.fake, 3)} / ${fmt(pct.fake)} %, load generator (Node) ${fmt(per.generator, 3)} / ${fmt(pct.generator)} %`);
+      + `fakexmpp ${fmt(per.fake, 3)} / ${fmt(pct.fake)} %, ${capacity.generator || 'Node'} load generator ${fmt(per.generator, 3)} / ${fmt(pct.generator)} %`);
   }
 }
 

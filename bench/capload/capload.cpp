@@ -1,0 +1,766 @@
+// capload: a lean load generator for the benchmark's capacity phase (bench/fake_phases.js,
+// runCapacity). It fills one boshgate gateway with idle sessions, alternately BOSH and
+// WebSocket, as fast as the gateway lets it. The Node clients (bench/bosh_load.js,
+// bench/ws_load.js) cost about as much CPU per login as the gateway itself, so on a
+// 2-core machine they, not the gateway, set the login rate; this tool costs a fraction.
+// Not a product component and not a conformance client: it speaks exactly the sequence
+// bench/load_session.js speaks, and scans responses with string_view finds, not XML.
+//
+// Per session (global index i; even = BOSH user cb<i>, odd = WebSocket user cw<i>;
+// password x, resource r; each login has a 30 s deadline):
+//  - BOSH (XEP-0124/0206), one keep-alive HTTP/1.1 connection: session creation (polls
+//    until <mechanisms>), SASL PLAIN, xmpp:restart (polls until <bind>), resource bind;
+//    then idle with exactly one empty request held by the gateway at all times.
+//  - WebSocket (RFC 7395, subprotocol xmpp, no permessage-deflate): <open/>, SASL PLAIN,
+//    the restart <open/>, resource bind; then idle with one read outstanding (Beast
+//    answers the gateway's Pings).
+// An error while idle (HTTP status, terminate, <close/>, socket error) marks the session
+// failed: it is no longer held.
+//
+// Usage: capload --port P [--host H] [--bosh-path /http-bind] [--ws-path /xmpp-websocket]
+//                [--domain D] [--window W] [--wait S]
+// Commands on stdin (a pipe), one per line, in order; one reply line each on stdout:
+//   login FIRST COUNT -> done OK FAILED SECONDS FIRST-ERROR-or--
+//   held              -> held N      (sessions logged in whose idle loop has not failed)
+//   close             -> closed      (every session's sockets closed, no goodbye)
+// EOF on stdin closes everything and exits 0. One io_context, one thread.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (a matching
+// class-specific new/delete pair), as in src/http/listener.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr const char* ns_httpbind = "http://jabber.org/protocol/httpbind";
+constexpr const char* ns_xbosh = "urn:xmpp:xbosh";
+constexpr const char* ns_sasl = "urn:ietf:params:xml:ns:xmpp-sasl";
+constexpr const char* ns_bind = "urn:ietf:params:xml:ns:xmpp-bind";
+constexpr const char* ns_framing = "urn:ietf:params:xml:ns:xmpp-framing";
+constexpr auto login_deadline = std::chrono::seconds(30);
+constexpr int max_polls = 4;
+
+/// A login step did not get what it expected; the text says what came instead.
+struct step_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// `s` on one line (line breaks become spaces), for the one-line `done` reply.
+std::string one_line(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c == '\n' || c == '\r') {
+            c = ' ';
+        }
+    }
+    return out;
+}
+
+/// Up to 200 characters of `s` on one line, for error texts.
+std::string snippet(std::string_view s) {
+    return one_line(s.substr(0, 200));
+}
+
+bool contains(std::string_view s, std::string_view what) {
+    return s.find(what) != std::string_view::npos;
+}
+
+/// A bind (or other iq) answered with type='error' or type="error".
+bool has_error_type(std::string_view s) {
+    return contains(s, "type='error'") || contains(s, "type=\"error\"");
+}
+
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/// The value of attribute `name` in a start tag's attribute text (either quote), or empty.
+std::string_view attr_value(std::string_view tag, std::string_view name) {
+    for (std::size_t at = tag.find(name); at != std::string_view::npos; at = tag.find(name, at + 1)) {
+        if (at == 0 || !is_space(tag[at - 1])) {
+            continue;
+        }
+        std::size_t p = at + name.size();
+        while (p < tag.size() && is_space(tag[p])) {
+            ++p;
+        }
+        if (p >= tag.size() || tag[p] != '=') {
+            continue;
+        }
+        ++p;
+        while (p < tag.size() && is_space(tag[p])) {
+            ++p;
+        }
+        if (p >= tag.size() || (tag[p] != '\'' && tag[p] != '"')) {
+            continue;
+        }
+        auto end = tag.find(tag[p], p + 1);
+        if (end == std::string_view::npos) {
+            return {};
+        }
+        return tag.substr(p + 1, end - p - 1);
+    }
+    return {};
+}
+
+/// A BOSH response split into its <body>'s attribute text and the XML of its children.
+struct bosh_body {
+    bool found = false;
+    std::string_view attrs;
+    std::string_view inner;
+};
+
+bosh_body split_body(std::string_view text) {
+    bosh_body b;
+    auto open = text.find("<body");
+    if (open == std::string_view::npos || open + 5 >= text.size()) {
+        return b;
+    }
+    char after = text[open + 5];
+    auto gt = text.find('>', open);
+    if (gt == std::string_view::npos || !(is_space(after) || after == '>' || after == '/')) {
+        return b;
+    }
+    b.found = true;
+    b.attrs = text.substr(open + 5, gt - open - 5);
+    if (!b.attrs.empty() && b.attrs.back() == '/') {
+        b.attrs.remove_suffix(1);
+        return b;
+    }
+    auto end = text.rfind("</body>");
+    b.inner = end != std::string_view::npos && end > gt ? text.substr(gt + 1, end - gt - 1)
+                                                        : text.substr(gt + 1);
+    return b;
+}
+
+/// SASL PLAIN (RFC 4616) initial response: base64("\0user\0password").
+std::string plain_credentials(const std::string& user, std::string_view password) {
+    std::string raw;
+    raw += '\0';
+    raw += user;
+    raw += '\0';
+    raw += password;
+    std::string out(beast::detail::base64::encoded_size(raw.size()), '\0');
+    out.resize(beast::detail::base64::encode(out.data(), raw.data(), raw.size()));
+    return out;
+}
+
+std::string auth_stanza(const std::string& user) {
+    return std::string("<auth xmlns='") + ns_sasl + "' mechanism='PLAIN'>" + plain_credentials(user, "x")
+           + "</auth>";
+}
+
+std::string bind_stanza() {
+    return std::string("<iq type='set' id='bind_1' xmlns='jabber:client'><bind xmlns='") + ns_bind
+           + "'><resource>r</resource></bind></iq>";
+}
+
+struct options {
+    std::string host = "127.0.0.1";
+    unsigned short port = 0;
+    std::string bosh_path = "/http-bind";
+    std::string ws_path = "/xmpp-websocket";
+    std::string domain = "bench.test";
+    std::size_t window = 400;
+    unsigned wait = 50;
+};
+
+/// What every session shares: the options, the gateway's endpoint, prebuilt texts.
+struct shared {
+    options opt;
+    tcp::endpoint endpoint;
+    std::string host_header; // "host:port"
+    std::string open_frame;  // the RFC 7395 <open/>
+    std::string bind_iq;
+    std::mt19937_64 rng{std::random_device{}()};
+};
+
+/// One session of either transport. Owned by its coroutine (and by the held list once
+/// logged in); close() drops its connection without a goodbye.
+class session {
+public:
+    session(shared& sh, std::string user) : sh_(sh), user_(std::move(user)) {}
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+    virtual ~session() = default;
+
+    /// The transport's opening, SASL PLAIN, the restart and the bind; throws on failure.
+    virtual net::awaitable<void> login() = 0;
+    /// Returns or throws once the idle session fails.
+    virtual net::awaitable<void> idle() = 0;
+    virtual void close() = 0;
+
+    const std::string& user() const { return user_; }
+    const char* step() const { return step_; }
+
+    bool login_done = false;
+    bool timed_out = false;
+    bool held = false; // counted in tool::held_
+
+protected:
+    shared& sh_;
+    std::string user_;
+    const char* step_ = "connect";
+    std::string acc_; // what the current login step has received so far
+};
+
+/// BOSH over one keep-alive connection; hold = 1, so one request is held while idle.
+class bosh_session final : public session {
+public:
+    bosh_session(net::io_context& ioc, shared& sh, std::string user)
+        : session(sh, std::move(user)), sock_(ioc) {
+        req_.method(http::verb::post);
+        req_.target(sh_.opt.bosh_path);
+        req_.version(11);
+        req_.set(http::field::host, sh_.host_header);
+        req_.set(http::field::content_type, "text/xml; charset=utf-8");
+        rid_ = 1000000 + sh_.rng() % 1000000000;
+    }
+
+    net::awaitable<void> login() override {
+        co_await sock_.async_connect(sh_.endpoint, net::use_awaitable);
+        sock_.set_option(tcp::no_delay(true));
+
+        step_ = "session creation";
+        std::string& b = begin_request();
+        b = "<body content='text/xml; charset=utf-8' hold='1' rid='";
+        b += std::to_string(rid_++);
+        b += "' to='";
+        b += sh_.opt.domain;
+        b += "' ver='1.6' wait='";
+        b += std::to_string(sh_.opt.wait);
+        b += "' xml:lang='en' xmpp:version='1.0' xmlns='";
+        b += ns_httpbind;
+        b += "' xmlns:xmpp='";
+        b += ns_xbosh;
+        b += "'/>";
+        co_await post(true);
+        co_await poll_until("<mechanisms", nullptr);
+        if (!contains(acc_, "PLAIN")) {
+            throw step_error("PLAIN not offered: " + snippet(acc_));
+        }
+
+        step_ = "SASL PLAIN";
+        acc_.clear();
+        wrap(auth_stanza(user_));
+        co_await post(false);
+        co_await poll_until("success", "failure");
+        if (!contains(acc_, "success")) {
+            throw step_error("SASL failed: " + snippet(acc_));
+        }
+
+        step_ = "restart";
+        acc_.clear();
+        std::string& r = begin_request();
+        r = "<body rid='";
+        r += std::to_string(rid_++);
+        r += "' sid='";
+        r += sid_;
+        r += "' to='";
+        r += sh_.opt.domain;
+        r += "' xml:lang='en' xmpp:restart='true' xmlns='";
+        r += ns_httpbind;
+        r += "' xmlns:xmpp='";
+        r += ns_xbosh;
+        r += "'/>";
+        co_await post(false);
+        co_await poll_until("<bind", nullptr);
+        if (!contains(acc_, "<bind")) {
+            throw step_error("no <bind/> offered: " + snippet(acc_));
+        }
+
+        step_ = "bind";
+        acc_.clear();
+        wrap(sh_.bind_iq);
+        co_await post(false);
+        co_await poll_until("<jid>", nullptr);
+        if (!contains(acc_, "<jid>")) {
+            throw step_error("bind failed: " + snippet(acc_));
+        }
+        acc_ = std::string();
+    }
+
+    net::awaitable<void> idle() override {
+        step_ = "idle";
+        for (;;) {
+            wrap({});
+            co_await post(false);
+            acc_.clear();
+        }
+    }
+
+    void close() override {
+        error_code ignored;
+        sock_.close(ignored);
+    }
+
+private:
+    /// Clears the request body (keeping its capacity) and returns it.
+    std::string& begin_request() {
+        req_.body().clear();
+        return req_.body();
+    }
+
+    /// The request body: `payload` (empty: none) in a <body rid sid/> wrapper.
+    void wrap(std::string_view payload) {
+        std::string& b = begin_request();
+        b = "<body rid='";
+        b += std::to_string(rid_++);
+        b += "' sid='";
+        b += sid_;
+        b += "' xmlns='";
+        b += ns_httpbind;
+        if (payload.empty()) {
+            b += "'/>";
+            return;
+        }
+        b += "'>";
+        b += payload;
+        b += "</body>";
+    }
+
+    /// Sends the request body, reads the response; appends its children to acc_. Throws
+    /// on a transport error, a status other than 200, a terminate body or (take_sid) no sid.
+    net::awaitable<void> post(bool take_sid) {
+        req_.prepare_payload();
+        co_await http::async_write(sock_, req_, net::use_awaitable);
+        http::response<http::string_body> res;
+        co_await http::async_read(sock_, buf_, res, net::use_awaitable);
+        std::string_view text = res.body();
+        if (res.result_int() != 200) {
+            throw step_error("HTTP " + std::to_string(res.result_int()) + " " + std::string(res.reason())
+                             + ": " + snippet(text));
+        }
+        auto body = split_body(text);
+        if (!body.found) {
+            throw step_error("response is not a BOSH <body/>: " + snippet(text));
+        }
+        if (attr_value(body.attrs, "type") == "terminate") {
+            throw step_error("session terminated by the gateway: condition="
+                             + std::string(attr_value(body.attrs, "condition")) + " " + snippet(body.inner));
+        }
+        if (take_sid) {
+            sid_ = attr_value(body.attrs, "sid");
+            if (sid_.empty()) {
+                throw step_error("no sid in the session creation response: " + snippet(text));
+            }
+        }
+        acc_ += body.inner;
+    }
+
+    /// Empty polls (at most max_polls) until acc_ has `want`, `alt` (unless null) or an
+    /// error type (a bind error). acc_ keeps what came, for the caller to check.
+    net::awaitable<void> poll_until(const char* want, const char* alt) {
+        for (int i = 0;; ++i) {
+            if (contains(acc_, want) || (alt != nullptr && contains(acc_, alt)) || has_error_type(acc_)) {
+                co_return;
+            }
+            if (i >= max_polls) {
+                throw step_error(std::string("no ") + want + " after " + std::to_string(max_polls)
+                                 + " polls; got: " + snippet(acc_));
+            }
+            wrap({});
+            co_await post(false);
+        }
+    }
+
+    tcp::socket sock_;
+    beast::flat_buffer buf_;
+    http::request<http::string_body> req_;
+    std::string sid_;
+    std::uint64_t rid_ = 0;
+};
+
+/// XMPP over WebSocket (RFC 7395): one stanza per text frame.
+class ws_session final : public session {
+public:
+    ws_session(net::io_context& ioc, shared& sh, std::string user) : session(sh, std::move(user)), ws_(ioc) {}
+
+    net::awaitable<void> login() override {
+        co_await ws_.next_layer().async_connect(sh_.endpoint, net::use_awaitable);
+        ws_.next_layer().set_option(tcp::no_delay(true));
+
+        step_ = "WebSocket upgrade";
+        ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+            req.set(http::field::sec_websocket_protocol, "xmpp");
+        }));
+        websocket::response_type res;
+        co_await ws_.async_handshake(res, sh_.host_header, sh_.opt.ws_path, net::use_awaitable);
+        if (res[http::field::sec_websocket_protocol] != "xmpp") {
+            throw step_error("subprotocol \"" + std::string(res[http::field::sec_websocket_protocol])
+                             + "\" instead of \"xmpp\"");
+        }
+        ws_.text(true);
+
+        step_ = "open";
+        co_await exchange(sh_.open_frame, "<mechanisms", nullptr);
+        if (!contains(acc_, "PLAIN")) {
+            throw step_error("PLAIN not offered: " + snippet(acc_));
+        }
+
+        step_ = "SASL PLAIN";
+        co_await exchange(auth_stanza(user_), "success", "failure");
+        if (!contains(acc_, "success")) {
+            throw step_error("SASL failed: " + snippet(acc_));
+        }
+
+        step_ = "restart";
+        co_await exchange(sh_.open_frame, "<bind", nullptr);
+        if (!contains(acc_, "<bind")) {
+            throw step_error("no <bind/> offered: " + snippet(acc_));
+        }
+
+        step_ = "bind";
+        co_await exchange(sh_.bind_iq, "<jid>", nullptr);
+        if (!contains(acc_, "<jid>")) {
+            throw step_error("bind failed: " + snippet(acc_));
+        }
+        acc_ = std::string();
+    }
+
+    net::awaitable<void> idle() override {
+        step_ = "idle";
+        for (;;) {
+            co_await ws_.async_read(buf_, net::use_awaitable);
+            check_frame(frame());
+            buf_.consume(buf_.size());
+        }
+    }
+
+    void close() override {
+        error_code ignored;
+        ws_.next_layer().close(ignored);
+    }
+
+private:
+    std::string_view frame() const {
+        return {static_cast<const char*>(buf_.data().data()), buf_.size()};
+    }
+
+    /// Throws if the frame ends the stream (<close/>, a stream error).
+    static void check_frame(std::string_view f) {
+        if (f.starts_with("<close") || f.starts_with("<error") || f.starts_with("<stream:error")) {
+            throw step_error("the gateway closed the stream: " + snippet(f));
+        }
+    }
+
+    /// Sends `text` in one frame, then reads frames (accumulated in acc_) until they
+    /// contain `want`, `alt` (unless null) or a bind error.
+    net::awaitable<void> exchange(const std::string& text, const char* want, const char* alt) {
+        acc_.clear();
+        co_await ws_.async_write(net::buffer(text), net::use_awaitable);
+        for (;;) {
+            co_await ws_.async_read(buf_, net::use_awaitable);
+            auto f = frame();
+            check_frame(f);
+            acc_ += f;
+            buf_.consume(buf_.size());
+            if (contains(acc_, want) || (alt != nullptr && contains(acc_, alt)) || has_error_type(acc_)) {
+                co_return;
+            }
+        }
+    }
+
+    websocket::stream<tcp::socket> ws_;
+    beast::flat_buffer buf_;
+};
+
+/// The command interpreter and the sessions it holds.
+class tool {
+public:
+    tool(net::io_context& ioc, shared& sh) : ioc_(ioc), sh_(sh), wake_(ioc) {}
+
+    /// Reads commands from stdin until EOF, then closes everything.
+    net::awaitable<void> command_loop(net::posix::stream_descriptor& in) {
+        std::string pending;
+        for (;;) {
+            error_code ec;
+            auto n = co_await net::async_read_until(in, net::dynamic_buffer(pending), '\n',
+                                                    net::redirect_error(net::use_awaitable, ec));
+            if (ec) {
+                break; // EOF (a last line without a newline is ignored)
+            }
+            std::string line = pending.substr(0, n - 1);
+            pending.erase(0, n);
+            co_await command(line);
+        }
+        close_all();
+    }
+
+private:
+    net::awaitable<void> command(const std::string& line) {
+        std::istringstream in(line);
+        std::string verb;
+        in >> verb;
+        if (verb == "login") {
+            std::uint64_t first = 0;
+            std::uint64_t count = 0;
+            if (in >> first >> count) {
+                co_await ramp(first, count);
+            } else {
+                reply("error usage: login FIRST COUNT");
+            }
+        } else if (verb == "held") {
+            reply("held " + std::to_string(held_));
+        } else if (verb == "close") {
+            close_all();
+            reply("closed");
+        } else if (!verb.empty()) {
+            reply("error unknown command: " + verb);
+        }
+    }
+
+    static void reply(const std::string& line) {
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+        std::fflush(stdout);
+    }
+
+    /// Logs in sessions first..first+count-1, at most `window` at once, and replies `done`.
+    net::awaitable<void> ramp(std::uint64_t first, std::uint64_t count) {
+        ok_ = 0;
+        failed_ = 0;
+        first_error_.clear();
+        auto t0 = std::chrono::steady_clock::now();
+        std::uint64_t next = 0;
+        while (next < count || in_progress_ > 0) {
+            while (next < count && in_progress_ < sh_.opt.window) {
+                start_session(first + next++);
+            }
+            // Each finished login cancels this wait; the loop then reads the counters.
+            wake_.expires_at(net::steady_timer::time_point::max());
+            error_code ec;
+            co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+        }
+        std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - t0;
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%.3f", seconds.count());
+        reply("done " + std::to_string(ok_) + " " + std::to_string(failed_) + " " + secs + " "
+              + (first_error_.empty() ? std::string("-") : first_error_));
+    }
+
+    void start_session(std::uint64_t index) {
+        std::shared_ptr<session> s;
+        if (index % 2 == 0) {
+            s = std::make_shared<bosh_session>(ioc_, sh_, "cb" + std::to_string(index));
+        } else {
+            s = std::make_shared<ws_session>(ioc_, sh_, "cw" + std::to_string(index));
+        }
+        ++in_progress_;
+        net::co_spawn(ioc_, run_session(std::move(s)), net::detached);
+    }
+
+    /// One session's life: the login under its deadline, then idle until it fails.
+    net::awaitable<void> run_session(std::shared_ptr<session> s) {
+        net::steady_timer deadline(ioc_);
+        deadline.expires_after(login_deadline);
+        deadline.async_wait([s](error_code ec) {
+            if (!ec && !s->login_done) {
+                s->timed_out = true;
+                s->close();
+            }
+        });
+        std::string error = co_await guarded_login(*s);
+        s->login_done = true;
+        deadline.cancel();
+        if (s->timed_out) {
+            error = "login exceeded 30 s (" + error + ")";
+        }
+        login_finished(s, error);
+        if (!error.empty()) {
+            co_return;
+        }
+        try {
+            co_await s->idle();
+        } catch (const std::exception&) {
+            // Failed while idle (or closed by close_all): it is no longer held.
+        }
+        if (s->held) {
+            s->held = false;
+            --held_;
+        }
+    }
+
+    /// The login; returns "" or why it failed ("user step: text").
+    static net::awaitable<std::string> guarded_login(session& s) {
+        std::string why;
+        try {
+            co_await s.login();
+            co_return std::string();
+        } catch (const boost::system::system_error& e) {
+            why = e.code().message();
+        } catch (const std::exception& e) {
+            why = e.what();
+        }
+        co_return s.user() + " " + s.step() + ": " + why;
+    }
+
+    void login_finished(const std::shared_ptr<session>& s, const std::string& error) {
+        --in_progress_;
+        if (error.empty()) {
+            ++ok_;
+            s->held = true;
+            ++held_;
+            held_sessions_.push_back(s);
+        } else {
+            ++failed_;
+            if (first_error_.empty()) {
+                first_error_ = one_line(error);
+            }
+            s->close();
+        }
+        wake_.cancel();
+    }
+
+    /// Closes every held session's connection; their idle loops then end.
+    void close_all() {
+        for (auto& s : held_sessions_) {
+            if (s->held) {
+                s->held = false;
+                --held_;
+            }
+            s->close();
+        }
+        held_sessions_.clear();
+    }
+
+    net::io_context& ioc_;
+    shared& sh_;
+    net::steady_timer wake_;
+    std::vector<std::shared_ptr<session>> held_sessions_;
+    std::size_t in_progress_ = 0;
+    std::size_t held_ = 0;
+    std::uint64_t ok_ = 0;
+    std::uint64_t failed_ = 0;
+    std::string first_error_;
+};
+
+[[noreturn]] void usage() {
+    std::cerr << "usage: capload --port P [--host H] [--bosh-path PATH] [--ws-path PATH] [--domain D]"
+                 " [--window W] [--wait S]\n";
+    std::exit(2);
+}
+
+options parse_args(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (i + 1 >= argc) {
+            usage();
+        }
+        std::string v = argv[++i];
+        try {
+            if (a == "--host") {
+                o.host = v;
+            } else if (a == "--port") {
+                o.port = static_cast<unsigned short>(std::stoul(v));
+            } else if (a == "--bosh-path") {
+                o.bosh_path = v;
+            } else if (a == "--ws-path") {
+                o.ws_path = v;
+            } else if (a == "--domain") {
+                o.domain = v;
+            } else if (a == "--window") {
+                o.window = std::max<std::size_t>(1, std::stoul(v));
+            } else if (a == "--wait") {
+                o.wait = static_cast<unsigned>(std::stoul(v));
+            } else {
+                usage();
+            }
+        } catch (const std::exception&) {
+            usage();
+        }
+    }
+    if (o.port == 0) {
+        usage();
+    }
+    return o;
+}
+
+/// One fd per session: the soft open-file limit goes up to the hard one.
+void raise_nofile() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    shared sh;
+    sh.opt = parse_args(argc, argv);
+    raise_nofile();
+    error_code ec;
+    auto address = net::ip::make_address(sh.opt.host, ec);
+    if (ec) {
+        std::cerr << "capload: --host must be an IP address: " << sh.opt.host << "\n";
+        return 2;
+    }
+    sh.endpoint = tcp::endpoint(address, sh.opt.port);
+    sh.host_header = sh.opt.host + ":" + std::to_string(sh.opt.port);
+    sh.open_frame = std::string("<open xmlns='") + ns_framing + "' to='" + sh.opt.domain + "' version='1.0'/>";
+    sh.bind_iq = bind_stanza();
+
+    net::io_context ioc(1);
+    net::posix::stream_descriptor in(ioc);
+    in.assign(::dup(0), ec);
+    if (ec) {
+        std::cerr << "capload: stdin must be a pipe or a terminal: " << ec.message() << "\n";
+        return 2;
+    }
+    tool t(ioc, sh);
+    // After EOF every socket is closed: the idle loops end and run() returns.
+    net::co_spawn(ioc, t.command_loop(in), [&ioc](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+                std::cerr << "capload: " << x.what() << "\n";
+            }
+            ioc.stop();
+        }
+    });
+    ioc.run();
+    return 0;
+}
