@@ -1,6 +1,6 @@
 // Sans-I/O RFC 7395 translator. See framing.hpp for the contract.
 //
-// Client messages. Each text message is parsed on its own, wrapped in a synthetic root
+// Client messages. Each text message is parsed as if on its own, wrapped in a synthetic root
 // (`<m>` + message + `</m>`) and fed to the framer in one go: the framer then lifts the
 // message's element with its exact bytes, reports the XML declaration, restricted XML,
 // non-UTF-8 input, depth and size exactly as for the TCP stream, and tells us how many
@@ -8,6 +8,14 @@
 // work: the framer refuses character data directly inside its root, which every SASL
 // <auth/> and <response/> has.) The wrapper cannot be escaped: a message that closes it
 // early leaves our own `</m>` as junk after the document, which is an error.
+// To spare a new expat document per message (the largest CPU cost of a WebSocket message,
+// issue 9), a session's messages go one after the other into one long-lived framer whose
+// root `<m>` stays open. A message it takes as it is (no error, the root still open, back
+// between elements with nothing held: so no partial token can reach into the next message)
+// is classified from what it lifted; that is exactly what the wrapped parse gives for it.
+// Any other message (an error, an unclosed element, a leading XML declaration, which must
+// start a document) is parsed on its own as above, for the same outcome as before, and the
+// long-lived framer is dropped (rebuilt fresh for the next message).
 //
 //   message                                      outcome (stream error = condition, close code)
 //   binary                                       bad-format, 1003                   (WS-MSG-1)
@@ -135,6 +143,23 @@ public:
     }
     void on_close() override { closed = true; }
 
+    /// What the message held (nothing, one element, several); ready for the next message.
+    parsed take()
+    {
+        parsed out;
+        if (count == 0) {
+            out.what = parsed::kind::nothing;
+        } else if (count > 1) {
+            out.what = parsed::kind::several;
+        } else {
+            out.what = parsed::kind::element;
+            out.el = std::move(first);
+        }
+        count = 0;
+        first = xml::element{};
+        return out;
+    }
+
     std::size_t count = 0;
     xml::element first;
     bool closed = false;
@@ -181,15 +206,7 @@ parsed parse_wrapped(std::string_view data, std::string_view extra, xml::limits 
         out.why = "RFC 7395 §3.3.3: the message is not a complete XML element";
         return out;
     }
-    if (c.count == 0) {
-        out.what = parsed::kind::nothing;
-    } else if (c.count > 1) {
-        out.what = parsed::kind::several;
-    } else {
-        out.what = parsed::kind::element;
-        out.el = std::move(c.first);
-    }
-    return out;
+    return c.take();
 }
 
 /// Classify one text message (section table at the top of the file).
@@ -238,6 +255,68 @@ parsed parse_message(std::string_view data, xml::limits lim)
         return header;
     }
     return p;
+}
+
+} // namespace
+
+/// The session's long-lived framer for client messages (see the top of this file).
+struct detail::message_parser {
+    collector sink;
+    xml::stream_parser parser;
+
+    explicit message_parser(xml::limits lim) : parser(sink, with_wrapper(lim), wrapper_options()) {}
+
+    static xml::limits with_wrapper(xml::limits lim) noexcept
+    {
+        lim.max_depth = lim.max_depth + 1; // as parse_wrapped: the wrapper is one more level
+        return lim;
+    }
+    static xml::options wrapper_options() noexcept
+    {
+        xml::options opt;
+        opt.redeclare_default_ns = false;
+        return opt;
+    }
+};
+
+namespace {
+
+/// `data` through the long-lived framer when it takes it as it is; nullopt otherwise (the
+/// framer is then dropped and the caller parses the message on its own).
+std::optional<parsed> parse_in_stream(std::unique_ptr<detail::message_parser>& messages,
+                                      std::string_view data, xml::limits lim)
+{
+    if (data.starts_with("<?")) {
+        return std::nullopt; // an XML declaration (WS-FRM-2) must start a document
+    }
+    boost::system::error_code ec;
+    if (!messages) {
+        messages = std::make_unique<detail::message_parser>(lim);
+        messages->parser.feed("<m>", ec);
+        if (ec) {
+            messages.reset();
+            return std::nullopt;
+        }
+    }
+    collector& c = messages->sink;
+    c.count = 0;
+    messages->parser.feed(data, ec);
+    if (ec || c.closed || !messages->parser.between_elements()) {
+        messages.reset();
+        return std::nullopt;
+    }
+    return c.take();
+}
+
+/// One client text message, classified: in the long-lived framer when it takes it, else
+/// parse_message.
+parsed parse_client(std::unique_ptr<detail::message_parser>& messages, std::string_view data,
+                    xml::limits lim)
+{
+    if (std::optional<parsed> p = parse_in_stream(messages, data, lim)) {
+        return std::move(*p);
+    }
+    return parse_message(data, lim);
 }
 
 /// Attributes of an element the framing needs to look into (<open/>, <close/>, headers).
@@ -392,6 +471,10 @@ framing::framing(const options& opt, xml::limits lim, std::string local_stream_i
 {
 }
 
+framing::~framing() = default;
+framing::framing(framing&&) noexcept = default;
+framing& framing::operator=(framing&&) noexcept = default;
+
 // ------------------------------------------------------------------------ client side
 
 void framing::on_message(message_kind kind, std::string_view data, core::time_point now)
@@ -407,7 +490,7 @@ void framing::on_message(message_kind kind, std::string_view data, core::time_po
         if (kind != message_kind::text) {
             return;
         }
-        parsed p = parse_message(data, lim_);
+        parsed p = parse_client(messages_, data, lim_);
         bool is_close =
             (p.what == parsed::kind::element && p.el.ns == ns_framing && p.el.local == "close") ||
             (legacy_ && p.what == parsed::kind::legacy_close);
@@ -423,7 +506,7 @@ void framing::on_message(message_kind kind, std::string_view data, core::time_po
         return;
     }
 
-    parsed p = parse_message(data, lim_);
+    parsed p = parse_client(messages_, data, lim_);
     switch (p.what) {
     case parsed::kind::element:
         handle_element(p.el, false);
@@ -791,6 +874,13 @@ bool framing::ended() const noexcept
 bool framing::upstream_open() const noexcept
 {
     return upstream_open_;
+}
+
+bool framing::release_idle() noexcept
+{
+    // Between messages the framer is always between elements (parse_in_stream drops it
+    // otherwise), so this cannot fail; a dropped framer holds nothing.
+    return !messages_ || messages_->parser.release_idle();
 }
 
 // ------------------------------------------------------------------------ helpers

@@ -19,6 +19,7 @@
 #include "boshgate/websocket/session.hpp"
 
 #include "boshgate/core/ids.hpp"
+#include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/core/access_log.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/limits/watermark.hpp"
@@ -147,8 +148,13 @@ bool is_client_protocol_error(const boost::system::error_code& ec)
 template <class Stream>
 class session final : public session_base,
                       public upstream::stream_events,
+                      public core::idle_sweep::client,
                       public std::enable_shared_from_this<session<Stream>> {
 public:
+    /// Called by the io thread's sweep once no message came for a sweep period: the
+    /// framing's message parser gives expat's state back (issue 9).
+    bool release_idle() noexcept override { return !framing_ || framing_->release_idle(); }
+
     session(Stream&& stream, std::shared_ptr<hub> h, std::string protocol, admitted tickets)
         : tickets_(std::move(tickets)),
           ws_(std::move(stream)),
@@ -368,6 +374,12 @@ private:
             const auto kind = ws_.got_binary() ? message_kind::binary : message_kind::text;
             const auto data = message_.cdata();
             framing_->on_message(kind, std::string_view(static_cast<const char*>(data.data()), data.size()), t);
+            if (sweep_ == nullptr) {
+                sweep_ = &core::idle_sweep::of(ws_.get_executor());
+            }
+            sweep_->touch(
+                *this, [this] { return std::weak_ptr<core::idle_sweep::client>(this->weak_from_this()); },
+                ws_.get_executor());
             message_.clear();
             if (message_.capacity() > read_chunk * 4) {
                 message_.shrink_to_fit(); // one large message does not pin its buffer
@@ -727,6 +739,7 @@ private:
     std::string tag_;
     std::uint64_t id_;
     std::optional<framing> framing_;            ///< engaged once the 101 is out
+    core::idle_sweep* sweep_ = nullptr;         ///< this io thread's sweep (first message)
     std::shared_ptr<upstream::stream> upstream_;
     beast::flat_buffer message_;                ///< the client message being reassembled
     std::deque<outbound> outbox_;

@@ -466,6 +466,11 @@ struct stream_parser::impl final : detail::expat_base {
     /// root_qname and root_ns: free it (about 12 KiB per stream with a stream header) and
     /// rebuild it on the next feed(). Not in document mode, not after the root closed, not
     /// while a callback runs.
+    bool between_elements() const noexcept
+    {
+        return !failed() && !root_closed && depth == 1 && retain_from >= cur_base && pending.empty();
+    }
+
     bool release_idle() noexcept
     {
         if (parser == nullptr) {
@@ -687,6 +692,11 @@ stream_parser::~stream_parser() = default;
 std::size_t stream_parser::feed(std::string_view bytes, boost::system::error_code& ec)
 {
     return impl_->feed(bytes, ec);
+}
+
+bool stream_parser::between_elements() const noexcept
+{
+    return impl_->between_elements();
 }
 
 bool stream_parser::release_idle() noexcept

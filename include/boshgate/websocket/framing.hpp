@@ -30,6 +30,7 @@
 #include "boshgate/xml/stream_parser.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,12 +96,19 @@ using any_action = std::variant<action::send_text, action::send_ping, action::op
 /// Every input may append actions; the caller drains take_actions() after each input and
 /// re-arms its one timer at next_deadline(). Once ended() is true every input is ignored
 /// (no further actions) except take_actions() draining what is left.
+namespace detail {
+struct message_parser;
+}
+
 class framing {
 public:
     /// `local_stream_id`: id for an <open/> boshgate must send itself (the server never
     /// answered, WS-OPEN-4); the caller passes a random one. `now`: the upgrade time (starts
     /// open_timeout and the keepalive clock).
     framing(const options& opt, xml::limits lim, std::string local_stream_id, core::time_point now);
+    ~framing();
+    framing(framing&&) noexcept;
+    framing& operator=(framing&&) noexcept;
 
     // ---------------------------------------------------------------- client side
     /// One complete (reassembled) client message. Text messages must hold exactly one
@@ -143,6 +151,10 @@ public:
     bool ended() const noexcept;
     /// An upstream stream is open (open_upstream emitted, not yet closed or failed).
     bool upstream_open() const noexcept;
+    /// Memory for idle sessions: gives back the state of the parser client messages go
+    /// through (expat's, ~12 KiB); the next message rebuilds it. Always possible between
+    /// messages. Returns true.
+    bool release_idle() noexcept;
 
 private:
     enum class state {
@@ -187,6 +199,9 @@ private:
     core::time_point last_ping_;     ///< last Ping sent (or construction)
     core::time_point open_deadline_;
     std::optional<core::time_point> close_deadline_;
+    /// Client messages, one after the other, as children of one synthetic root (framing.cpp);
+    /// created on the first message, dropped after a message it could not take as it is.
+    std::unique_ptr<detail::message_parser> messages_;
 };
 
 } // namespace boshgate::websocket

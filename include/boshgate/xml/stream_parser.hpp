@@ -136,6 +136,10 @@ public:
     /// callback.
     bool release_idle() noexcept;
 
+    /// Inside the root, between top-level elements, with no partial token held and no error:
+    /// everything fed so far has been reported.
+    bool between_elements() const noexcept;
+
     /// From inside a callback: stop after the current event and start a new document (an
     /// XML declaration is accepted again). Called outside a callback it is reset().
     void request_reset();

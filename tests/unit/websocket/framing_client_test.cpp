@@ -234,6 +234,80 @@ TEST(framing_relay, element_before_header_forwarded)
               lines{"upstream <presence xmlns='jabber:client'/>"});
 }
 
+// ------------------------------------------------------------------ one parser per session
+// A session's messages go through one long-lived framer, as children of one synthetic root
+// (framing.cpp). Each message must still be judged as if parsed on its own.
+
+// Many messages in a row, with the framer's state given back between some of them (what
+// the session does once idle), each forwarded byte for byte.
+TEST(framing_messages, each_message_forwarded_verbatim_across_releases)
+{
+    driver d;
+    d.establish();
+    for (int i = 0; i < 50; ++i) {
+        const std::string m = "<message xmlns='jabber:client' to='a@example.com' id='m" +
+                              std::to_string(i) + "'><body>n " + std::to_string(i) +
+                              "</body><x:y xmlns:x='urn:x'/></message>";
+        EXPECT_EQ(d.msg(m), lines{"upstream " + m});
+        if (i % 3 == 0) {
+            EXPECT_TRUE(d.f.release_idle());
+        }
+    }
+}
+
+// A namespace prefix declared in one message is not in scope in the next.
+TEST(framing_messages, a_prefix_from_an_earlier_message_is_not_bound)
+{
+    driver d;
+    d.establish();
+    const std::string first = "<message xmlns='jabber:client' xmlns:x='urn:x'><x:y/></message>";
+    EXPECT_EQ(d.msg(first), lines{"upstream " + first});
+    auto a = d.msg("<x:y xmlns='jabber:client'/>");
+    ASSERT_FALSE(a.empty());
+    EXPECT_NE(a.front().find("not-well-formed"), std::string::npos) << a.front();
+    EXPECT_TRUE(d.f.ended());
+}
+
+/// What the framing does with `m` as the first message after the stream is established.
+lines judged(std::string_view m)
+{
+    driver d;
+    d.establish();
+    return d.msg(m);
+}
+
+// Each message is judged exactly as when parsed as a document of its own: a leading XML
+// declaration makes the framing parse it so (the declaration must start a document), and
+// the outcome must not differ, error text included. Among them, messages that would end
+// the synthetic root or leave markup open for the next message to finish.
+TEST(framing_messages, judged_as_if_parsed_on_its_own)
+{
+    const std::string decl = "<?xml version='1.0'?>";
+    for (std::string_view m :
+         {"<presence xmlns='jabber:client'/>", "</m>", "</m><m>", "<m/>",
+          "<presence xmlns='jabber:client'/", "<presence xmlns='jabber:client'",
+          "<message><body>", "<a></b>", "<presence/>hello", "hello", " ", "",
+          "<presence/><presence/>", "<p:q/>", "<presence xmlns='jabber:client'><!-- c --></presence>",
+          "<![CDATA[x]]>", "<presence xmlns='jabber:client'><![CDATA[x"}) {
+        EXPECT_EQ(judged(m), judged(decl + std::string(m))) << "message '" << m << "'";
+    }
+    auto a = judged("<presence xmlns='jabber:client'/");
+    ASSERT_FALSE(a.empty());
+    EXPECT_NE(a.front().find("not-well-formed"), std::string::npos) << a.front();
+}
+
+// A message with an XML declaration is parsed on its own (the declaration must start a
+// document); the messages after it go on as before.
+TEST(framing_messages, declarations_between_plain_messages)
+{
+    driver d;
+    d.establish();
+    const std::string p = "<presence xmlns='jabber:client'/>";
+    EXPECT_EQ(d.msg(p), lines{"upstream " + p});
+    EXPECT_EQ(d.msg("<?xml version='1.0'?>" + p), lines{"upstream " + p});
+    EXPECT_EQ(d.msg(p), lines{"upstream " + p});
+}
+
 // ------------------------------------------------------------------ message errors
 
 // WS-MSG-1: binary message -> bad-format, close 1003.
