@@ -238,8 +238,8 @@ TEST(framing_relay, element_before_header_forwarded)
 // A session's messages go through one long-lived framer, as children of one synthetic root
 // (framing.cpp). Each message must still be judged as if parsed on its own.
 
-// Many messages in a row, with the framer's state given back between some of them (what
-// the session does once idle), each forwarded byte for byte.
+// WS-FRM-1: many messages in a row, with the framer's state given back between some of them
+// (what the session does once idle), each forwarded byte for byte.
 TEST(framing_messages, each_message_forwarded_verbatim_across_releases)
 {
     driver d;
@@ -255,7 +255,8 @@ TEST(framing_messages, each_message_forwarded_verbatim_across_releases)
     }
 }
 
-// A namespace prefix declared in one message is not in scope in the next.
+// WS-FRM-1: each message stands alone; a namespace prefix declared in one message is not in
+// scope in the next.
 TEST(framing_messages, a_prefix_from_an_earlier_message_is_not_bound)
 {
     driver d;
@@ -276,10 +277,10 @@ lines judged(std::string_view m)
     return d.msg(m);
 }
 
-// Each message is judged exactly as when parsed as a document of its own: a leading XML
-// declaration makes the framing parse it so (the declaration must start a document), and
-// the outcome must not differ, error text included. Among them, messages that would end
-// the synthetic root or leave markup open for the next message to finish.
+// WS-FRM-3, WS-FRM-4: each message is judged exactly as when parsed as a document of its
+// own: a leading XML declaration makes the framing parse it so (the declaration must start
+// a document), and the outcome must not differ, error text included. Among them, messages
+// that would end the synthetic root or leave markup open for the next message to finish.
 TEST(framing_messages, judged_as_if_parsed_on_its_own)
 {
     const std::string decl = "<?xml version='1.0'?>";
@@ -296,8 +297,8 @@ TEST(framing_messages, judged_as_if_parsed_on_its_own)
     EXPECT_NE(a.front().find("not-well-formed"), std::string::npos) << a.front();
 }
 
-// A message with an XML declaration is parsed on its own (the declaration must start a
-// document); the messages after it go on as before.
+// WS-FRM-2: a message with an XML declaration is parsed on its own (the declaration must
+// start a document); the messages after it go on as before.
 TEST(framing_messages, declarations_between_plain_messages)
 {
     driver d;
