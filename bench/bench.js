@@ -105,7 +105,7 @@ function parseArgs(argv) {
     '--tp-seconds': (v, a) => { o.tpSeconds = count(v, a); },
     '--pairs': (v, a) => { o.pairs = Math.max(1, count(v, a)); },
     '--in-flight': (v, a) => { o.inFlight = Math.max(1, count(v, a)); },
-    '--json': (v) => { o.json = path.resolve(v); },
+    '--json': (v) => { o.json = path.resolve(process.env.BENCH_CALLER_DIR || '.', v); },
     '--scaling-seconds': (v, a) => { o.scalingSeconds = count(v, a); },
     '--capacity': (v, a) => { o.capacity = count(v, a); },
     '--capacity-window': (v, a) => { o.capacityWindow = Math.max(1, count(v, a)); },
@@ -756,6 +756,7 @@ async function main() {
   printReport({ opts, results, versions: ctx.versions || {}, elapsedS: (Date.now() - started) / 1000, dir, allKinds: MANAGERS });
   printFakeReport(fakePhases);
   if (opts.json) {
+    fs.mkdirSync(path.dirname(opts.json), { recursive: true });
     fs.writeFileSync(opts.json, `${JSON.stringify({ opts, versions: ctx.versions, results, ...fakePhases }, null, 2)}\n`);
     log(`results written to ${opts.json}`);
     try { // plots next to the JSON (bench/plot.js, gnuplot); never changes the exit status

@@ -62,13 +62,11 @@ function findFake(boshgateBin) {
 }
 
 /**
- * The capload binary: CAPLOAD_BIN (a relative path: from the current directory,
- * else from the repository root, since run.sh runs in bench/), else next to
+ * The capload binary: CAPLOAD_BIN (run.sh makes it absolute), else next to
  * boshgate; null with a reason if absent.
  */
 function findCapload(boshgateBin) {
-  const env = process.env.CAPLOAD_BIN;
-  const candidates = env ? [path.resolve(env), path.resolve(__dirname, '..', env)]
+  const candidates = process.env.CAPLOAD_BIN ? [path.resolve(process.env.CAPLOAD_BIN)]
     : boshgateBin ? [path.join(path.dirname(boshgateBin), 'capload')] : [];
   for (const c of candidates) {
     if (fs.existsSync(c)) {

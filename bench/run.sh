@@ -14,9 +14,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-if [[ -n ${BOSHGATE_BIN:-} ]]; then
-  BOSHGATE_BIN=$(realpath -m "$BOSHGATE_BIN") # relative to the caller's directory
-fi
+# Paths the caller gives are relative to the caller's directory; this script runs in bench/.
+for var in BOSHGATE_BIN FAKEXMPP_BIN CAPLOAD_BIN; do
+  if [[ -n ${!var:-} ]]; then
+    export "$var=$(realpath -m "${!var}")"
+  fi
+done
+export BENCH_CALLER_DIR=$PWD # bench.js resolves --json FILE against it
 cd "$here"
 
 source "$here/common.sh"
