@@ -358,7 +358,8 @@ function capacityChart(data, date) {
   }
   const per = c.cpuPerLoginMs && typeof c.cpuPerLoginMs === 'object' ? c.cpuPerLoginMs : {};
   const pct = c.cpuPctDuringRamp && typeof c.cpuPctDuringRamp === 'object' ? c.cpuPctDuringRamp : {};
-  const procs = [['gateway', 'gateway'], ['fake', 'fakexmpp'], ['generator', 'load generator (Node)']];
+  // Runs before capload recorded no generator: they used the Node clients.
+  const procs = [['gateway', 'gateway'], ['fake', 'fakexmpp'], ['generator', `load generator (${c.generator || 'Node'})`]];
   if (procs.some(([k]) => num(per[k]) !== null)) {
     notes.push(`CPU per login (ms) / share of one core during the ramps: ${procs.map(([k, n]) => `${n} ${fmt(per[k], 3)} / ${fmt(pct[k])} %`).join(', ')}`);
   }
@@ -781,6 +782,7 @@ function selfCheck() {
       ],
       loginsOk: 398, loginsFailed: 2, firstError: 'login exceeded 30 s', loginRate: 2345.6,
       cpuPerLoginMs: { gateway: 0.4, fake: 0.1, generator: 1.2 }, cpuPctDuringRamp: { gateway: 90, fake: 25, generator: 99 },
+      generator: 'capload (C++)',
     },
   };
   try {
@@ -826,6 +828,7 @@ function selfCheck() {
     // Capacity: the subtitle, 4 RSS points, 3 fds points, the open-file limit drawn.
     assert.match(gp, /target 400 sessions, open-file limit 1024; 2346 logins\/s \(100 at once\); idle CPU at 100 %: 0\.25 % of a core over 55 s/);
     assert.match(gp, /logins: 398 ok, 2 failed; first error: login exceeded 30 s/);
+    assert.match(gp, /load generator \(capload \(C\+\+\)\) 1\.200 \/ 99 %/);
     assert.match(gp, /"18\.0 MB\\n25\.7 KB\/session" at first 398, first 18 /);
     assert.match(gp, /"open-file limit 1024"/);
     assert.match(gp, /"398\\n100 %%" 398/);
