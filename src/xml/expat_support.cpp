@@ -94,6 +94,17 @@ std::size_t pooled_parsers() noexcept
     return pool().count;
 }
 
+bool starts_as_utf16(std::size_t at, std::string_view bytes) noexcept
+{
+    for (std::size_t pos = at; pos < 2 && pos - at < bytes.size(); ++pos) {
+        const auto c = static_cast<unsigned char>(bytes[pos - at]);
+        if (c == 0x00 || (pos == 0 && (c == 0xFE || c == 0xFF))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 std::string name_parts::qname() const
 {
     std::string out;
@@ -140,10 +151,19 @@ expat_base::~expat_base()
 void expat_base::create_parser()
 {
     parser_pool& p = pool();
-    if (p.count > 0) {
-        // Reset when it was kept (free_parser): UTF-8 forced, namespace processing on.
-        parser = p.kept[--p.count];
-    } else {
+    parser = nullptr;
+    while (p.count > 0 && parser == nullptr) {
+        // Reset when it was kept (free_parser), without an encoding: UTF-8 is forced again
+        // here (RFC 6120 §11.6). XML_SetEncoding reports a failed allocation of the name,
+        // which XML_ParserReset does not (expat would then detect the encoding itself).
+        XML_Parser kept = p.kept[--p.count];
+        if (XML_SetEncoding(kept, "UTF-8") == XML_STATUS_OK) {
+            parser = kept;
+        } else {
+            XML_ParserFree(kept);
+        }
+    }
+    if (parser == nullptr) {
         // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
         parser = XML_ParserCreateNS("UTF-8", ns_separator);
         if (parser == nullptr) {
@@ -163,7 +183,7 @@ void expat_base::free_parser() noexcept
     // A parser that has read much may hold grown buffers and pools: it is not kept.
     parser_pool& p = pool();
     if (!p.closed && p.count < p.kept.size() && parsed_bytes <= parser_pool_max_parsed &&
-        XML_ParserReset(parser, "UTF-8") == XML_TRUE) {
+        XML_ParserReset(parser, nullptr) == XML_TRUE) {
         p.kept[p.count++] = parser;
     } else {
         XML_ParserFree(parser);
@@ -195,9 +215,16 @@ void expat_base::reset_parser()
         create_parser();
     } else {
         // Only fails for external-entity child parsers, which we never create.
-        XML_ParserReset(parser, "UTF-8");
-        XML_SetHashSalt(parser, core::process_hash_salt()); // the reset cleared it
-        parsed_bytes = 0;
+        XML_ParserReset(parser, nullptr);
+        if (XML_SetEncoding(parser, "UTF-8") != XML_STATUS_OK) {
+            // As in create_parser: never parse with the encoding left to detection.
+            XML_ParserFree(parser);
+            parser = nullptr;
+            create_parser();
+        } else {
+            XML_SetHashSalt(parser, core::process_hash_salt()); // the reset cleared it
+            parsed_bytes = 0;
+        }
     }
     error = errc{};
     detail.clear();

@@ -82,6 +82,12 @@ struct expat_base {
     }
 };
 
+/// RFC 6120 §11.6: expat reads UTF-16 when a document begins with a byte order mark or has
+/// a NUL among its first two bytes, even when told the input is UTF-8. No UTF-8 XML document
+/// begins so (0xFE and 0xFF never occur in UTF-8; NUL is not an XML character). `bytes`
+/// continue the document at position `at` (< 2 for a check to happen).
+bool starts_as_utf16(std::size_t at, std::string_view bytes) noexcept;
+
 /// Spec-citing detail strings for the specific restriction violations (convention 7).
 namespace why {
 inline constexpr std::string_view comment = "RFC 6120 §11.1: comments are not allowed";
@@ -94,6 +100,8 @@ inline constexpr std::string_view entity_ref =
     "RFC 6120 §11.1: entity references other than the five predefined ones are not allowed";
 inline constexpr std::string_view encoding =
     "RFC 6120 §11.6: the XML declaration names an encoding other than UTF-8";
+inline constexpr std::string_view utf16 =
+    "RFC 6120 §11.6: input is UTF-16 (byte order mark or NUL bytes), not UTF-8";
 inline constexpr std::string_view too_deep =
     "RFC 6120 §13.12: element nesting exceeds the configured depth limit";
 inline constexpr std::string_view too_large =

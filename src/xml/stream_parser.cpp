@@ -426,6 +426,10 @@ struct stream_parser::impl final : detail::expat_base {
             ec = make_error_code(error);
             return 0;
         }
+        if (cur_base < 2 && detail::starts_as_utf16(cur_base, bytes)) {
+            fail(errc::invalid_utf8, detail::why::utf16);
+            return stop_with_error(bytes.size(), ec);
+        }
         if (parser == nullptr && !bytes.empty()) {
             rebuild();
         }

@@ -228,6 +228,9 @@ boost::system::error_code parse_tree(std::string_view xml, tree& out, limits lim
     if (xml.size() > lim.max_element_bytes || xml.size() > static_cast<std::size_t>(INT_MAX)) {
         return make_error_code(errc::element_too_large);
     }
+    if (detail::starts_as_utf16(0, xml)) {
+        return make_error_code(errc::invalid_utf8);
+    }
     tree_builder b(out, lim);
     if (b.parse(xml.data(), xml.size(), true) != XML_STATUS_OK) {
         b.take_expat_error(true);

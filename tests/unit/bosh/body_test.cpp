@@ -253,6 +253,21 @@ TEST(parse_body, invalid_utf8_refused)
     EXPECT_FALSE(refused(open_tag + "rid='1'><message><body>\xff\xfe</body></message></body>").empty());
 }
 
+// BOSH-XML-9: a UTF-16 body (expat would read it as UTF-16 from its byte order mark, and its
+// children's bytes would go to the server as they are) is refused as not UTF-8.
+TEST(parse_body, utf16_body_refused)
+{
+    std::string utf16;
+    utf16 += "\xFF\xFE";
+    for (char c : open_tag + "rid='1'><message xmlns='jabber:client'/></body>") {
+        utf16 += c;
+        utf16 += '\0';
+    }
+    EXPECT_NE(refused(utf16).find("RFC 6120 §11.6"), std::string::npos) << refused(utf16);
+    EXPECT_NE(refused(utf16.substr(2)).find("RFC 6120 §11.6"), std::string::npos)
+        << "without the mark";
+}
+
 } // namespace
 } // namespace boshgate::bosh
 

@@ -65,6 +65,21 @@ TEST(parser_pool, a_reused_parser_starts_clean)
     EXPECT_EQ(parse_tree("<p:a/>", t), make_error_code(errc::not_well_formed));
 }
 
+// C2S-XML-2, RFC 6120 §11.6: a reused parser still reads UTF-8 only.
+TEST(parser_pool, a_reused_parser_still_forces_utf8)
+{
+    const std::string utf16le("\xFF\xFE<\0a\0/\0>\0", 10);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_FALSE(parse_body_doc(body_doc));
+        ASSERT_GE(pooled_parsers(), 1U);
+        tree t;
+        EXPECT_EQ(parse_tree(utf16le, t), make_error_code(errc::invalid_utf8)) << "round " << i;
+        EXPECT_EQ(parse_body_doc(utf16le), make_error_code(errc::invalid_utf8)) << "round " << i;
+        EXPECT_EQ(parse_body_doc("<?xml version='1.0' encoding='ISO-8859-1'?><body/>"),
+                  make_error_code(errc::invalid_utf8));
+    }
+}
+
 TEST(parser_pool, a_parser_that_read_much_is_freed_not_kept)
 {
     ASSERT_FALSE(parse_body_doc(body_doc));

@@ -304,6 +304,7 @@ const std::string doctype_reason = "RFC 6120 §11.1: DTDs (<!DOCTYPE>) are not a
 const std::string entity_reason =
     "RFC 6120 §11.1: entity references other than the five predefined ones are not allowed";
 const std::string utf8_reason = "RFC 6120 §11.6: input is not valid UTF-8";
+const std::string utf16_reason = "RFC 6120 §11.6: input is UTF-16 (byte order mark or NUL bytes), not UTF-8";
 const std::string text_reason = std::string(reason(errc::text_at_top_level));
 
 INSTANTIATE_TEST_SUITE_P(
@@ -356,6 +357,11 @@ INSTANTIATE_TEST_SUITE_P(
         rejection{"declared_latin1", "<?xml version='1.0' encoding='ISO-8859-1'?><a>",
                   errc::invalid_utf8,
                   "RFC 6120 §11.6: the XML declaration names an encoding other than UTF-8"},
+        // UTF-16, which expat detects from the first bytes even when told the input is UTF-8
+        rejection{"utf16le_bom", std::string("\xFF\xFE<\0s\0>\0", 8), errc::invalid_utf8, utf16_reason},
+        rejection{"utf16be_bom", std::string("\xFE\xFF\0<\0s\0>", 8), errc::invalid_utf8, utf16_reason},
+        rejection{"utf16le_no_bom", std::string("<\0s\0>\0", 6), errc::invalid_utf8, utf16_reason},
+        rejection{"utf16be_no_bom", std::string("\0<\0s\0>", 6), errc::invalid_utf8, utf16_reason},
         // valid UTF-8 that XML forbids is a well-formedness error, not an encoding one
         rejection{"control_character", header + "<message><body>\x01</body></message>",
                   errc::not_well_formed,
