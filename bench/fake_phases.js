@@ -49,31 +49,18 @@ function nofileOf(pid) {
   }
 }
 
-/** The fakexmpp binary: FAKEXMPP_BIN, else next to boshgate; null with a reason if absent. */
-function findFake(boshgateBin) {
-  const candidates = process.env.FAKEXMPP_BIN ? [path.resolve(process.env.FAKEXMPP_BIN)]
-    : boshgateBin ? [path.join(path.dirname(boshgateBin), 'fakexmpp')] : [];
-  for (const c of candidates) {
-    if (fs.existsSync(c)) {
-      return { bin: c };
-    }
-  }
-  return { bin: null, why: candidates.length ? `no fakexmpp at ${candidates[0]} (build target fakexmpp, or set FAKEXMPP_BIN)` : 'no boshgate binary' };
-}
-
 /**
- * The capload binary: CAPLOAD_BIN (run.sh makes it absolute), else next to
- * boshgate; null with a reason if absent.
+ * A bench tool built with the gateway (`fakexmpp`, `capload`): the path in `envVar`
+ * (run.sh makes it absolute), else next to the boshgate binary; { bin } or
+ * { bin: null, why } when absent.
  */
-function findCapload(boshgateBin) {
-  const candidates = process.env.CAPLOAD_BIN ? [path.resolve(process.env.CAPLOAD_BIN)]
-    : boshgateBin ? [path.join(path.dirname(boshgateBin), 'capload')] : [];
-  for (const c of candidates) {
-    if (fs.existsSync(c)) {
-      return { bin: c };
-    }
+function findTool(name, envVar, boshgateBin) {
+  const candidate = process.env[envVar] ? path.resolve(process.env[envVar])
+    : boshgateBin ? path.join(path.dirname(boshgateBin), name) : null;
+  if (candidate && fs.existsSync(candidate)) {
+    return { bin: candidate };
   }
-  return { bin: null, why: candidates.length ? `no capload at ${candidates[0]} (build target capload, or set CAPLOAD_BIN)` : 'no boshgate binary' };
+  return { bin: null, why: candidate ? `no ${name} at ${candidate} (build target ${name}, or set ${envVar})` : 'no boshgate binary' };
 }
 
 /** `stop` registered with bench.js's tracker (stopped on INT/TERM too) when there is one. */
@@ -332,7 +319,7 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
   const dir = path.join(ctx.dir, 'capacity');
   fs.mkdirSync(dir, { recursive: true });
   const out = { status: 'ok', error: null, target: null, nofile: null, window: o.capacityWindow, wait: 50, generator: null, checkpoints: [], loginsOk: 0, loginsFailed: 0, cpuMs: { gateway: 0, fake: 0, generator: 0 }, firstError: null, loginRate: null, rampSeconds: 0 };
-  const cap = findCapload(ctx.boshgateBin);
+  const cap = findTool('capload', 'CAPLOAD_BIN', ctx.boshgateBin);
   const fx = await startFake({ ctx, bin: fake.bin, dir, threads: 1, domain, tag: 'capacity' });
   let gw = null;
   let gen = null; // capload, else null: the Node sessions below
@@ -445,7 +432,7 @@ async function runFakePhases({ ctx, domain, log }) {
   if (!want.scaling && !want.capacity) {
     return result;
   }
-  const fake = findFake(ctx.boshgateBin);
+  const fake = findTool('fakexmpp', 'FAKEXMPP_BIN', ctx.boshgateBin);
   const budget = { scaling: 120000 + o.scalingSeconds * 4 * 1000, capacity: 600000 };
   for (const [name, fn] of [['scaling', runScaling], ['capacity', runCapacity]]) {
     if (!want[name]) {
