@@ -261,18 +261,9 @@ public:
         sock_.set_option(tcp::no_delay(true));
 
         step_ = "session creation";
-        std::string& b = begin_request();
-        b = "<body content='text/xml; charset=utf-8' hold='1' rid='";
-        b += std::to_string(rid_++);
-        b += "' to='";
-        b += sh_.opt.domain;
-        b += "' ver='1.6' wait='";
-        b += std::to_string(sh_.opt.wait);
-        b += "' xml:lang='en' xmpp:version='1.0' xmlns='";
-        b += ns_httpbind;
-        b += "' xmlns:xmpp='";
-        b += ns_xbosh;
-        b += "'/>";
+        xbosh_body(" content='text/xml; charset=utf-8' hold='1' to='" + sh_.opt.domain +
+                   "' ver='1.6' wait='" + std::to_string(sh_.opt.wait) +
+                   "' xml:lang='en' xmpp:version='1.0'");
         co_await post(true);
         co_await poll_until("<mechanisms", nullptr);
         if (!contains(acc_, "PLAIN")) {
@@ -290,18 +281,8 @@ public:
 
         step_ = "restart";
         acc_.clear();
-        std::string& r = begin_request();
-        r = "<body rid='";
-        r += std::to_string(rid_++);
-        r += "' sid='";
-        r += sid_;
-        r += "' to='";
-        r += sh_.opt.domain;
-        r += "' xml:lang='en' xmpp:restart='true' xmlns='";
-        r += ns_httpbind;
-        r += "' xmlns:xmpp='";
-        r += ns_xbosh;
-        r += "'/>";
+        xbosh_body(" sid='" + sid_ + "' to='" + sh_.opt.domain +
+                   "' xml:lang='en' xmpp:restart='true'");
         co_await post(false);
         co_await poll_until("<bind", nullptr);
         if (!contains(acc_, "<bind")) {
@@ -338,6 +319,21 @@ private:
     std::string& begin_request() {
         req_.body().clear();
         return req_.body();
+    }
+
+    /// An empty request body with the next rid, `attrs` (each with a leading space) and both
+    /// namespaces: the session creation and the restart (XEP-0206).
+    void xbosh_body(std::string_view attrs) {
+        std::string& b = begin_request();
+        b = "<body rid='";
+        b += std::to_string(rid_++);
+        b += '\'';
+        b += attrs;
+        b += " xmlns='";
+        b += ns_httpbind;
+        b += "' xmlns:xmpp='";
+        b += ns_xbosh;
+        b += "'/>";
     }
 
     /// The request body: `payload` (empty: none) in a <body rid sid/> wrapper.
