@@ -264,8 +264,7 @@ public:
         xbosh_body(" content='text/xml; charset=utf-8' hold='1' to='" + sh_.opt.domain +
                    "' ver='1.6' wait='" + std::to_string(sh_.opt.wait) +
                    "' xml:lang='en' xmpp:version='1.0'");
-        co_await post(true);
-        co_await poll_until("<mechanisms", nullptr);
+        co_await exchange(true, "<mechanisms", nullptr, "no stream features with mechanisms: ");
         if (!contains(acc_, "PLAIN")) {
             throw step_error("PLAIN not offered: " + snippet(acc_));
         }
@@ -273,30 +272,18 @@ public:
         step_ = "SASL PLAIN";
         acc_.clear();
         wrap(auth_stanza(user_));
-        co_await post(false);
-        co_await poll_until("success", "failure");
-        if (!contains(acc_, "success")) {
-            throw step_error("SASL failed: " + snippet(acc_));
-        }
+        co_await exchange(false, "success", "failure", "SASL failed: ");
 
         step_ = "restart";
         acc_.clear();
         xbosh_body(" sid='" + sid_ + "' to='" + sh_.opt.domain +
                    "' xml:lang='en' xmpp:restart='true'");
-        co_await post(false);
-        co_await poll_until("<bind", nullptr);
-        if (!contains(acc_, "<bind")) {
-            throw step_error("no <bind/> offered: " + snippet(acc_));
-        }
+        co_await exchange(false, "<bind", nullptr, "no <bind/> offered: ");
 
         step_ = "bind";
         acc_.clear();
         wrap(sh_.bind_iq);
-        co_await post(false);
-        co_await poll_until("<jid>", nullptr);
-        if (!contains(acc_, "<jid>")) {
-            throw step_error("bind failed: " + snippet(acc_));
-        }
+        co_await exchange(false, "<jid>", nullptr, "bind failed: ");
         acc_ = std::string();
     }
 
@@ -385,6 +372,16 @@ private:
 
     /// Empty polls (at most max_polls) until acc_ has `want`, `alt` (unless null) or an
     /// error type (a bind error). acc_ keeps what came, for the caller to check.
+    /// One login step: sends the request body, polls until `want` (or `alt`) arrived, and
+    /// throws `failed` plus what arrived unless it was `want`.
+    net::awaitable<void> exchange(bool take_sid, const char* want, const char* alt, const char* failed) {
+        co_await post(take_sid);
+        co_await poll_until(want, alt);
+        if (!contains(acc_, want)) {
+            throw step_error(failed + snippet(acc_));
+        }
+    }
+
     net::awaitable<void> poll_until(const char* want, const char* alt) {
         for (int i = 0;; ++i) {
             if (contains(acc_, want) || (alt != nullptr && contains(acc_, alt)) || has_error_type(acc_)) {
