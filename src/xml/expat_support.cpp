@@ -4,8 +4,11 @@
 #include "boshgate/core/text.hpp"
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include <malloc.h>
 
 namespace boshgate::xml::detail {
 
@@ -79,6 +82,40 @@ struct pool_closer {
     }
 };
 
+// ---- expat's allocations, counted (expat_heap_bytes)
+
+thread_local constinit std::int64_t expat_heap = 0;
+
+void* counted_malloc(std::size_t size)
+{
+    void* block = std::malloc(size);
+    if (block != nullptr) {
+        expat_heap += static_cast<std::int64_t>(malloc_usable_size(block));
+    }
+    return block;
+}
+
+void* counted_realloc(void* block, std::size_t size)
+{
+    const std::size_t before = block != nullptr ? malloc_usable_size(block) : 0;
+    void* moved = std::realloc(block, size);
+    if (moved != nullptr) {
+        expat_heap += static_cast<std::int64_t>(malloc_usable_size(moved)) -
+                      static_cast<std::int64_t>(before);
+    }
+    return moved;
+}
+
+void counted_free(void* block)
+{
+    if (block != nullptr) {
+        expat_heap -= static_cast<std::int64_t>(malloc_usable_size(block));
+        std::free(block);
+    }
+}
+
+constexpr XML_Memory_Handling_Suite counted_memory{counted_malloc, counted_realloc, counted_free};
+
 parser_pool& pool() noexcept
 {
     // Constructed on this thread's first use; its destructor runs when the thread ends.
@@ -92,6 +129,11 @@ parser_pool& pool() noexcept
 std::size_t pooled_parsers() noexcept
 {
     return pool().count;
+}
+
+std::int64_t expat_heap_bytes() noexcept
+{
+    return expat_heap;
 }
 
 bool starts_as_utf16(std::size_t at, std::string_view bytes) noexcept
@@ -165,7 +207,7 @@ void expat_base::create_parser()
     }
     if (parser == nullptr) {
         // Forcing "UTF-8" overrides any encoding the document declares (RFC 6120 §11.6).
-        parser = XML_ParserCreateNS("UTF-8", ns_separator);
+        parser = XML_ParserCreate_MM("UTF-8", &counted_memory, &ns_separator);
         if (parser == nullptr) {
             throw std::bad_alloc();
         }

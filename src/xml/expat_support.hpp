@@ -5,6 +5,7 @@
 
 #include <expat.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,18 @@ inline constexpr std::size_t parser_pool_size = 8;
 inline constexpr std::size_t parser_pool_max_parsed = 64 * 1024;
 /// Parsers kept on the calling thread now (tests).
 std::size_t pooled_parsers() noexcept;
+/// A long-lived stream's parser is rebuilt (stream_parser::release_idle, then the primer)
+/// at the first point between top-level elements after it has parsed this much. expat
+/// interns every element, attribute and prefix name it meets and frees them only with the
+/// parser or at a reset, so without a rebuild a peer sending ever new names would make one
+/// stream's parser grow without bound (SEC-XML-1). A rebuild costs about as much as
+/// parsing one small stanza, once per 16 KiB.
+inline constexpr std::size_t stream_parser_rebuild_after = 16 * 1024;
+/// Heap bytes that expat parsers hold, as allocated minus freed on the calling thread
+/// (malloc_usable_size of each block). A parser used and freed on one thread adds and
+/// removes on that thread only, which is what tests measure; with several io threads the
+/// per-thread figures are not meaningful, only their sum.
+std::int64_t expat_heap_bytes() noexcept;
 
 /// Error bookkeeping and the restriction handlers, shared by the parse states that own an
 /// expat parser. The expat user data of such a parser must be a pointer to this base.

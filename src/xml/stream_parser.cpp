@@ -462,6 +462,10 @@ struct stream_parser::impl final : detail::expat_base {
             if (std::optional<std::size_t> stop = force_parse(bytes.size(), ec)) {
                 return *stop;
             }
+            // SEC-XML-1: names expat interned are only freed with its state.
+            if (parsed_bytes > detail::stream_parser_rebuild_after) {
+                release_idle();
+            }
         }
         return bytes.size();
     }

@@ -111,6 +111,9 @@ public:
 /// linear in the input; memory is bounded by about limits::max_element_bytes plus one
 /// internal slice (32 KiB), because only the bytes of the element in progress are kept, and
 /// the namespace bookkeeping holds at most limits::max_namespace_decls entries (SEC-XML-1).
+/// The names expat interns (elements, attributes, prefixes) do not accumulate either: past
+/// 16 KiB of input the parser is rebuilt at the next point between top-level elements, as
+/// release_idle() does.
 /// Thread-safety: none; one owner (the owning session's strand). Lifetime: the handler must
 /// outlive the parser.
 class stream_parser {
