@@ -13,6 +13,8 @@
 #include "boshgate/websocket/framing.hpp"
 #include "boshgate/xml/tree.hpp"
 
+#include "support/ws_samples.hpp"
+
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <array>
@@ -70,11 +72,8 @@ bool well_formed(const std::string& s)
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
     FuzzedDataProvider in(data, size);
-    options opt;
-    opt.max_message_bytes = 4096;
-    opt.legacy_framing = in.ConsumeBool();
-    xml::limits lim;
-    lim.max_element_bytes = 4096;
+    const options opt = test::small_framing_options(in.ConsumeBool());
+    const xml::limits lim = test::small_xml_limits();
     core::time_point now{};
     framing f(opt, lim, "fuzzstream", now);
 

@@ -1,6 +1,7 @@
 // Client messages through websocket::framing (RFC 7395 §3.2-3.9): <open/>, relaying,
 // message validation and every stream error the client can draw.
 #include "framing_driver.hpp"
+#include "support/ws_samples.hpp"
 
 #include <random>
 
@@ -306,14 +307,7 @@ TEST(framing_messages, judged_as_if_parsed_on_its_own)
 // that sessions last; the state is given back between some of them, as an idle session does.
 TEST(framing_messages, random_sequences_judged_as_if_parsed_on_their_own)
 {
-    const std::vector<std::string> good = {
-        "<presence xmlns='jabber:client'/>",
-        "<message xmlns='jabber:client' to='a@example.com'><body>hi &amp; bye</body></message>",
-        "<message xmlns='jabber:client' xmlns:x='urn:x'><x:y/><body><![CDATA[<b>]]></body></message>",
-        "<r xmlns='urn:xmpp:sm:3'/>",
-        " <iq type='get' id='1'><ping xmlns='urn:xmpp:ping'/></iq>\n",
-        "<x:y xmlns:x='urn:x' x:a='1'/>",
-    };
+    const std::vector<std::string>& good = test::well_formed_client_messages;
     const std::vector<std::string> parts = {
         "<presence xmlns='jabber:client'/>", "<message xmlns='jabber:client' to='a@b'>",
         "</message>", "<body>", "</body>", "hi", " ", "\n", "<x:y xmlns:x='urn:x'/>", "<x:y/>",
