@@ -85,11 +85,13 @@ struct pool_closer {
 // ---- expat's allocations, counted (expat_heap_bytes)
 
 thread_local constinit std::int64_t expat_heap = 0;
+thread_local constinit std::uint64_t expat_allocs = 0;
 
 void* counted_malloc(std::size_t size)
 {
     void* block = std::malloc(size);
     if (block != nullptr) {
+        ++expat_allocs;
         expat_heap += static_cast<std::int64_t>(malloc_usable_size(block));
     }
     return block;
@@ -100,6 +102,7 @@ void* counted_realloc(void* block, std::size_t size)
     const std::size_t before = block != nullptr ? malloc_usable_size(block) : 0;
     void* moved = std::realloc(block, size);
     if (moved != nullptr) {
+        ++expat_allocs;
         expat_heap += static_cast<std::int64_t>(malloc_usable_size(moved)) -
                       static_cast<std::int64_t>(before);
     }
@@ -134,6 +137,11 @@ std::size_t pooled_parsers() noexcept
 std::int64_t expat_heap_bytes() noexcept
 {
     return expat_heap;
+}
+
+std::uint64_t expat_allocations() noexcept
+{
+    return expat_allocs;
 }
 
 bool starts_as_utf16(std::size_t at, std::string_view bytes) noexcept

@@ -53,6 +53,8 @@ inline constexpr std::size_t stream_parser_rebuild_after = 16 * 1024;
 /// removes on that thread only, which is what tests measure; with several io threads the
 /// per-thread figures are not meaningful, only their sum.
 std::int64_t expat_heap_bytes() noexcept;
+/// Allocations (malloc and realloc) expat made on the calling thread so far (tests).
+std::uint64_t expat_allocations() noexcept;
 
 /// Error bookkeeping and the restriction handlers, shared by the parse states that own an
 /// expat parser. The expat user data of such a parser must be a pointer to this base.

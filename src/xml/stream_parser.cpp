@@ -43,6 +43,9 @@ struct stream_parser::impl final : detail::expat_base {
     limits lim;
     options opt;
     bool document_mode = false;
+    /// One of a thread's reused document parsers (parse_document): expat sits inside a
+    /// synthetic root that is never reported, and each document is a child of it.
+    bool multi_document = false;
 
     // ---- document state
     unsigned depth = 0; ///< open elements, root included
@@ -105,16 +108,37 @@ struct stream_parser::impl final : detail::expat_base {
     {
         reset_parser();
         install();
+        clear_document(0);
+        priming = false;
+        reset_requested = false;
+        exception = nullptr;
+    }
+
+    /// A reused document parser: the previous document ended cleanly (parse_document), so
+    /// expat is back inside its synthetic root with nothing held but whitespace. Document
+    /// state starts afresh; positions count from the first byte fed next (everything fed
+    /// so far is before it).
+    void next_document()
+    {
+        clear_document(parsed_bytes);
+        XML_SetCharacterDataHandler(parser, on_text);
+    }
+
+    /// Document state as before its first byte; expat's positions from `expat_offset` on
+    /// are the document's from 0.
+    void clear_document(std::size_t expat_offset)
+    {
         depth = 0;
         root_closed = false;
         root_ns.clear();
         root_has_prefixes = false;
         root_qname.clear();
-        priming = false;
-        primer_len = 0;
+        primer_len = expat_offset;
         primer_base = 0;
         elem_start = 0;
         elem_qname_size = 0;
+        elem_ns.clear();
+        elem_local.clear();
         elem_own_default = false;
         pending_own_default = false;
         needed.clear();
@@ -126,8 +150,6 @@ struct stream_parser::impl final : detail::expat_base {
         retain_from = 0;
         limit_mark = 0;
         event_end = 0;
-        reset_requested = false;
-        exception = nullptr;
     }
 
     bool halted() const noexcept { return failed() || reset_requested || exception != nullptr; }
@@ -271,8 +293,15 @@ struct stream_parser::impl final : detail::expat_base {
         }
         detail::name_parts parts = detail::split_name(name);
         if (s.priming) {
-            s.depth = 1; // the primer's root: already reported when the stream began
+            // The primer's root: already reported when the stream began. A reused document
+            // parser's synthetic root is never reported; documents start at depth 0 in it.
+            s.depth = s.multi_document ? 0 : 1;
         } else if (s.depth == 0) {
+            if (s.root_closed) {
+                // Only a reused document parser gets here: a second root element.
+                s.fail(errc::trailing_content, reason(errc::trailing_content));
+                return;
+            }
             s.open_root(parts, atts);
         } else if (s.depth == 1) {
             s.open_top_level(parts, atts);
@@ -744,7 +773,127 @@ std::size_t stream_parser::namespace_decls_in_scope() const noexcept
     return impl_->root_ns.size() + impl_->inner_decls.size();
 }
 
+namespace {
+
+/// A document's events, held until it is known to have parsed cleanly.
+struct held_events final : handler {
+    std::optional<root_open> root;
+    std::vector<element> elements;
+    bool closed = false;
+
+    void on_open(root_open&& r) override { root = std::move(r); }
+    void on_element(element&& el) override { elements.push_back(std::move(el)); }
+    void on_close() override { closed = true; }
+    void clear()
+    {
+        root.reset();
+        elements.clear();
+        closed = false;
+    }
+};
+
+bool xml_space_only(std::string_view s) noexcept
+{
+    return std::all_of(s.begin(), s.end(), is_xml_space);
+}
+
+} // namespace
+
+/// Documents parsed one after another on a thread share one expat parser, which sits inside
+/// a synthetic root (`<w>`, never reported) and takes each document as a child of it: no
+/// expat reset and set-up per document, and the names it has interned are found again
+/// (issue 9: a BOSH message costs two bodies, and expat's per-document set-up was about a
+/// third of each). Only a document that parses cleanly this way and starts with its root's
+/// start tag is taken; anything else (an error, a declaration, a comment, text after the
+/// root, an incomplete document) is parsed again on its own, exactly as before, and the
+/// shared parser is dropped. So events and errors are those of a document parsed alone.
+/// The parser is rebuilt every detail::stream_parser_rebuild_after bytes (SEC-XML-1).
+struct stream_parser::reused_documents {
+    held_events events;
+    std::unique_ptr<impl> framer;
+    bool busy = false; ///< a handler of a document being delivered parses another
+
+    static reused_documents& of_this_thread()
+    {
+        thread_local reused_documents r;
+        return r;
+    }
+
+    bool ready(const limits& lim, const options& opt)
+    {
+        if (framer == nullptr) {
+            framer = std::make_unique<impl>(events, lim, opt);
+            impl& f = *framer;
+            f.multi_document = true;
+            f.priming = true;
+            f.set_reparse_deferral(false);
+            const XML_Status status = f.parse("<w>", 3, false);
+            f.set_reparse_deferral(true);
+            f.priming = false;
+            if (status != XML_STATUS_OK || f.failed()) {
+                framer.reset();
+                return false;
+            }
+        }
+        framer->lim = lim;
+        framer->opt = opt;
+        framer->next_document();
+        events.clear();
+        return true;
+    }
+
+    /// Parses `doc` and delivers its events to `h` if it parses cleanly; false (nothing
+    /// delivered) when it must be parsed on its own.
+    bool parse(std::string_view doc, handler& h, const limits& lim, const options& opt)
+    {
+        if (busy || doc.size() < 2 || doc[0] != '<' || doc[1] == '?' || doc[1] == '!' ||
+            doc[1] == '/' || detail::starts_as_utf16(0, doc)) {
+            return false;
+        }
+        busy = true;
+        struct done {
+            reused_documents& r;
+            ~done() { r.busy = false; }
+        } guard{*this};
+        try {
+            if (!ready(lim, opt)) {
+                return false;
+            }
+            boost::system::error_code ec;
+            framer->feed(doc, ec);
+            const impl& f = *framer;
+            const bool clean = !ec && !f.failed() && f.root_closed && events.root && events.closed &&
+                               f.event_end <= doc.size() &&
+                               xml_space_only(doc.substr(f.event_end));
+            if (!clean || f.parsed_bytes > detail::stream_parser_rebuild_after) {
+                framer.reset(); // reset into this thread's pool, or freed
+            }
+            if (!clean) {
+                return false;
+            }
+        } catch (...) {
+            framer.reset();
+            throw;
+        }
+        h.on_open(std::move(*events.root));
+        for (element& el : events.elements) {
+            h.on_element(std::move(el));
+        }
+        h.on_close();
+        return true;
+    }
+};
+
 boost::system::error_code parse_document(std::string_view doc, handler& h, limits lim, options opt)
+{
+    if (stream_parser::reused_documents::of_this_thread().parse(doc, h, lim, opt)) {
+        return {};
+    }
+    return parse_document_alone(doc, h, lim, opt);
+}
+
+boost::system::error_code parse_document_alone(std::string_view doc, handler& h, limits lim,
+                                               options opt)
 {
     stream_parser p(h, lim, opt);
     p.impl_->document_mode = true;

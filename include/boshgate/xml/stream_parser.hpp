@@ -167,15 +167,24 @@ private:
     struct impl;
     std::unique_ptr<impl> impl_;
 
+    struct reused_documents;
     friend boost::system::error_code parse_document(std::string_view doc, handler& h,
                                                     limits lim, options opt);
+    friend boost::system::error_code parse_document_alone(std::string_view doc, handler& h,
+                                                          limits lim, options opt);
 };
 
 /// Document mode: parse one complete document (a BOSH request body) and deliver its events.
 /// Fails with incomplete_document / trailing_content besides the stream errors. Events
 /// delivered before an error stand; callers must discard them when an error is returned.
+/// Consecutive documents on a thread share one expat parser when they parse cleanly
+/// (stream_parser.cpp, reused_documents); events and errors are exactly those of
+/// parse_document_alone, which is what anything else falls back to.
 boost::system::error_code parse_document(std::string_view doc, handler& h, limits lim,
                                          options opt = {});
+/// The same with a parser of its own for this document (tests compare the two).
+boost::system::error_code parse_document_alone(std::string_view doc, handler& h, limits lim,
+                                               options opt = {});
 
 } // namespace boshgate::xml
 
