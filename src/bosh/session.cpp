@@ -66,7 +66,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
       flow_(flow),
       out_mark_(flow.client_send_high_water, flow.client_send_low_water),
       max_parked_(opt.max_hold + 2),
-      timer_(ex_)
+      timer_(core::make_timer(ex_))
 {
     ++metrics::global().bosh_sessions_active;
 }

@@ -10,7 +10,9 @@
 // client sent after the upgrade request, before the 101, are discarded: RFC 6455 §4.1 has
 // the client wait for the server's handshake before it sends any frame.
 #include "boshgate/core/clock.hpp"
+#include "boshgate/core/fifo.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/core/timer.hpp"
 #include "boshgate/http/cors.hpp"
 #include "boshgate/http/listener.hpp"
 #include "boshgate/http/discovery.hpp"
@@ -32,7 +34,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
-#include <deque>
 #include <fstream>
 #include <sstream>
 
@@ -91,8 +92,8 @@ public:
         : admitted_(std::move(admitted)),
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
-          watchdog_(stream_.get_executor()),
-          read_wake_(stream_.get_executor())
+          watchdog_(core::make_timer(stream_.get_executor())),
+          read_wake_(core::make_timer(stream_.get_executor()))
     {
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
@@ -791,9 +792,9 @@ private:
     Stream stream_;
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
-    net::steady_timer watchdog_;
-    net::steady_timer read_wake_;
-    std::deque<std::shared_ptr<slot>> slots_;
+    core::timer watchdog_;
+    core::timer read_wake_;
+    core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
     tcp::endpoint peer_;

@@ -29,6 +29,7 @@
 #include "boshgate/core/ids.hpp"
 #include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/core/timer.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/http/proxy_protocol.hpp"
@@ -159,8 +160,9 @@ public:
         : ex_(ex), ctx_(std::move(ctx)), events_(std::move(events)), tag_(std::move(log_tag)),
           parser_(*this, lim), sock_(ex),
           send_mark_(flow.upstream_send_high_water, flow.upstream_send_low_water),
-          write_timeout_(flow.write_timeout), negotiate_timer_(ex), close_timer_(ex),
-          write_idle_(ex), write_guard_(ex), read_resume_(ex)
+          write_timeout_(flow.write_timeout), negotiate_timer_(core::make_timer(ex)),
+          close_timer_(core::make_timer(ex)), write_idle_(core::make_timer(ex)), write_guard_(core::make_timer(ex)),
+          read_resume_(core::make_timer(ex))
     {
     }
 
@@ -504,7 +506,7 @@ private:
             return;
         }
         if (!keepalive_timer_) {
-            keepalive_timer_ = std::make_unique<net::steady_timer>(ex_);
+            keepalive_timer_ = std::make_unique<core::timer>(core::make_timer(ex_));
             last_write_ = net::steady_timer::clock_type::now();
         }
         keepalive_timer_->expires_at(last_write_ + every);
@@ -536,7 +538,7 @@ private:
             return;
         }
         if (!ping_timer_) {
-            ping_timer_ = std::make_unique<net::steady_timer>(ex_);
+            ping_timer_ = std::make_unique<core::timer>(core::make_timer(ex_));
             last_read_ = net::steady_timer::clock_type::now();
         }
         ping_timer_->expires_at(neg_.ping_pending() ? ping_sent_ + o.ping_timeout : last_read_ + o.ping_interval);
@@ -1013,14 +1015,14 @@ private:
     std::vector<std::string> write_queue_;
     limits::watermark send_mark_;     ///< bytes queued or being written (SEC-FLOW-2)
     std::chrono::seconds write_timeout_;
-    net::steady_timer negotiate_timer_;
-    net::steady_timer close_timer_;
-    net::steady_timer write_idle_;  ///< cancelled when the writer goes idle
-    net::steady_timer write_guard_; ///< bounds one write (write_timeout_)
+    core::timer negotiate_timer_;
+    core::timer close_timer_;
+    core::timer write_idle_;  ///< cancelled when the writer goes idle
+    core::timer write_guard_; ///< bounds one write (write_timeout_)
     std::uint64_t write_generation_ = 0;
-    net::steady_timer read_resume_; ///< the paused read loop waits on it
-    std::unique_ptr<net::steady_timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
-    std::unique_ptr<net::steady_timer> ping_timer_;      ///< C2S-PING-1, only when enabled
+    core::timer read_resume_; ///< the paused read loop waits on it
+    std::unique_ptr<core::timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
+    std::unique_ptr<core::timer> ping_timer_;      ///< C2S-PING-1, only when enabled
     net::steady_timer::time_point last_read_{};          ///< last bytes from the server (pings)
     net::steady_timer::time_point ping_sent_{};          ///< when the pending ping went out
     net::steady_timer::time_point last_write_{};          ///< last write towards the server

@@ -18,10 +18,12 @@
 // it go.
 #include "boshgate/websocket/session.hpp"
 
+#include "boshgate/core/fifo.hpp"
 #include "boshgate/core/ids.hpp"
 #include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/core/access_log.hpp"
 #include "boshgate/core/log.hpp"
+#include "boshgate/core/timer.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/websocket/framing.hpp"
@@ -37,7 +39,6 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
-#include <deque>
 #include <optional>
 #include <string_view>
 #include <type_traits>
@@ -163,9 +164,9 @@ public:
           protocol_(std::move(protocol)),
           tag_(core::next_session_tag('w')),
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
-          timer_(ws_.get_executor()),
-          write_guard_(ws_.get_executor()),
-          read_resume_(ws_.get_executor()),
+          timer_(core::make_timer(ws_.get_executor())),
+          write_guard_(core::make_timer(ws_.get_executor())),
+          read_resume_(core::make_timer(ws_.get_executor())),
           out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
         ++metrics::global().ws_sessions_active;
@@ -742,12 +743,12 @@ private:
     core::idle_sweep* sweep_ = nullptr;         ///< this io thread's sweep (first message)
     std::shared_ptr<upstream::stream> upstream_;
     beast::flat_buffer message_;                ///< the client message being reassembled
-    std::deque<outbound> outbox_;
-    net::steady_timer timer_;                   ///< framing.next_deadline()
+    core::fifo<outbound> outbox_;                ///< empty: no storage (issue 9)
+    core::timer timer_;                         ///< framing.next_deadline()
     std::uint64_t timer_generation_ = 0;
-    net::steady_timer write_guard_;             ///< bounds one write (write_timeout)
+    core::timer write_guard_;                   ///< bounds one write (write_timeout)
     std::uint64_t write_generation_ = 0;
-    net::steady_timer read_resume_;             ///< the reader waits on it while the server is not reading
+    core::timer read_resume_;                   ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)
     bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected
     bool client_gone_ = false;      ///< the reader saw the client go; nothing more is written

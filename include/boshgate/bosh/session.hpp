@@ -5,12 +5,12 @@
 #include "boshgate/bosh/engine.hpp"
 #include "boshgate/core/access_log.hpp"
 #include "boshgate/core/clock.hpp"
+#include "boshgate/core/timer.hpp"
 #include "boshgate/limits/options.hpp"
 #include "boshgate/limits/watermark.hpp"
 #include "boshgate/upstream/stream.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <memory>
@@ -112,7 +112,7 @@ private:
     limits::watermark out_mark_;              ///< engine_.queued_bytes() (SEC-FLOW-1)
     std::vector<parked_request> parked_;      ///< SEC-FLOW-2
     std::size_t max_parked_;                  ///< more than this: handed to the engine anyway
-    boost::asio::steady_timer timer_;
+    core::timer timer_;
     std::uint64_t timer_generation_ = 0;
     bool removed_ = false;
     /// An upstream batch is open (engine::begin_upstream_batch) and its end is posted: the
