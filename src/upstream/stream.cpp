@@ -168,6 +168,9 @@ public:
 
     ~stream_impl() override
     {
+        if (parked_) { // only when the io_context is destroyed with the wait pending
+            --metrics::global().upstream_streams_parked;
+        }
         if (domain_counted_) {
             metrics::domains().stream_closed(plan_.domain);
         }
@@ -176,9 +179,33 @@ public:
     // ---------------------------------------------------------------- idle_sweep::client
     /// Called by the io thread's sweep once nothing was read for a sweep period: expat's state
     /// goes back (refused mid-stanza or inside a parser callback; asked again later).
-    bool release_idle() noexcept override { return parser_.release_idle(); }
+    /// The read loop's coroutines are let go too (park()): asked while the loop waits for
+    /// the server and nothing is being written, it cancels that wait, and the loop ends into
+    /// a plain callback wait; asked again later while a write is under way.
+    bool release_idle() noexcept override
+    {
+        const bool released = parser_.release_idle();
+        if (parked_ || finishing_ || park_requested_ || !waiting_for_server_) {
+            return released;
+        }
+        if (writing_) {
+            return false; // cancelling the wait would abort the write too
+        }
+        park_requested_ = true;
+        error_code ignored;
+        lowest().cancel(ignored); // the wait ends with operation_aborted: see read_loop()
+        return released;
+    }
 
     // ---------------------------------------------------------------- stream
+    /// run()'s or serve()'s completion handler, bound to `sig`'s slot (see open()).
+    auto on_thread_done(const std::shared_ptr<net::cancellation_signal>& sig)
+    {
+        return net::bind_cancellation_slot(sig->slot(), [sig, ex = ex_](std::exception_ptr) mutable {
+            net::post(ex, [sig = std::move(sig)] {});
+        });
+    }
+
     void open(const open_params& p) override
     {
         if (opened_ || owner_closed_) {
@@ -192,10 +219,7 @@ public:
         // while open() is still on the stack). So the signal is shared, and the completion
         // handler lets go of it only from a later handler, once the thread has ended.
         auto sig = cancel_;
-        net::co_spawn(ex_, run(shared_from_this(), p),
-                      net::bind_cancellation_slot(sig->slot(), [sig, ex = ex_](std::exception_ptr) mutable {
-                          net::post(ex, [sig = std::move(sig)] {});
-                      }));
+        net::co_spawn(ex_, run(shared_from_this(), p), on_thread_done(sig));
     }
 
     void send(std::string bytes) override
@@ -431,6 +455,10 @@ private:
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
         // executing synchronously: it checks finishing_ before every wait.
         cancel_->emit(net::cancellation_type::terminal);
+        if (parked_) {
+            error_code ignored;
+            lowest().cancel(ignored); // unpark(): serve() sees finishing_ and runs finish()
+        }
     }
 
     // ---------------------------------------------------------------- writes
@@ -630,8 +658,22 @@ private:
         }
         std::optional<dns::candidate> own_target;
         auto next = co_await setup(std::move(p), std::move(own_target));
+        if (next == after_setup::read) {
+            co_await serve();
+        } else if (next == after_setup::finish) {
+            co_await finish();
+        }
+    }
+
+    /// The open stream: read (following redirects), then tear down; or, when the read loop
+    /// parks, return and leave the rest to unpark().
+    net::awaitable<void> serve()
+    {
+        auto next = after_setup::read;
         while (next == after_setup::read) {
-            co_await read_loop();
+            if (co_await read_loop() == read_end::parked) {
+                co_return;
+            }
             if (!redirect_ || finishing_ || !redirect_params_) {
                 break;
             }
@@ -640,6 +682,34 @@ private:
         if (next != after_setup::stop) {
             co_await finish();
         }
+    }
+
+    /// Issue 9: an idle stream keeps no coroutine. Its read loop's frames (run()'s or
+    /// serve()'s, read_loop()'s, co_spawn's entry, the TLS wait's: ~1.7-2 KB) give way to
+    /// one callback wait on the socket; data, an error, a cancel from request_finish() or a
+    /// TLS wake-up all end it the same way: serve() runs again and sorts it out.
+    void park()
+    {
+        parked_ = true;
+        ++metrics::global().upstream_streams_parked;
+        lowest().async_wait(link_socket::wait_read, [self = shared_from_this()](error_code) { self->unpark(); });
+    }
+
+    void unpark()
+    {
+        parked_ = false;
+        --metrics::global().upstream_streams_parked;
+        // A fresh signal: the previous coroutine thread's completion handler still holds
+        // the old one until its posted release (open()).
+        cancel_ = std::make_shared<net::cancellation_signal>();
+        auto sig = cancel_;
+        net::co_spawn(ex_, serve_owned(shared_from_this()), on_thread_done(sig));
+    }
+
+    net::awaitable<void> serve_owned([[maybe_unused]] std::shared_ptr<stream_impl> self)
+    {
+        co_await net::this_coro::throw_if_cancelled(false);
+        co_await serve();
     }
 
     enum class after_setup {
@@ -869,7 +939,9 @@ private:
         co_return true;
     }
 
-    net::awaitable<void> read_loop()
+    enum class read_end { ended, parked };
+
+    net::awaitable<read_end> read_loop()
     {
         while (!finishing_ && !redirect_) {
             // SEC-FLOW-1: the owner's client is not reading; leave the server's data in the
@@ -879,7 +951,7 @@ private:
                 co_await read_resume_.async_wait(use_tuple);
             }
             if (finishing_) {
-                co_return;
+                co_return read_end::ended;
             }
             // Wait for data before allocating the buffer: an idle stream holds none. Once idle
             // for a sweep period, the framer gives expat's state back too (~12 KiB, rebuilt
@@ -889,13 +961,19 @@ private:
             }
             sweep_->touch(*this, [this] { return weak_from_this(); }, ex_);
             error_code ec;
+            waiting_for_server_ = true;
             if (tls_) {
                 ec = co_await tls_->wait_readable();
             } else {
                 std::tie(ec) = co_await sock_.async_wait(link_socket::wait_read, use_tuple);
             }
+            waiting_for_server_ = false;
             if (finishing_) {
-                co_return;
+                co_return read_end::ended;
+            }
+            if (std::exchange(park_requested_, false) && ec == net::error::operation_aborted) {
+                park(); // release_idle() cancelled the wait
+                co_return read_end::parked;
             }
             std::size_t n = 0;
             std::optional<read_buffer_lease> buf;
@@ -905,7 +983,7 @@ private:
                 if (tls_) {
                     std::tie(ec, n) = co_await tls_->read_some(b); // completes at once
                     if (finishing_) {
-                        co_return;
+                        co_return read_end::ended;
                     }
                 } else {
                     // Readable: one non-blocking recv, no second trip through the scheduler
@@ -928,7 +1006,7 @@ private:
                 }
                 neg_.on_transport_closed();
                 execute();
-                co_return;
+                co_return read_end::ended;
             }
             metrics::global().bytes_from_servers.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
             if (ping_timer_) {
@@ -946,7 +1024,7 @@ private:
                                  : xml::errc::not_well_formed;
                     neg_.on_xml_error(e);
                     execute();
-                    co_return;
+                    co_return read_end::ended;
                 }
                 data.remove_prefix(used);
                 if (tls_pending_) {
@@ -960,16 +1038,17 @@ private:
                             neg_.on_transport_closed();
                             execute();
                         }
-                        co_return;
+                        co_return read_end::ended;
                     }
                     if (!co_await handshake(false)) {
-                        co_return;
+                        co_return read_end::ended;
                     }
                     neg_.on_tls_established();
                     execute();
                 }
             }
         }
+        co_return read_end::ended;
     }
 
     /// Teardown, once: flush (bounded), TLS close_notify (bounded), TCP close.
@@ -1043,6 +1122,9 @@ private:
     bool finished_ = false;
     bool polite_ = false;
     bool writing_ = false;
+    bool waiting_for_server_ = false; ///< read_loop() waits for the server to send
+    bool park_requested_ = false;     ///< release_idle() cancelled that wait: park()
+    bool parked_ = false;             ///< no read coroutine; a callback wait (park())
     bool write_failed_ = false;
     bool in_feed_ = false;
     bool client_input_ = false;  ///< executing actions caused by the owner's send()

@@ -1,5 +1,6 @@
 // upstream::stream against the scripted fake server over real loopback sockets.
 // Timers here are safety nets only: each test runs the io_context until the awaited event.
+#include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/limits/options.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/upstream/connector.hpp"
@@ -157,6 +158,62 @@ protected:
             .start_tls()
             .expect_header();
         return s;
+    }
+
+    /// Issue 9: park an idle stream the way the io thread's sweep does (two sweeps: the first
+    /// finds it active since the last, the second asks it to release).
+    bool sweep_until_parked(std::int64_t parked_before)
+    {
+        auto& sweep = core::idle_sweep::of(ioc.get_executor());
+        for (int i = 0; i < 4 && metrics::global().upstream_streams_parked.load() == parked_before; ++i) {
+            sweep.sweep_now();
+            ioc.poll(); // the cancelled wait completes; the read loop parks
+        }
+        return metrics::global().upstream_streams_parked.load() == parked_before + 1;
+    }
+
+    // Issue 9: an idle stream parks (no read coroutine), and a parked stream still takes writes,
+    // wakes for the server's next element, parks again, and closes cleanly while parked: over
+    // STARTTLS (the TLS layer's wait is what parks) and plaintext.
+    void park_wake_and_close_while_parked(bool tls)
+    {
+        fake_upstream_server srv(ioc);
+        script sc = tls ? starttls_prefix() : script{}.expect_header();
+        srv.add(sc.send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                    .expect("<iq type='get' id='p1'/>")
+                    .send("<iq type='result' id='p1'/>")
+                    .expect("</stream:stream>")
+                    .send("</stream:stream>")
+                    .read_until_eof());
+        auto o = opts_for(srv.port());
+        if (!tls) {
+            o.domains[0].tls = tls_mode::plaintext;
+        }
+        auto s = start(o);
+        auto& ev = *events;
+        ASSERT_TRUE(run_until([&] { return !ev.elements.empty() || ev.ended(); }));
+        ASSERT_FALSE(ev.ended()) << ev.failed_detail;
+        const auto parked_before = metrics::global().upstream_streams_parked.load();
+        ASSERT_TRUE(sweep_until_parked(parked_before)) << "an idle stream parks";
+
+        s->send("<iq type='get' id='p1'/>"); // written while parked
+        ASSERT_TRUE(run_until([&] { return ev.elements.size() == 2 || ev.ended(); }));
+        ASSERT_FALSE(ev.ended()) << ev.failed_detail;
+        EXPECT_EQ(ev.elements[1].local, "iq");
+        EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before) << "woken by the server's element";
+
+        ASSERT_TRUE(sweep_until_parked(parked_before)) << "idle again: parks again";
+        const auto seen = ev.order.size();
+        s->close(true);
+        ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+        const auto& log = srv.connection(0);
+        EXPECT_EQ(log.error, "");
+        EXPECT_TRUE(log.peer_closed);
+        EXPECT_EQ(log.close_notify, tls);
+        EXPECT_EQ(log.received.substr(log.received.size() - std::string("</stream:stream>").size()), "</stream:stream>");
+        EXPECT_EQ(ev.order.size(), seen);
+        run_until([&] { return metrics::global().upstream_streams_parked.load() == parked_before; });
+        EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before) << "unparked to finish";
     }
 
     net::io_context ioc;
@@ -397,6 +454,53 @@ TEST_F(stream_test, sasl_restart_on_same_connection)
     ASSERT_NE(auth, std::string::npos);
     EXPECT_EQ(rx.substr(auth + 7), tls_header + "<iq type='set' id='b1'/>");
     s->close(false);
+}
+
+TEST_F(stream_test, idle_stream_parks_wakes_and_closes_over_starttls)
+{
+    park_wake_and_close_while_parked(true);
+}
+
+TEST_F(stream_test, idle_stream_parks_wakes_and_closes_over_plaintext)
+{
+    park_wake_and_close_while_parked(false);
+}
+
+// An unclean close while parked: nothing comes from the server to wake the stream, so the
+// close itself must (request_finish() cancels the parked wait), and the link is dropped.
+TEST_F(stream_test, unclean_close_while_parked_drops_the_link)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                .read_until_eof());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    const auto parked_before = metrics::global().upstream_streams_parked.load();
+    ASSERT_TRUE(sweep_until_parked(parked_before));
+    s->close(false);
+    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+    EXPECT_EQ(srv.connection(0).closing_tag_at, std::string::npos);
+    EXPECT_FALSE(srv.connection(0).close_notify);
+    EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before);
+}
+
+// A parked stream whose server goes away reports the loss.
+TEST_F(stream_test, parked_stream_reports_the_server_going_away)
+{
+    fake_upstream_server srv(ioc);
+    srv.add(starttls_prefix()
+                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                .expect("<iq type='get' id='bye'/>")
+                .close());
+    auto s = start(opts_for(srv.port()));
+    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+    const auto parked_before = metrics::global().upstream_streams_parked.load();
+    ASSERT_TRUE(sweep_until_parked(parked_before));
+    s->send("<iq type='get' id='bye'/>");
+    ASSERT_TRUE(run_until([&] { return events->ended(); }));
+    EXPECT_TRUE(events->closed.has_value() || events->failed.has_value());
+    EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before);
 }
 
 // Server resets the TCP connection in the middle of a stanza
