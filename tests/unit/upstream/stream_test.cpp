@@ -216,6 +216,27 @@ protected:
         EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before) << "unparked to finish";
     }
 
+    /// An unclean close (after parking the idle stream first, when `parked`): no closing
+    /// tag, no close_notify, the link dropped.
+    void unclean_close_drops_the_link(bool parked)
+    {
+        fake_upstream_server srv(ioc);
+        srv.add(starttls_prefix()
+                    .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
+                    .read_until_eof());
+        auto s = start(opts_for(srv.port()));
+        ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
+        const auto parked_before = metrics::global().upstream_streams_parked.load();
+        if (parked) {
+            ASSERT_TRUE(sweep_until_parked(parked_before));
+        }
+        s->close(false);
+        ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
+        EXPECT_EQ(srv.connection(0).closing_tag_at, std::string::npos);
+        EXPECT_FALSE(srv.connection(0).close_notify);
+        EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before) << "nothing left parked";
+    }
+
     net::io_context ioc;
     std::shared_ptr<recorder> events;
 };
@@ -470,19 +491,7 @@ TEST_F(stream_test, idle_stream_parks_wakes_and_closes_over_plaintext)
 // close itself must (request_finish() cancels the parked wait), and the link is dropped.
 TEST_F(stream_test, unclean_close_while_parked_drops_the_link)
 {
-    fake_upstream_server srv(ioc);
-    srv.add(starttls_prefix()
-                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
-                .read_until_eof());
-    auto s = start(opts_for(srv.port()));
-    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
-    const auto parked_before = metrics::global().upstream_streams_parked.load();
-    ASSERT_TRUE(sweep_until_parked(parked_before));
-    s->close(false);
-    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
-    EXPECT_EQ(srv.connection(0).closing_tag_at, std::string::npos);
-    EXPECT_FALSE(srv.connection(0).close_notify);
-    EXPECT_EQ(metrics::global().upstream_streams_parked.load(), parked_before);
+    unclean_close_drops_the_link(true);
 }
 
 // A parked stream whose server goes away reports the loss.
@@ -570,16 +579,7 @@ TEST_F(stream_test, clean_close_sends_closing_tag_then_close_notify)
 // Unclean close: no closing tag, no close_notify (lets the server keep an SM session)
 TEST_F(stream_test, unclean_close_drops_tcp)
 {
-    fake_upstream_server srv(ioc);
-    srv.add(starttls_prefix()
-                .send(fake_upstream_server::header("s2") + fake_upstream_server::features_bind())
-                .read_until_eof());
-    auto s = start(opts_for(srv.port()));
-    ASSERT_TRUE(run_until([&] { return !events->elements.empty() || events->ended(); }));
-    s->close(false);
-    ASSERT_TRUE(run_until([&] { return srv.connection(0).done; }));
-    EXPECT_EQ(srv.connection(0).closing_tag_at, std::string::npos);
-    EXPECT_FALSE(srv.connection(0).close_notify);
+    unclean_close_drops_the_link(false);
 }
 
 // C2S-XML-1: garbage from the server
