@@ -111,8 +111,8 @@ public:
         auto ex = stream_.get_executor();
         auto self = this->shared_from_this();
         net::co_spawn(ex, reader(self), net::detached);
-        net::co_spawn(ex, watchdog(self), net::detached);
-        // The writer starts when there is something to write (kick_writer).
+        // The writer starts when there is something to write (kick_writer); the watchdog is
+        // a timer wait re-armed with each deadline.
     }
 
 private:
@@ -120,35 +120,50 @@ private:
     void set_read_deadline(core::time_point t)
     {
         read_deadline_ = t;
-        watchdog_.cancel();
+        arm_watchdog();
     }
     void set_write_deadline(core::time_point t)
     {
         write_deadline_ = t;
-        watchdog_.cancel();
+        arm_watchdog();
     }
 
-    net::awaitable<void> watchdog([[maybe_unused]] std::shared_ptr<connection> self)
+    /// The watchdog: one timer wait for the nearer deadline, re-armed whenever one changes
+    /// (a callback, not a coroutine: an idle connection keeps no frame for it; issue 9). Its
+    /// handler owns the connection until the wait ends, as the coroutine did.
+    void arm_watchdog()
     {
-        while (!closed_) {
-            auto deadline = std::min(read_deadline_, write_deadline_);
-            watchdog_.expires_at(deadline);
-            co_await watchdog_.async_wait(as_tuple(use_awaitable));
-            if (closed_) {
-                co_return;
-            }
-            const auto now = core::clock_type::now();
-            if (now >= std::min(read_deadline_, write_deadline_)) {
-                if (now >= write_deadline_) {
-                    // The client accepts nothing: reset, do not leave the reply in the kernel.
-                    boost::system::error_code ignored;
-                    beast::get_lowest_layer(stream_).set_option(net::socket_base::linger(true, 0), ignored);
-                }
-                abort_pending();
-                close();
-                co_return;
-            }
+        if (closed_) {
+            return;
         }
+        const auto generation = ++watchdog_generation_;
+        watchdog_.expires_at(std::min(read_deadline_, write_deadline_)); // ends the previous wait
+        watchdog_.async_wait([self = this->shared_from_this(), generation](boost::system::error_code ec) {
+            if (!ec) {
+                self->on_watchdog(generation);
+            }
+        });
+    }
+
+    void on_watchdog(std::uint64_t generation)
+    {
+        if (closed_) {
+            return;
+        }
+        const auto now = core::clock_type::now();
+        if (now < std::min(read_deadline_, write_deadline_)) {
+            if (generation == watchdog_generation_) {
+                arm_watchdog(); // not due yet by this clock: wait again
+            }
+            return; // a wait that had completed before a deadline moved: the newer one runs
+        }
+        if (now >= write_deadline_) {
+            // The client accepts nothing: reset, do not leave the reply in the kernel.
+            boost::system::error_code ignored;
+            beast::get_lowest_layer(stream_).set_option(net::socket_base::linger(true, 0), ignored);
+        }
+        abort_pending();
+        close();
     }
 
     // ------------------------------------------------------------------ reading
@@ -797,6 +812,7 @@ private:
     core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
+    std::uint64_t watchdog_generation_ = 0; ///< the current arm_watchdog() wait
     tcp::endpoint peer_;
     limits::address_key client_; ///< the peer's admission group
     bool first_request_ = true;
