@@ -11,6 +11,7 @@
 // the client wait for the server's handshake before it sends any frame.
 #include "boshgate/core/clock.hpp"
 #include "boshgate/core/fifo.hpp"
+#include "boshgate/core/idle_sweep.hpp"
 #include "boshgate/core/log.hpp"
 #include "boshgate/core/timer.hpp"
 #include "boshgate/http/cors.hpp"
@@ -81,14 +82,33 @@ const char* info_page =
     "POST <code>&lt;body/&gt;</code> documents here with an XMPP client library.</p></body></html>";
 
 template <class Stream>
-class connection : public std::enable_shared_from_this<connection<Stream>> {
+class connection : public core::idle_sweep::client, public std::enable_shared_from_this<connection<Stream>> {
     static constexpr bool is_tls = !std::is_same_v<Stream, tcp::socket>;
 
 public:
-    /// `client`: the client's address, the TCP peer or what a PROXY header named (nullopt:
-    /// the TCP peer, read from the socket).
+    /// Issue 9: asked by the io thread's sweep once a plain connection has waited a whole
+    /// sweep period for its next request (a BOSH client's held request sits on such a
+    /// connection for up to `wait` seconds), the reader coroutine gives way to a callback
+    /// wait: it cancels its socket wait, unless a reply is being written (a cancel would
+    /// abort that too; asked again at the next sweep).
+    bool release_idle() noexcept override
+    {
+        if (!reader_idle_ || closed_ || park_requested_) {
+            return true;
+        }
+        if (writer_running_) {
+            return false;
+        }
+        park_requested_ = true;
+        boost::system::error_code ignored;
+        beast::get_lowest_layer(stream_).cancel(ignored); // see reader(): it parks
+        return true;
+    }
+
+    /// `client_address`: the TCP peer or what a PROXY header named (nullopt: the TCP peer,
+    /// read from the socket).
     connection(Stream&& stream, std::shared_ptr<const context> ctx, limits::ticket admitted,
-               std::optional<tcp::endpoint> client)
+               std::optional<tcp::endpoint> client_address)
         : admitted_(std::move(admitted)),
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
@@ -97,7 +117,7 @@ public:
     {
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
-        peer_ = client ? *client : beast::get_lowest_layer(stream_).remote_endpoint(ec);
+        peer_ = client_address ? *client_address : beast::get_lowest_layer(stream_).remote_endpoint(ec);
         client_ = admitted_ ? admitted_.key() : client_key(peer_.address(), *ctx_->limits_opt);
     }
 
@@ -200,9 +220,18 @@ private:
                                   : slots_.empty() ? now + opt.idle_timeout
                                                    : now + opt.idle_timeout + held_backstop);
                 if constexpr (!is_tls) {
-                    // No buffer is allocated while a plain connection idles.
-                    auto [ec] = co_await beast::get_lowest_layer(stream_).async_wait(
-                        tcp::socket::wait_read, as_tuple(use_awaitable));
+                    // No buffer is allocated while a plain connection idles, and once idle
+                    // for a sweep period, no coroutine either (release_idle(), park()).
+                    auto& lowest = beast::get_lowest_layer(stream_);
+                    core::idle_sweep::of(lowest.get_executor())
+                        .touch(*this, [this] { return this->weak_from_this(); }, lowest.get_executor());
+                    reader_idle_ = true;
+                    auto [ec] = co_await lowest.async_wait(tcp::socket::wait_read, as_tuple(use_awaitable));
+                    reader_idle_ = false;
+                    if (std::exchange(park_requested_, false) && ec == net::error::operation_aborted && !closed_) {
+                        park(); // idle_wait_ stays set: the deadline logic is unchanged
+                        co_return;
+                    }
                     idle_wait_ = false;
                     if (ec || closed_) {
                         on_read_failed(ec);
@@ -254,6 +283,22 @@ private:
                 co_return;
             }
         }
+    }
+
+    /// The parked reader: one callback wait on the socket. Readable (or an error) starts
+    /// reader() again, which finds the request (or the error) at once; close() ends the wait
+    /// with the socket. The handler owns the connection, as the reader did.
+    void park()
+    {
+        ++metrics::global().http_readers_parked;
+        beast::get_lowest_layer(stream_).async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
+                                                                                  boost::system::error_code) {
+            --metrics::global().http_readers_parked;
+            if (self->closed_) {
+                return;
+            }
+            net::co_spawn(self->stream_.get_executor(), self->reader(self), net::detached);
+        });
     }
 
     void on_read_failed(boost::system::error_code ec)
@@ -822,6 +867,8 @@ private:
     bool upgrading_ = false;  ///< an accepted WebSocket upgrade was the last request read
     bool handed_off_ = false; ///< the stream now belongs to a websocket session
     bool writer_running_ = false; ///< a writer() coroutine is running or about to start
+    bool reader_idle_ = false;    ///< the reader waits for the next request (plain only)
+    bool park_requested_ = false; ///< release_idle() cancelled that wait: park()
 };
 
 } // namespace

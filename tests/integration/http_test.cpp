@@ -459,14 +459,43 @@ TEST_F(http_front, route_ignored_without_allow_list)
 TEST_F(http_front, idle_connection_closed)
 {
     gateway_options o;
-    o.http_extra = "idle_timeout = \"1s\"\n";
+    o.http_extra = "idle_timeout = \"3s\"\n";
     start(o);
+    const auto parked_before = metric(admin_port(), "http_readers_parked");
     raw_conn c(port());
     c.send(raw_request("GET", "/healthz", "HTTP/1.1", {{"Host", "x"}}));
+    // Issue 9: idle for a sweep period, the reader parks; the deadline still applies.
+    EXPECT_TRUE(eventually([&] { return metric(admin_port(), "http_readers_parked") == parked_before + 1; }, 2500ms));
     auto r = c.read_until_closed(12s); // closed by the gateway long before this limit
     EXPECT_TRUE(r.closed);
     EXPECT_EQ(r.bytes.rfind("HTTP/1.1 200", 0), 0u) << r.bytes;
     EXPECT_NE(r.bytes.find("\r\n\r\nok\n"), std::string::npos) << r.bytes;
+}
+
+// Issue 9: a keep-alive connection idle for a sweep period parks its reader (no coroutine,
+// one socket wait); parked, it serves its next request, parks again, and a client that goes
+// away takes the parked wait with it.
+TEST_F(http_front, idle_keep_alive_connection_parks_and_serves_the_next_request)
+{
+    start();
+    const auto parked_before = metric(admin_port(), "http_readers_parked");
+    const auto open_before = metric(admin_port(), "http_connections_active");
+    {
+        http_client c(port());
+        for (int i = 0; i < 3; ++i) {
+            c.send({}, "/healthz", bhttp::verb::get);
+            auto h = c.read();
+            EXPECT_EQ(h.status, 200u);
+            EXPECT_EQ(h.body, "ok\n");
+            EXPECT_TRUE(h.keep_alive);
+            ASSERT_TRUE(eventually([&] { return metric(admin_port(), "http_readers_parked") == parked_before + 1; }))
+                << "request " << i;
+        }
+    } // the client closes its end while the reader is parked
+    EXPECT_TRUE(eventually([&] {
+        return metric(admin_port(), "http_readers_parked") == parked_before &&
+               metric(admin_port(), "http_connections_active") == open_before;
+    }));
 }
 
 // Slowloris: a partial header followed by silence is cut off after header_timeout, with

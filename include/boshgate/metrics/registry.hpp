@@ -65,6 +65,7 @@ namespace boshgate::metrics {
     X(upstream_pings_sent, counter, "XEP-0199 pings written to servers (upstream.ping_interval)") \
     X(upstream_ping_timeouts, counter, "server streams ended: no answer to a XEP-0199 ping within upstream.ping_timeout") \
     X(upstream_redirects_followed, counter, "see-other-host redirects followed before the client saw the stream (upstream.max_redirects)") \
+    X(http_readers_parked, gauge, "HTTP connections idle now between requests with no reader coroutine, only a wait for the next byte (issue 9)") \
     X(upstream_streams_parked, gauge, "server streams idle now with no read coroutine, only a wait for the server's next byte (issue 9)") \
     X(upstream_keepalives_sent, counter, "whitespace keepalives written to servers (upstream.whitespace_keepalive)") \
     X(upstream_breaker_refused, counter, "upstream connects refused: the domain's circuit breaker is open (limits.breaker_failures)") \
