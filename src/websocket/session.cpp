@@ -38,6 +38,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <array>
 #include <atomic>
 #include <optional>
 #include <string_view>
@@ -123,6 +124,9 @@ namespace {
 /// Bytes asked from Beast per read; a message is reassembled from such chunks so that the
 /// size check happens before the whole of an oversized message is buffered (WS-SIZE-1).
 constexpr std::size_t read_chunk = 16 * 1024;
+/// A next message is first read into a buffer of this size inside the session: most client
+/// stanzas fit, and nothing else is held while the session waits (issue 9).
+constexpr std::size_t first_read_bytes = 512;
 
 std::atomic<std::uint64_t> next_session_id{1};
 
@@ -153,8 +157,16 @@ class session final : public session_base,
                       public std::enable_shared_from_this<session<Stream>> {
 public:
     /// Called by the io thread's sweep once no message came for a sweep period: the
-    /// framing's message parser gives expat's state back (issue 9).
-    bool release_idle() noexcept override { return !framing_ || framing_->release_idle(); }
+    /// framing's message parser gives expat's state back, and an empty reassembly buffer is
+    /// freed: the reader reads into message_ only once a message's first bytes are in it, so
+    /// empty it is not in use (issue 9).
+    bool release_idle() noexcept override
+    {
+        if (message_.size() == 0) {
+            message_.shrink_to_fit();
+        }
+        return !framing_ || framing_->release_idle();
+    }
 
     session(Stream&& stream, std::shared_ptr<hub> h, std::string protocol, admitted tickets)
         : tickets_(std::move(tickets)),
@@ -343,8 +355,23 @@ private:
             // Never ask for more than one byte beyond the limit: a message that crosses it is
             // detected with at most max + 1 bytes buffered.
             const std::size_t room = max + 1 - std::min(message_.size(), max);
-            auto [ec, n] = co_await ws_.async_read_some(message_, std::min(read_chunk, room),
-                                                        as_tuple(use_awaitable));
+            boost::system::error_code ec;
+            std::size_t in_first = 0; ///< > 0: the message so far is in first_chunk_, not message_
+            if (message_.size() == 0) {
+                // Between messages, read into the session's own small buffer: an idle session
+                // then holds no reassembly buffer (the sweep frees it), where a dynamic-buffer
+                // read would have prepared (allocated) Beast's read size hint before waiting.
+                // A message that fits is handled from there; a longer one moves to message_.
+                std::tie(ec, in_first) = co_await ws_.async_read_some(
+                    net::buffer(first_chunk_.data(), std::min(first_chunk_.size(), room)), as_tuple(use_awaitable));
+                if (!ec && in_first > 0 && !ws_.is_message_done() && in_first <= max) {
+                    message_.commit(net::buffer_copy(message_.prepare(in_first), net::buffer(first_chunk_.data(), in_first)));
+                    in_first = 0;
+                }
+            } else {
+                std::tie(ec, std::ignore) = co_await ws_.async_read_some(message_, std::min(read_chunk, room),
+                                                                         as_tuple(use_awaitable));
+            }
             if (ec) {
                 on_read_error(ec);
                 co_return;
@@ -357,7 +384,7 @@ private:
             }
             const auto t = now();
             framing_->on_client_activity(t);
-            if (message_.size() > max) {
+            if (std::max(in_first, message_.size()) > max) {
                 core::log().info("{} client message beyond {} bytes", tag_, max);
                 message_.clear();
                 message_.shrink_to_fit();
@@ -374,7 +401,10 @@ private:
             ++metrics::global().ws_messages_in;
             const auto kind = ws_.got_binary() ? message_kind::binary : message_kind::text;
             const auto data = message_.cdata();
-            framing_->on_message(kind, std::string_view(static_cast<const char*>(data.data()), data.size()), t);
+            framing_->on_message(kind,
+                                 in_first > 0 ? std::string_view(first_chunk_.data(), in_first)
+                                              : std::string_view(static_cast<const char*>(data.data()), data.size()),
+                                 t);
             if (sweep_ == nullptr) {
                 sweep_ = &core::idle_sweep::of(ws_.get_executor());
             }
@@ -743,6 +773,7 @@ private:
     core::idle_sweep* sweep_ = nullptr;         ///< this io thread's sweep (first message)
     std::shared_ptr<upstream::stream> upstream_;
     beast::flat_buffer message_;                ///< the client message being reassembled
+    std::array<char, first_read_bytes> first_chunk_; ///< a message's first bytes are read here
     core::fifo<outbound> outbox_;                ///< empty: no storage (issue 9)
     core::timer timer_;                         ///< framing.next_deadline()
     std::uint64_t timer_generation_ = 0;

@@ -430,6 +430,44 @@ TEST_F(WebSocket, oversized_message_is_policy_violation_1009)
     EXPECT_EQ(fake->log(0).received.find("xxxx"), std::string::npos);
 }
 
+// WS-FRM-4: a client message reaches the server whole and unchanged whatever its size
+// (around the gateway's first-read buffer of 512 bytes) and however it is split into frames,
+// even with pauses between frames longer than the idle sweep period, which frees the
+// reassembly buffer only between messages (issue 9).
+TEST_F(WebSocket, messages_of_any_size_and_split_into_frames_arrive_whole)
+{
+    start();
+    fake->add(open_session_script());
+    ws_client c(port());
+    ASSERT_NO_FATAL_FAILURE(ws_open(c));
+    const auto sized = [](std::string tag, std::size_t size) {
+        std::string m = chat(tag + "-");
+        m.insert(m.find("</body>"), size - m.size(), static_cast<char>('a' + size % 26));
+        return m;
+    };
+    for (std::size_t size : {100, 511, 512, 513, 1500, 20000}) {
+        const auto m = sized("whole" + std::to_string(size), size);
+        ASSERT_EQ(m.size(), size);
+        c.send_text(m);
+        ASSERT_TRUE(fake->wait_received(0, m)) << size;
+    }
+    // Split at: inside the first 512 bytes, just past them, and well past them; the pause
+    // lets the gateway's idle sweep (100 ms) run while the message is half-read.
+    for (std::size_t first : {10, 513, 900}) {
+        const auto m = sized("split" + std::to_string(first), 1400);
+        c.send_text_frame(std::string_view(m).substr(0, first), false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(350));
+        c.send_text_frame(std::string_view(m).substr(first, 100), false);
+        std::this_thread::sleep_for(std::chrono::milliseconds(350));
+        c.send_text_frame(std::string_view(m).substr(first + 100), true);
+        ASSERT_TRUE(fake->wait_received(0, m)) << first;
+    }
+    // Still one session, nothing dropped: the next message goes through as well.
+    c.send_text(chat("last"));
+    ASSERT_TRUE(fake->wait_received(0, chat("last")));
+    EXPECT_EQ(fake->log(0).error, "");
+}
+
 // WS-KA-2: a Ping is answered with a Pong carrying the same payload.
 TEST_F(WebSocket, ping_is_answered_with_same_payload)
 {

@@ -143,6 +143,21 @@ public:
         return write(text, false, limit) && !write_error_;
     }
     void send_binary(std::string_view data) { write(data, true); }
+    /// Send one frame of a text message (RFC 6455 §5.4); `fin` ends the message.
+    void send_text_frame(std::string_view text, bool fin)
+    {
+        auto done = std::make_shared<bool>(false);
+        auto copy = std::make_shared<std::string>(text);
+        ws_.binary(false);
+        ws_.auto_fragment(false);
+        ws_.async_write_some(fin, boost::asio::buffer(*copy), [this, done, copy](boost::system::error_code e, std::size_t) {
+            if (e) {
+                write_error_ = e;
+            }
+            *done = true;
+        });
+        run_until([&] { return *done; }, std::chrono::seconds(10));
+    }
 
     /// Send a Ping with `payload` (at most 125 bytes).
     void ping(std::string_view payload)
