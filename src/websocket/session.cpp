@@ -313,9 +313,7 @@ private:
         }
         run_actions();
         settle_writer();
-        co_await reader();
-        reader_done_ = true;
-        maybe_finish();
+        read_next(); // this coroutine ends here: the read loop runs on callbacks
     }
 
     void configure()
@@ -348,92 +346,115 @@ private:
         });
     }
 
-    net::awaitable<void> reader()
+    // The read loop, as completion handlers rather than a coroutine: while the client is
+    // silent the session holds one pending Beast read and no coroutine frames (issue 9).
+
+    /// Ask Beast for the next bytes. Between messages they go into first_chunk_, the
+    /// session's own small buffer: an idle session then holds no reassembly buffer (the sweep
+    /// frees it), where a dynamic-buffer read would have prepared (allocated) Beast's read
+    /// size hint before waiting. A message that fits is handled from there; a longer one
+    /// moves to message_, which is read into only while it holds bytes.
+    void read_next()
     {
         const std::size_t max = cfg_->websocket.max_message_bytes;
-        for (;;) {
-            // Never ask for more than one byte beyond the limit: a message that crosses it is
-            // detected with at most max + 1 bytes buffered.
-            const std::size_t room = max + 1 - std::min(message_.size(), max);
-            boost::system::error_code ec;
-            std::size_t in_first = 0; ///< > 0: the message so far is in first_chunk_, not message_
-            if (message_.size() == 0) {
-                // Between messages, read into the session's own small buffer: an idle session
-                // then holds no reassembly buffer (the sweep frees it), where a dynamic-buffer
-                // read would have prepared (allocated) Beast's read size hint before waiting.
-                // A message that fits is handled from there; a longer one moves to message_.
-                std::tie(ec, in_first) = co_await ws_.async_read_some(
-                    net::buffer(first_chunk_.data(), std::min(first_chunk_.size(), room)), as_tuple(use_awaitable));
-                if (!ec && in_first > 0 && !ws_.is_message_done() && in_first <= max) {
-                    message_.commit(net::buffer_copy(message_.prepare(in_first), net::buffer(first_chunk_.data(), in_first)));
-                    in_first = 0;
-                }
-            } else {
-                std::tie(ec, std::ignore) = co_await ws_.async_read_some(message_, std::min(read_chunk, room),
-                                                                         as_tuple(use_awaitable));
-            }
-            if (ec) {
-                on_read_error(ec);
-                co_return;
-            }
-            if (!framing_ || framing_->ended()) {
-                // We are closing (our Close frame is queued or sent): discard until Beast
-                // reports the client's Close.
-                message_.clear();
-                continue;
-            }
-            const auto t = now();
-            framing_->on_client_activity(t);
-            if (std::max(in_first, message_.size()) > max) {
-                core::log().info("{} client message beyond {} bytes", tag_, max);
-                message_.clear();
-                message_.shrink_to_fit();
-                framing_->on_message_too_big(t);
-                run_actions(true);
-                // Stop reading: async_close drains (and discards) the rest of the message
-                // while it waits for the client's Close frame.
-                co_return;
-            }
-            if (!ws_.is_message_done()) {
-                run_actions();
-                continue;
-            }
-            ++metrics::global().ws_messages_in;
-            const auto kind = ws_.got_binary() ? message_kind::binary : message_kind::text;
-            const auto data = message_.cdata();
-            framing_->on_message(kind,
-                                 in_first > 0 ? std::string_view(first_chunk_.data(), in_first)
-                                              : std::string_view(static_cast<const char*>(data.data()), data.size()),
-                                 t);
-            if (sweep_ == nullptr) {
-                sweep_ = &core::idle_sweep::of(ws_.get_executor());
-            }
-            sweep_->touch(
-                *this, [this] { return std::weak_ptr<core::idle_sweep::client>(this->weak_from_this()); },
-                ws_.get_executor());
-            message_.clear();
-            if (message_.capacity() > read_chunk * 4) {
-                message_.shrink_to_fit(); // one large message does not pin its buffer
-            }
-            run_actions(true);
-            co_await wait_upstream_writable();
+        // Never ask for more than one byte beyond the limit: a message that crosses it is
+        // detected with at most max + 1 bytes buffered.
+        const std::size_t room = max + 1 - std::min(message_.size(), max);
+        if (message_.size() == 0) {
+            ws_.async_read_some(net::buffer(first_chunk_.data(), std::min(first_chunk_.size(), room)),
+                                [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                                    self->on_read(ec, n);
+                                });
+        } else {
+            ws_.async_read_some(message_, std::min(read_chunk, room),
+                                [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                                    self->on_read(ec, 0);
+                                });
         }
+    }
+
+    /// A read completed; `in_first`: bytes it put in first_chunk_ (0: it read into message_).
+    void on_read(const boost::system::error_code& ec, std::size_t in_first)
+    {
+        const std::size_t max = cfg_->websocket.max_message_bytes;
+        if (!ec && in_first > 0 && !ws_.is_message_done() && in_first <= max) {
+            message_.commit(net::buffer_copy(message_.prepare(in_first), net::buffer(first_chunk_.data(), in_first)));
+            in_first = 0;
+        }
+        if (ec) {
+            on_read_error(ec);
+            reader_ended();
+            return;
+        }
+        if (!framing_ || framing_->ended()) {
+            // We are closing (our Close frame is queued or sent): discard until Beast
+            // reports the client's Close.
+            message_.clear();
+            read_next();
+            return;
+        }
+        const auto t = now();
+        framing_->on_client_activity(t);
+        if (std::max(in_first, message_.size()) > max) {
+            core::log().info("{} client message beyond {} bytes", tag_, max);
+            message_.clear();
+            message_.shrink_to_fit();
+            framing_->on_message_too_big(t);
+            run_actions(true);
+            // Stop reading: async_close drains (and discards) the rest of the message
+            // while it waits for the client's Close frame.
+            reader_ended();
+            return;
+        }
+        if (!ws_.is_message_done()) {
+            run_actions();
+            read_next();
+            return;
+        }
+        ++metrics::global().ws_messages_in;
+        const auto kind = ws_.got_binary() ? message_kind::binary : message_kind::text;
+        const auto data = message_.cdata();
+        framing_->on_message(kind,
+                             in_first > 0 ? std::string_view(first_chunk_.data(), in_first)
+                                          : std::string_view(static_cast<const char*>(data.data()), data.size()),
+                             t);
+        if (sweep_ == nullptr) {
+            sweep_ = &core::idle_sweep::of(ws_.get_executor());
+        }
+        sweep_->touch(
+            *this, [this] { return std::weak_ptr<core::idle_sweep::client>(this->weak_from_this()); },
+            ws_.get_executor());
+        message_.clear();
+        if (message_.capacity() > read_chunk * 4) {
+            message_.shrink_to_fit(); // one large message does not pin its buffer
+        }
+        run_actions(true);
+        read_when_upstream_writable(false);
     }
 
     /// SEC-FLOW-2: while the server has more than upstream_send_high_water bytes of ours
     /// waiting, read nothing more from the client: its data stays in its socket (TCP flow
     /// control). Ends when the stream drains, goes away, or is cut off by write_timeout.
-    net::awaitable<void> wait_upstream_writable()
+    void read_when_upstream_writable(bool waited)
     {
-        if (!upstream_ || !upstream_->send_blocked()) {
-            co_return;
-        }
-        ++metrics::global().flow_client_read_pauses;
-        core::log().debug("{} server not reading: client reads paused", tag_);
-        while (upstream_ && upstream_->send_blocked() && !transport_closed_) {
+        if (upstream_ && upstream_->send_blocked() && !transport_closed_) {
+            if (!waited) {
+                ++metrics::global().flow_client_read_pauses;
+                core::log().debug("{} server not reading: client reads paused", tag_);
+            }
             read_resume_.expires_at(core::time_point::max());
-            co_await read_resume_.async_wait(as_tuple(use_awaitable));
+            read_resume_.async_wait([self = this->shared_from_this()](const boost::system::error_code&) {
+                self->read_when_upstream_writable(true);
+            });
+            return;
         }
+        read_next();
+    }
+
+    void reader_ended()
+    {
+        reader_done_ = true;
+        maybe_finish();
     }
 
     void on_read_error(const boost::system::error_code& ec)
