@@ -220,8 +220,8 @@ private:
                                   : slots_.empty() ? now + opt.idle_timeout
                                                    : now + opt.idle_timeout + held_backstop);
                 if constexpr (!is_tls) {
-                    // No buffer is allocated while a plain connection idles, and once idle
-                    // for a sweep period, no coroutine either (release_idle(), park()).
+                    // Once a plain connection is idle for a sweep period, it holds no
+                    // coroutine and no read buffer (release_idle(), park()).
                     auto& lowest = beast::get_lowest_layer(stream_);
                     core::idle_sweep::of(lowest.get_executor())
                         .touch(*this, [this] { return this->weak_from_this(); }, lowest.get_executor());
@@ -291,6 +291,9 @@ private:
     void park()
     {
         ++metrics::global().http_readers_parked;
+        // The read buffer is empty (the reader parks only between requests), but keeps the
+        // capacity of the last request read into it: give it back while the client is quiet.
+        buffer_.shrink_to_fit();
         beast::get_lowest_layer(stream_).async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
                                                                                   boost::system::error_code) {
             --metrics::global().http_readers_parked;
