@@ -112,8 +112,7 @@ public:
         : admitted_(std::move(admitted)),
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
-          watchdog_(core::make_timer(stream_.get_executor())),
-          read_wake_(core::make_timer(stream_.get_executor()))
+          watchdog_(core::make_timer(stream_.get_executor()))
     {
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
@@ -201,8 +200,9 @@ private:
         }
         for (;;) {
             while (slots_.size() >= max_pipelined && !closed_) {
-                read_wake_.expires_at(never);
-                co_await read_wake_.async_wait(as_tuple(use_awaitable));
+                auto& wake = read_wake_.use(stream_.get_executor());
+                wake.expires_at(never);
+                co_await wake.async_wait(as_tuple(use_awaitable));
             }
             if (closed_) {
                 co_return;
@@ -856,7 +856,7 @@ private:
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
     core::timer watchdog_;
-    core::timer read_wake_;
+    core::optional_timer read_wake_; ///< the reader waits on it while max_pipelined replies are pending
     core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;

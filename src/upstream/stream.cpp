@@ -160,9 +160,7 @@ public:
         : ex_(ex), ctx_(std::move(ctx)), events_(std::move(events)), tag_(std::move(log_tag)),
           parser_(*this, lim), sock_(ex),
           send_mark_(flow.upstream_send_high_water, flow.upstream_send_low_water),
-          write_timeout_(flow.write_timeout), negotiate_timer_(core::make_timer(ex)),
-          close_timer_(core::make_timer(ex)), write_idle_(core::make_timer(ex)), write_guard_(core::make_timer(ex)),
-          read_resume_(core::make_timer(ex))
+          write_timeout_(flow.write_timeout), write_idle_(core::make_timer(ex)), write_guard_(core::make_timer(ex))
     {
     }
 
@@ -354,7 +352,7 @@ private:
         if (negotiating_ && neg_.current_state() == negotiator::state::open) {
             redirect_params_.reset(); // C2S-SOH-1: no redirect is followed from here on
             negotiating_ = false;
-            negotiate_timer_.cancel();
+            negotiate_timer_.release(); // not needed again unless a redirect starts over
             end_attempt(outcome::succeeded); // connected and negotiated
             if (domain_counted_ && !connect_noted_) {
                 connect_noted_ = true;
@@ -368,8 +366,9 @@ private:
         if (!close_timer_armed_ && !finishing_ &&
             neg_.current_state() == negotiator::state::closing) {
             close_timer_armed_ = true;
-            close_timer_.expires_after(ctx_->opts().close_timeout);
-            close_timer_.async_wait([w = weak_from_this()](error_code ec) {
+            auto& t = close_timer_.use(ex_);
+            t.expires_after(ctx_->opts().close_timeout);
+            t.async_wait([w = weak_from_this()](error_code ec) {
                 if (auto self = w.lock(); self && !ec) {
                     self->neg_.on_close_timeout();
                     self->execute();
@@ -846,8 +845,9 @@ private:
         }
 
         negotiating_ = true;
-        negotiate_timer_.expires_after(opt.negotiate_timeout);
-        negotiate_timer_.async_wait([w = weak_from_this()](error_code ec) {
+        auto& negotiate_timer = negotiate_timer_.use(ex_);
+        negotiate_timer.expires_after(opt.negotiate_timeout);
+        negotiate_timer.async_wait([w = weak_from_this()](error_code ec) {
             if (auto s = w.lock(); s && !ec && s->negotiating_) {
                 s->neg_.on_negotiate_timeout();
                 s->execute();
@@ -947,8 +947,9 @@ private:
             // SEC-FLOW-1: the owner's client is not reading; leave the server's data in the
             // kernel until it drains (pause_reading(false) cancels the timer).
             while (read_paused_ && !finishing_) {
-                read_resume_.expires_at(net::steady_timer::time_point::max());
-                co_await read_resume_.async_wait(use_tuple);
+                auto& resume = read_resume_.use(ex_);
+                resume.expires_at(net::steady_timer::time_point::max());
+                co_await resume.async_wait(use_tuple);
             }
             if (finishing_) {
                 co_return read_end::ended;
@@ -1094,12 +1095,12 @@ private:
     std::vector<std::string> write_queue_;
     limits::watermark send_mark_;     ///< bytes queued or being written (SEC-FLOW-2)
     std::chrono::seconds write_timeout_;
-    core::timer negotiate_timer_;
-    core::timer close_timer_;
+    core::optional_timer negotiate_timer_; ///< while negotiating
+    core::optional_timer close_timer_;     ///< once closing
     core::timer write_idle_;  ///< cancelled when the writer goes idle
     core::timer write_guard_; ///< bounds one write (write_timeout_)
     std::uint64_t write_generation_ = 0;
-    core::timer read_resume_; ///< the paused read loop waits on it
+    core::optional_timer read_resume_; ///< the paused read loop waits on it (SEC-FLOW-1)
     std::unique_ptr<core::timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
     std::unique_ptr<core::timer> ping_timer_;      ///< C2S-PING-1, only when enabled
     net::steady_timer::time_point last_read_{};          ///< last bytes from the server (pings)

@@ -178,7 +178,6 @@ public:
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
           timer_(core::make_timer(ws_.get_executor())),
           write_guard_(core::make_timer(ws_.get_executor())),
-          read_resume_(core::make_timer(ws_.get_executor())),
           out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
         ++metrics::global().ws_sessions_active;
@@ -442,8 +441,9 @@ private:
                 ++metrics::global().flow_client_read_pauses;
                 core::log().debug("{} server not reading: client reads paused", tag_);
             }
-            read_resume_.expires_at(core::time_point::max());
-            read_resume_.async_wait([self = this->shared_from_this()](const boost::system::error_code&) {
+            auto& resume = read_resume_.use(ws_.get_executor());
+            resume.expires_at(core::time_point::max());
+            resume.async_wait([self = this->shared_from_this()](const boost::system::error_code&) {
                 self->read_when_upstream_writable(true);
             });
             return;
@@ -800,7 +800,7 @@ private:
     std::uint64_t timer_generation_ = 0;
     core::timer write_guard_;                   ///< bounds one write (write_timeout)
     std::uint64_t write_generation_ = 0;
-    core::timer read_resume_;                   ///< the reader waits on it while the server is not reading
+    core::optional_timer read_resume_;          ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)
     bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected
     bool client_gone_ = false;      ///< the reader saw the client go; nothing more is written

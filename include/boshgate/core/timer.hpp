@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 
 namespace boshgate::core {
@@ -31,5 +32,32 @@ inline boost::asio::io_context::executor_type io_executor_of(const boost::asio::
 
 /// A timer on the io_context that runs `ex`.
 inline timer make_timer(const boost::asio::any_io_executor& ex) { return timer(io_executor_of(ex)); }
+
+/// A timer that exists only while it is needed: for waits most sessions never make (flow
+/// control pauses) or make only in one phase of their life (negotiation, closing). 8 bytes
+/// instead of 72 the rest of the time (issue 9).
+class optional_timer {
+public:
+    /// The timer, made on the io_context that runs `ex` if there is none.
+    timer& use(const boost::asio::any_io_executor& ex)
+    {
+        if (!t_) {
+            t_ = std::make_unique<timer>(make_timer(ex));
+        }
+        return *t_;
+    }
+    void cancel() noexcept
+    {
+        if (t_) {
+            t_->cancel();
+        }
+    }
+    /// Frees the timer; a wait still pending completes with operation_aborted.
+    void release() noexcept { t_.reset(); }
+    bool engaged() const noexcept { return t_ != nullptr; }
+
+private:
+    std::unique_ptr<timer> t_;
+};
 
 } // namespace boshgate::core
