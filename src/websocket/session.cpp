@@ -784,7 +784,7 @@ private:
             end_ = why;
         }
     }
-    bws::stream<Stream> ws_;
+    bws::stream<Stream, false> ws_; ///< no permessage-deflate (never offered): no state for it
     std::shared_ptr<hub> hub_;
     std::shared_ptr<const config::config> cfg_; ///< the config this session was born with
     std::string protocol_;

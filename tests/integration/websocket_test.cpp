@@ -138,6 +138,14 @@ TEST_F(WebSocket, handshake_echoes_xmpp_subprotocol)
     EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_upgrades") == upgrades + 2; }))
         << metric(admin_port(), "ws_upgrades") << " upgrades counted, want " << upgrades + 2;
     EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") >= 2; }));
+
+    // Browsers offer permessage-deflate; boshgate's WebSocket stream is built without it
+    // (no state for it per session, no compression side channel), so the 101 accepts no
+    // extension (RFC 6455 §9.1: the server names only the extensions it accepts).
+    auto offered = raw_exchange(port(), upgrade_request({{"Sec-WebSocket-Protocol", "xmpp"},
+                                                         {"Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"}}));
+    EXPECT_EQ(offered.status, 101u);
+    EXPECT_EQ(header_count(offered, "Sec-WebSocket-Extensions"), 0u);
 }
 
 // WS-HS-2, GAP-12: without `xmpp` among the offers the handshake is refused with 400 and no
