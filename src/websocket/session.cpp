@@ -10,12 +10,13 @@
 // strand is needed. The upstream::stream shares it. Nothing here is touched from another
 // thread except through post_shutdown() (net::post).
 //
-// Lifetime: the session is a shared_ptr kept alive by its coroutines (the reader, and the
-// writer while it runs, each owning it through a parameter) and by pending handlers. The
-// hub keeps only a weak_ptr; the upstream::stream keeps only a weak_ptr to its events sink.
-// When the reader has finished and the writing side is done (no writer runs and nothing
-// more can be written), maybe_finish() unregisters the session and the last handler lets
-// it go.
+// Lifetime: the session is a shared_ptr kept alive by the handshake coroutine (run()), by
+// the writer coroutine while it runs (each owning it through a parameter), and by pending
+// handlers: after the handshake the read loop is a chain of completion handlers (read_next,
+// on_read), each read's handler holding a shared_ptr. The hub keeps only a weak_ptr; the
+// upstream::stream keeps only a weak_ptr to its events sink. When the reader has finished and
+// the writing side is done (no writer runs and nothing more can be written), maybe_finish()
+// unregisters the session and the last handler lets it go.
 #include "boshgate/websocket/session.hpp"
 
 #include "boshgate/core/fifo.hpp"

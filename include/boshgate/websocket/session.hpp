@@ -1,7 +1,8 @@
 #pragma once
 // I/O shell around one websocket::framing: a Beast websocket::stream on the HTTP
-// connection's strand, a read loop that reassembles messages with a size bound, one write
-// queue, one timer at framing.next_deadline(), and the upstream::stream it owns.
+// connection's io thread (no strand), a read loop that reassembles messages with a size
+// bound, one write queue, one timer at framing.next_deadline(), and the upstream::stream it
+// owns.
 // Everything protocol-related is decided by websocket::framing.
 #include "boshgate/config/config.hpp"
 #include "boshgate/core/clock.hpp"
