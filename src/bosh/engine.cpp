@@ -327,8 +327,17 @@ struct engine::state {
         return std::move(w).finish(payload);
     }
 
+    /// Keep `b` for retransmission. The caller passes an exact-size copy where it can (a
+    /// built body's capacity is often double its size), and without client acks the oldest
+    /// entry goes first, so the vector never grows past `requests` entries (issue 9).
     void cache_put(std::uint64_t rid, std::string b, core::time_point now)
     {
+        if (!client_acks && requests > 0 && cache.size() >= requests) {
+            cache.erase(cache.begin(), cache.begin() + static_cast<std::ptrdiff_t>(cache.size() - requests + 1));
+        }
+        if (cache.capacity() == 0) {
+            cache.reserve(client_acks ? requests + 1 : requests);
+        }
         cache.push_back(cached_response{rid, std::move(b), now, 0});
         prune_cache();
     }
@@ -366,8 +375,8 @@ struct engine::state {
             creation_answered = true;
         }
         last_answered_rid = std::max(last_answered_rid, h.rid);
-        respond(h.id, 200, b);
-        cache_put(h.rid, std::move(b), now);
+        cache_put(h.rid, b, now); // a copy: capacity == size
+        respond(h.id, 200, std::move(b));
         if (nothing_open()) {
             idle_since = now;
         }
@@ -806,6 +815,7 @@ struct engine::state {
                     creation_answered = true;
                 }
                 last_answered_rid = std::max(last_answered_rid, h.rid);
+                b.shrink_to_fit();
                 cache_put(h.rid, std::move(b), now);
                 if (nothing_open()) {
                     idle_since = now;
