@@ -68,10 +68,14 @@ struct slot {
     origin_decision cors;
     std::function<void()> abort; // tells the BOSH session the request went away
     // An accepted WebSocket upgrade: when this slot reaches the front of the queue the
-    // writer hands the stream off instead of writing a response.
-    std::optional<websocket::request> upgrade;
-    std::string ws_protocol;
-    limits::ticket ws_session; ///< the upgrade's session admission
+    // writer hands the stream off instead of writing a response. On the heap: every BOSH
+    // request's slot (a held one lives as long as its wait) would carry ~200 unused bytes.
+    struct upgrade_data {
+        websocket::request req;
+        std::string protocol;
+        limits::ticket session; ///< the upgrade's session admission
+    };
+    std::unique_ptr<upgrade_data> upgrade;
     limits::address_key client;  ///< who the request speaks for (see request_client)
     tcp::endpoint client_address; ///< its address (port 0 when a forwarding header named it)
 };
@@ -556,9 +560,8 @@ private:
             s.res = std::move(res);
             return;
         }
-        s.ws_session = std::move(adm.granted);
-        s.upgrade.emplace(std::move(req));
-        s.ws_protocol = std::move(d.protocol);
+        s.upgrade = std::make_unique<slot::upgrade_data>(
+            slot::upgrade_data{std::move(req), std::move(d.protocol), std::move(adm.granted)});
         s.res.emplace(); // ready: the writer hands off when it reaches this slot
         upgrading_ = true;
     }
@@ -821,11 +824,11 @@ private:
         handed_off_ = true;
         watchdog_.cancel();
         read_wake_.cancel();
-        auto req = std::move(*s.upgrade);
-        auto protocol = std::move(s.ws_protocol);
+        auto up = std::move(s.upgrade);
+        const auto client_address = s.client_address;
         slots_.clear();
-        websocket::run_session(std::move(stream_), std::move(req), std::move(protocol), ctx_->ws,
-                               websocket::admitted{std::move(admitted_), std::move(s.ws_session), s.client_address});
+        websocket::run_session(std::move(stream_), std::move(up->req), std::move(up->protocol), ctx_->ws,
+                               websocket::admitted{std::move(admitted_), std::move(up->session), client_address});
     }
 
     void abort_pending()
