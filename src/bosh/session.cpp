@@ -54,16 +54,14 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
                  const core::clock& clock, std::weak_ptr<session_table> table, bool secure,
                  const limits::options& flow)
     : ex_(std::move(ex)),
-      sid_(sid),
       tag_(core::next_session_tag('b')),
       engine_(std::move(sid), opt),
       upstream_ctx_(std::move(upstream_ctx)),
-      xml_limits_(xml_limits),
       clock_(clock),
       started_(clock.now()),
       table_(std::move(table)),
       secure_(secure),
-      flow_(flow),
+      stream_args_(std::make_unique<const stream_args>(stream_args{xml_limits, flow})),
       out_mark_(flow.client_send_high_water, flow.client_send_low_water),
       max_parked_(opt.max_hold + 2),
       timer_(core::make_timer(ex_))
@@ -79,7 +77,7 @@ session::~session()
 void session::post_create(request_id id, body&& b, responder r)
 {
     net::post(ex_, [self = shared_from_this(), id, b = std::move(b), r = std::move(r)]() mutable {
-        self->pending_.emplace(id, std::move(r));
+        self->pending_.emplace_back(id, std::move(r));
         self->engine_.on_create(id, std::move(b), self->clock_.now());
         self->run_actions();
     });
@@ -92,7 +90,7 @@ void session::post_request(request_id id, body&& b, bool secure, responder r)
         if (self->drop_insecure(secure, r)) {
             return;
         }
-        self->pending_.emplace(id, std::move(r));
+        self->pending_.emplace_back(id, std::move(r));
         if (self->upstream_blocked() || !self->parked_.empty()) {
             // SEC-FLOW-2: the server is not reading; this request (and what it carries)
             // waits, in order, until it does. The client cannot have more than `requests`
@@ -117,7 +115,7 @@ void session::replay_parked(bool all)
     std::size_t n = 0;
     while (n < parked_.size() && (all || !upstream_blocked()) && !engine_.ended()) {
         auto& p = parked_[n++];
-        const bool gone = pending_.find(p.id) == pending_.end();
+        const bool gone = !is_pending(p.id);
         engine_.on_request(p.id, std::move(p.b), clock_.now());
         if (gone) {
             // Its connection closed while parked: the rid still counts (the engine answers
@@ -176,10 +174,26 @@ void session::post_request_error(request_id id, body_error&& err, bool secure, r
             return;
         }
         core::log().info("{} bad request body: {}", self->tag_, err.reason);
-        self->pending_.emplace(id, std::move(r));
+        self->pending_.emplace_back(id, std::move(r));
         self->engine_.on_request_error(id, err, self->clock_.now());
         self->run_actions();
     });
+}
+
+responder session::take_pending(request_id id)
+{
+    auto it = std::find_if(pending_.begin(), pending_.end(), [id](const auto& p) { return p.first == id; });
+    if (it == pending_.end()) {
+        return nullptr;
+    }
+    auto r = std::move(it->second);
+    pending_.erase(it);
+    return r;
+}
+
+bool session::is_pending(request_id id) const
+{
+    return std::any_of(pending_.begin(), pending_.end(), [id](const auto& p) { return p.first == id; });
 }
 
 void session::post_abort(request_id id)
@@ -187,7 +201,7 @@ void session::post_abort(request_id id)
     net::post(ex_, [self = shared_from_this(), id] {
         const bool parked = std::any_of(self->parked_.begin(), self->parked_.end(),
                                         [id](const parked_request& p) { return p.id == id; });
-        if (self->pending_.erase(id) != 0 && !parked) {
+        if (self->take_pending(id) && !parked) {
             self->engine_.on_request_aborted(id, self->clock_.now());
             self->run_actions();
         }
@@ -281,15 +295,14 @@ void session::run_actions()
                 [this](auto& act) {
                     using T = std::decay_t<decltype(act)>;
                     if constexpr (std::is_same_v<T, action::respond>) {
-                        auto it = pending_.find(act.id);
-                        if (it != pending_.end()) {
-                            auto r = std::move(it->second);
-                            pending_.erase(it);
+                        if (auto r = take_pending(act.id)) {
                             r(reply{act.status, engine_.content_type(), std::move(act.body), false});
                         }
                     } else if constexpr (std::is_same_v<T, action::open_upstream>) {
-                        upstream_ = upstream::make_stream(ex_, upstream_ctx_, weak_from_this(),
-                                                          tag_, xml_limits_, flow_);
+                        // The engine asks for one stream per session (on_create only).
+                        const auto args = std::move(stream_args_);
+                        upstream_ = upstream::make_stream(ex_, upstream_ctx_, weak_from_this(), tag_,
+                                                          args->xml, args->flow);
                         upstream::open_params p;
                         p.to = act.to;
                         p.route = act.route;
@@ -326,7 +339,7 @@ void session::run_actions()
                         if (!removed_) {
                             removed_ = true;
                             if (auto t = table_.lock()) {
-                                t->remove(sid_);
+                                t->remove(engine_.sid());
                             }
                         }
                     }

@@ -126,7 +126,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
                                           weak_from_this(), secure, cfg->limits);
             core::log().info("{} BOSH session for client {}", s->tag(), d.granted.key().to_string());
             s->set_client_address(client_address);
-            sessions_.emplace(sid, entry{s, std::move(d.granted)});
+            sessions_.emplace(std::string_view(s->sid()), entry{s, std::move(d.granted)});
         }
         ++m.bosh_sessions_created;
         s->post_create(id, std::move(b), std::move(r));

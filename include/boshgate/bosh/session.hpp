@@ -15,7 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace boshgate::bosh {
@@ -47,7 +47,7 @@ public:
             const limits::options& flow = {});
     ~session() override;
 
-    const std::string& sid() const noexcept { return sid_; }
+    const std::string& sid() const noexcept { return engine_.sid(); }
     const std::string& tag() const noexcept { return tag_; }
     /// The browser's address, named in the PROXY header of a domain with proxy_protocol.
     void set_client_address(std::optional<boost::asio::ip::tcp::endpoint> a) { client_address_ = a; }
@@ -91,14 +91,12 @@ private:
     void on_timer(boost::system::error_code ec, std::uint64_t generation);
 
     boost::asio::any_io_executor ex_; ///< the io thread's context (run by that one thread)
-    std::string sid_;
     std::string tag_;
     std::optional<boost::asio::ip::tcp::endpoint> client_address_;
     core::session_totals totals_;      ///< for the access line at the end
     std::string domain_;               ///< the stream's `to`
     engine engine_;
     std::shared_ptr<upstream::shared_context> upstream_ctx_;
-    xml::limits xml_limits_;
     const core::clock& clock_;
     core::time_point started_;          ///< for the access line's duration
     std::weak_ptr<session_table> table_;
@@ -106,9 +104,19 @@ private:
     /// a TLS-born session came over plain HTTP.
     bool drop_insecure(bool secure, responder& r);
     bool secure_;
-    std::unordered_map<request_id, responder> pending_;
+    /// Requests waiting for their reply: a handful at most (`requests` plus parked ones),
+    /// so a vector searched in order; a hash map kept ~200 bytes of buckets and nodes in
+    /// every idle session (issue 9).
+    std::vector<std::pair<request_id, responder>> pending_;
+    /// `id`'s responder, removed from pending_; empty when `id` is not there.
+    responder take_pending(request_id id);
+    bool is_pending(request_id id) const;
     std::shared_ptr<upstream::stream> upstream_;
-    limits::options flow_;
+    struct stream_args {
+        xml::limits xml;
+        limits::options flow;
+    };
+    std::unique_ptr<const stream_args> stream_args_; ///< for the upstream stream; freed once it is made
     limits::watermark out_mark_;              ///< engine_.queued_bytes() (SEC-FLOW-1)
     std::vector<parked_request> parked_;      ///< SEC-FLOW-2
     std::size_t max_parked_;                  ///< more than this: handed to the engine anyway

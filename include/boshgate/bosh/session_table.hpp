@@ -66,7 +66,9 @@ private:
         std::shared_ptr<session> s;
         limits::ticket admitted; ///< released when the session leaves the table
     };
-    std::unordered_map<std::string, entry> sessions_;
+    /// Keyed by a view of the session's own sid (its engine's copy): the entry holds the
+    /// session, so the view lives as long as the key (issue 9: no third copy of each sid).
+    std::unordered_map<std::string_view, entry> sessions_;
     std::atomic<request_id> next_id_{1};
     bool shutting_down_ = false;
     std::atomic<bool> draining_{false};
