@@ -71,7 +71,8 @@ void attempt::finish(int outcome, core::time_point now)
     }
     auto owner = std::move(owner_);
     owner_.reset();
-    owner->finish(domain_, probe_, outcome, now);
+    const auto domain = std::move(domain_); // a finished attempt holds nothing (issue 9)
+    owner->finish(domain, probe_, outcome, now);
 }
 
 // ------------------------------------------------------------------------ upstream_guard

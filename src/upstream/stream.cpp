@@ -160,7 +160,7 @@ public:
         : ex_(ex), ctx_(std::move(ctx)), events_(std::move(events)), tag_(std::move(log_tag)),
           parser_(*this, lim), sock_(ex),
           send_mark_(flow.upstream_send_high_water, flow.upstream_send_low_water),
-          write_timeout_(flow.write_timeout), write_idle_(core::make_timer(ex)), write_guard_(core::make_timer(ex))
+          write_timeout_(flow.write_timeout)
     {
     }
 
@@ -170,7 +170,7 @@ public:
             --metrics::global().upstream_streams_parked;
         }
         if (domain_counted_) {
-            metrics::domains().stream_closed(plan_.domain);
+            metrics::domains().stream_closed(counted_domain_);
         }
     }
 
@@ -183,6 +183,12 @@ public:
     bool release_idle() noexcept override
     {
         const bool released = parser_.release_idle();
+        if (!writing_) {
+            // Made again by the next write: an idle stream keeps no write timers (issue 9).
+            // A guard wait still queued ends with operation_aborted.
+            write_idle_.release();
+            write_guard_.release();
+        }
         if (parked_ || finishing_ || park_requested_ || !waiting_for_server_) {
             return released;
         }
@@ -351,12 +357,13 @@ private:
         }
         if (negotiating_ && neg_.current_state() == negotiator::state::open) {
             redirect_params_.reset(); // C2S-SOH-1: no redirect is followed from here on
+            plan_.reset();            // dialled; a redirect (only before open) plans again
             negotiating_ = false;
             negotiate_timer_.release(); // not needed again unless a redirect starts over
             end_attempt(outcome::succeeded); // connected and negotiated
             if (domain_counted_ && !connect_noted_) {
                 connect_noted_ = true;
-                metrics::domains().connected(plan_.domain, net::steady_timer::clock_type::now() - opened_at_);
+                metrics::domains().connected(counted_domain_, net::steady_timer::clock_type::now() - opened_at_);
             }
         }
         if (!login_counted_ && neg_.authenticated()) {
@@ -422,7 +429,7 @@ private:
     {
         if (domain_counted_ && !connect_noted_) {
             connect_noted_ = true;
-            metrics::domains().connect_failed(plan_.domain, why);
+            metrics::domains().connect_failed(counted_domain_, why);
         }
     }
 
@@ -453,7 +460,9 @@ private:
         read_resume_.cancel();
         // Aborts whatever run() awaits (connect, read, handshake); harmless when run() is
         // executing synchronously: it checks finishing_ before every wait.
-        cancel_->emit(net::cancellation_type::terminal);
+        if (cancel_) { // none while parked: no coroutine thread to abort
+            cancel_->emit(net::cancellation_type::terminal);
+        }
         if (parked_) {
             error_code ignored;
             lowest().cancel(ignored); // unpark(): serve() sees finishing_ and runs finish()
@@ -602,8 +611,9 @@ private:
     void arm_write_guard()
     {
         ++write_generation_;
-        write_guard_.expires_after(write_timeout_);
-        write_guard_.async_wait([w = weak_from_this(), gen = write_generation_](error_code ec) {
+        auto& guard = write_guard_.use(ex_);
+        guard.expires_after(write_timeout_);
+        guard.async_wait([w = weak_from_this(), gen = write_generation_](error_code ec) {
             auto self = w.lock();
             if (!self || ec || gen != self->write_generation_ || self->finished_) {
                 return;
@@ -634,8 +644,9 @@ private:
     net::awaitable<void> drain_writes(bool interruptible)
     {
         while (writing_ && !(interruptible && finishing_)) {
-            write_idle_.expires_at(net::steady_timer::time_point::max());
-            co_await write_idle_.async_wait(use_tuple);
+            auto& idle = write_idle_.use(ex_);
+            idle.expires_at(net::steady_timer::time_point::max());
+            co_await idle.async_wait(use_tuple);
         }
     }
 
@@ -691,6 +702,10 @@ private:
     {
         parked_ = true;
         ++metrics::global().upstream_streams_parked;
+        // The ending thread's signal (and the cancellation handler co_spawn left in its
+        // slot, ~100 bytes) goes with that thread's completion handler; unpark() makes a
+        // new one.
+        cancel_.reset();
         lowest().async_wait(link_socket::wait_read, [self = shared_from_this()](error_code) { self->unpark(); });
     }
 
@@ -773,33 +788,34 @@ private:
             fail_setup(refused->why, refused->reason);
             co_return after_setup::stop;
         }
-        plan_ = std::get<dial_plan>(std::move(planned));
+        plan_ = std::make_unique<dial_plan>(std::get<dial_plan>(std::move(planned)));
         if (!domain_counted_) {
-            metrics::domains().stream_opened(plan_.domain);
+            counted_domain_ = plan_->domain;
+            metrics::domains().stream_opened(counted_domain_);
             domain_counted_ = true;
         }
         // A redirect target is the server's word, not the operator's: its addresses pass the
         // check a DNS-resolved target of this domain would (BOSH-ROUTE-3), TLS and identity
         // rules stay the domain's (RFC 6120 §4.9.3.19).
-        dial_plan check_plan = plan_;
+        dial_plan check_plan = *plan_;
         if (redirected) {
             check_plan.fixed.clear();
             check_plan.unix_path.clear();
             check_plan.use_srv = true;
-            plan_.fixed = {*redirected};
-            plan_.unix_path.clear();
-            plan_.use_srv = false;
+            plan_->fixed = {*redirected};
+            plan_->unix_path.clear();
+            plan_->use_srv = false;
         }
 
         // Upstream protection: a domain that keeps failing, or that has too many attempts
         // under way, is not dialled at all.
-        auto admitted = ctx_->guard().try_connect(guard_key(plan_), ctx_->now());
+        auto admitted = ctx_->guard().try_connect(guard_key(*plan_), ctx_->now());
         if (!admitted.granted) {
             auto& m = metrics::global();
             ++(admitted.why == limits::guard_refusal::breaker_open ? m.upstream_breaker_refused
                                                                     : m.upstream_connecting_refused);
             fail_setup(failure::connection_failed,
-                       "not connecting to " + plan_.domain + ": " +
+                       "not connecting to " + plan_->domain + ": " +
                            std::string(limits::describe(admitted.why)) + "; retry in " +
                            std::to_string(admitted.retry_after.count()) + " ms");
             co_return after_setup::stop;
@@ -807,15 +823,15 @@ private:
         attempt_ = std::move(admitted.granted);
 
         connect_request req;
-        req.domain = plan_.domain;
-        req.use_srv = plan_.use_srv;
-        req.candidates = plan_.fixed;
+        req.domain = plan_->domain;
+        req.use_srv = plan_->use_srv;
+        req.candidates = plan_->fixed;
         req.permitted = [ctx = ctx_, plan = std::move(check_plan)](const net::ip::address& a) {
             return address_permitted(ctx->opts(), plan, a);
         };
         req.connect_timeout = opt.connect_timeout;
-        req.no_direct_tls = plan_.tls == tls_mode::off;
-        req.unix_path = plan_.unix_path;
+        req.no_direct_tls = plan_->tls == tls_mode::off;
+        req.unix_path = plan_->unix_path;
         auto conn = co_await connect(std::move(req), ctx_->resolver_options(), tag_);
         if (finishing_) {
             co_return after_setup::finish;
@@ -835,12 +851,12 @@ private:
         if (nb_ec) {
             core::log().warn("{} upstream: cannot set non-blocking mode: {}", tag_, nb_ec.message());
         }
-        if (plan_.unix_path.empty()) {
+        if (plan_->unix_path.empty()) {
             set_link_liveness(sock_.native_handle(), opt.tcp_keepalive, unacked_timeout_for(write_timeout_),
                               tag_);
         }
         const bool direct_tls = c.target.direct_tls;
-        if (plan_.proxy_protocol && !co_await send_proxy_header(p)) {
+        if (plan_->proxy_protocol && !co_await send_proxy_header(p)) {
             co_return after_setup::stop;
         }
 
@@ -855,12 +871,12 @@ private:
         });
 
         negotiator_params np;
-        np.to = plan_.domain;
+        np.to = plan_->domain;
         np.lang = p.lang;
         np.from = p.from;
         np.direct_tls = direct_tls;
-        np.allow_plaintext = plan_.tls != tls_mode::required;
-        np.never_starttls = plan_.tls == tls_mode::off;
+        np.allow_plaintext = plan_->tls != tls_mode::required;
+        np.never_starttls = plan_->tls == tls_mode::off;
         np.follow_redirect = redirect_params_ && redirects_ < opt.max_redirects;
 
         // C2S-DNS-5, C2S-TLS-2: xmpps-client targets speak TLS from the first byte.
@@ -907,7 +923,7 @@ private:
     /// negotiator (connection_failed, C2S-TLS-4) unless we are already finishing.
     net::awaitable<bool> handshake(bool alpn)
     {
-        auto tls_ctx = ctx_->tls_contexts().get(plan_.ca_file ? plan_.ca_file : ctx_->opts().ca_file);
+        auto tls_ctx = ctx_->tls_contexts().get(plan_->ca_file ? plan_->ca_file : ctx_->opts().ca_file);
         if (!tls_ctx) {
             neg_.on_tls_failed("cannot load trust anchors: " + tls_ctx.error().message());
             execute();
@@ -920,7 +936,7 @@ private:
             co_return false;
         }
         tls_ = std::move(*made);
-        if (auto ec = prepare_client_ssl(tls_->native_handle(), plan_.domain, plan_.tls_verify, alpn)) {
+        if (auto ec = prepare_client_ssl(tls_->native_handle(), plan_->domain, plan_->tls_verify, alpn)) {
             neg_.on_tls_failed(ec.message());
             execute();
             co_return false;
@@ -935,7 +951,7 @@ private:
             co_return false;
         }
         tls_up_ = true;
-        core::log().debug("{} upstream TLS established with {}", tag_, plan_.domain);
+        core::log().debug("{} upstream TLS established with {}", tag_, plan_->domain);
         co_return true;
     }
 
@@ -1084,7 +1100,8 @@ private:
     negotiator neg_;
     xml::stream_parser parser_;
     core::idle_sweep* sweep_ = nullptr; ///< this io thread's sweep (set on the first read wait)
-    dial_plan plan_;
+    std::unique_ptr<dial_plan> plan_; ///< from setup() until the stream is open (issue 9)
+    std::string counted_domain_;      ///< plan_->domain, as metrics::domains() counts it
     limits::attempt attempt_; ///< the guard's attempt, from before DNS until open (or failure)
 
     link_socket sock_;                   ///< before TLS (moved into tls_ after)
@@ -1097,8 +1114,8 @@ private:
     std::chrono::seconds write_timeout_;
     core::optional_timer negotiate_timer_; ///< while negotiating
     core::optional_timer close_timer_;     ///< once closing
-    core::timer write_idle_;  ///< cancelled when the writer goes idle
-    core::timer write_guard_; ///< bounds one write (write_timeout_)
+    core::optional_timer write_idle_;  ///< cancelled when the writer goes idle
+    core::optional_timer write_guard_; ///< bounds one write (write_timeout_)
     std::uint64_t write_generation_ = 0;
     core::optional_timer read_resume_; ///< the paused read loop waits on it (SEC-FLOW-1)
     std::unique_ptr<core::timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
@@ -1113,7 +1130,7 @@ private:
     std::optional<neg_action::redirect> redirect_; ///< set by the negotiator; run() follows it
     std::unique_ptr<open_params> redirect_params_; ///< until open, when redirects are allowed
     unsigned redirects_ = 0;
-    bool domain_counted_ = false; ///< metrics::domains() counts this stream under plan_.domain
+    bool domain_counted_ = false; ///< metrics::domains() counts this stream under counted_domain_
     bool connect_noted_ = false;  ///< its connect outcome is recorded there
     bool login_counted_ = false;  ///< upstream_logins counted
     net::steady_timer::time_point opened_at_{};
