@@ -91,6 +91,7 @@ protected:
     /// How much a timeout counter grew since start_with(): the counters are process-wide,
     /// and a run of several tests in one process (gtest_filter) must not add up.
     std::int64_t counted(const std::string& name) { return metric(admin_port(), name) - counters_at_start_[name]; }
+    void ws_stalled_server_case(bool idle_first);
 
     /// A WebSocket session with a 4 KB receive buffer that has asked for the flood.
     void ws_ask_flood(ws_client& c)
@@ -153,13 +154,19 @@ TEST_F(flow, ws_client_that_never_reads_is_cut_after_write_timeout)
 // SEC-FLOW-2 (WebSocket): a server that stops reading. Above upstream_send_high_water the
 // gateway stops reading the client; when the server accepts nothing for write_timeout
 // the link is cut and the client gets <remote-connection-failed/> and a normal close.
-TEST_F(flow, ws_stalled_server_pauses_client_then_stream_error)
+// With `idle_first`, the stream first sits idle until the sweep has parked it (and freed
+// its write timers, issue 9): the next writes must arm a working guard again.
+void flow::ws_stalled_server_case(bool idle_first)
 {
     script s;
     tls_prefix(s).stall();
     start_with(std::move(s));
     ws_client c(port());
     ASSERT_NO_FATAL_FAILURE(ws_open_session(c));
+    if (idle_first) {
+        ASSERT_TRUE(eventually([&] { return metric(admin_port(), "upstream_streams_parked") == 1; }))
+            << "the idle stream was never parked by the sweep";
+    }
     const std::string stanza =
         "<message xmlns='jabber:client' to='bob@xmpp.test'><body>" + std::string(64 * 1024, 'y') + "</body></message>";
     std::size_t sent = 0;
@@ -181,6 +188,16 @@ TEST_F(flow, ws_stalled_server_pauses_client_then_stream_error)
     EXPECT_EQ(counted("flow_upstream_write_timeouts"), 1);
     EXPECT_GE(metric(admin_port(), "flow_client_read_pauses"), 1);
     EXPECT_TRUE(fake->wait_for(0, [](const auto& l) { return l.peer_closed; }));
+}
+
+TEST_F(flow, ws_stalled_server_pauses_client_then_stream_error)
+{
+    ws_stalled_server_case(false);
+}
+
+TEST_F(flow, ws_stalled_server_after_idle_park_still_cut_after_write_timeout)
+{
+    ws_stalled_server_case(true);
 }
 
 // SEC-FLOW-1 (BOSH): server data arriving while the client holds no request is queued by
