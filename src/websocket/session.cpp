@@ -160,11 +160,14 @@ public:
     /// Called by the io thread's sweep once no message came for a sweep period: the
     /// framing's message parser gives expat's state back, and an empty reassembly buffer is
     /// freed: the reader reads into message_ only once a message's first bytes are in it, so
-    /// empty it is not in use (issue 9).
+    /// empty it is not in use; and the write guard, while no writer runs (issue 9).
     bool release_idle() noexcept override
     {
         if (message_.size() == 0) {
             message_.shrink_to_fit();
+        }
+        if (!writer_running_) {
+            write_guard_.release(); // made by the next write; a queued wait ends aborted
         }
         return !framing_ || framing_->release_idle();
     }
@@ -178,7 +181,6 @@ public:
           tag_(core::next_session_tag('w')),
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
           timer_(core::make_timer(ws_.get_executor())),
-          write_guard_(core::make_timer(ws_.get_executor())),
           out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
         ++metrics::global().ws_sessions_active;
@@ -591,8 +593,9 @@ private:
     void arm_write_guard()
     {
         ++write_generation_;
-        write_guard_.expires_after(cfg_->limits.write_timeout);
-        write_guard_.async_wait([w = this->weak_from_this(), gen = write_generation_](boost::system::error_code ec) {
+        auto& guard = write_guard_.use(ws_.get_executor());
+        guard.expires_after(cfg_->limits.write_timeout);
+        guard.async_wait([w = this->weak_from_this(), gen = write_generation_](boost::system::error_code ec) {
             auto self = w.lock();
             if (!self || ec || gen != self->write_generation_) {
                 return;
@@ -799,7 +802,7 @@ private:
     core::fifo<outbound> outbox_;                ///< empty: no storage (issue 9)
     core::timer timer_;                         ///< framing.next_deadline()
     std::uint64_t timer_generation_ = 0;
-    core::timer write_guard_;                   ///< bounds one write (write_timeout)
+    core::optional_timer write_guard_;          ///< bounds one write (write_timeout); freed when idle
     std::uint64_t write_generation_ = 0;
     core::optional_timer read_resume_;          ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)

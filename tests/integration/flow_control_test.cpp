@@ -92,6 +92,7 @@ protected:
     /// and a run of several tests in one process (gtest_filter) must not add up.
     std::int64_t counted(const std::string& name) { return metric(admin_port(), name) - counters_at_start_[name]; }
     void ws_stalled_server_case(bool idle_first);
+    void ws_never_reading_client_case(bool idle_first);
 
     /// A WebSocket session with a 4 KB receive buffer that has asked for the flood.
     void ws_ask_flood(ws_client& c)
@@ -137,18 +138,35 @@ TEST_F(flow, ws_slow_reader_pauses_server_reads_and_loses_nothing)
 
 // SEC-FLOW-3 (WebSocket): a client that never reads is cut off once a write makes no
 // progress for write_timeout; its server link is dropped (WS-CLOSE-3) and counted.
-TEST_F(flow, ws_client_that_never_reads_is_cut_after_write_timeout)
+// With `idle_first`, the session first sits idle past the sweep (which frees the write
+// guard, issue 9; the parked upstream stream shows the sweep has been by).
+void flow::ws_never_reading_client_case(bool idle_first)
 {
     // 16 MB: more than the kernel buffers on both sides of the client link can hold.
     start_with(flood_script(1024, 16 * 1024));
     ws_client c(port(), small_receive_buffer());
-    ASSERT_NO_FATAL_FAILURE(ws_ask_flood(c));
+    ASSERT_NO_FATAL_FAILURE(ws_open_session(c));
+    if (idle_first) {
+        ASSERT_TRUE(eventually([&] { return metric(admin_port(), "upstream_streams_parked") == 1; }))
+            << "the idle session was never swept";
+    }
+    c.send_text(go_flood);
     // Never read again. The gateway gives up on the client and drops the server link (the
     // server, still writing, sees the reset or the FIN).
     ASSERT_TRUE(fake->wait_done(0, 15s)) << "the server link outlived a client that reads nothing";
     EXPECT_EQ(counted("flow_client_write_timeouts"), 1);
     EXPECT_GE(metric(admin_port(), "flow_upstream_read_pauses"), 1);
     EXPECT_TRUE(eventually([&] { return metric(admin_port(), "ws_sessions_active") == 0; }));
+}
+
+TEST_F(flow, ws_client_that_never_reads_is_cut_after_write_timeout)
+{
+    ws_never_reading_client_case(false);
+}
+
+TEST_F(flow, ws_client_that_never_reads_after_idle_sweep_is_still_cut)
+{
+    ws_never_reading_client_case(true);
 }
 
 // SEC-FLOW-2 (WebSocket): a server that stops reading. Above upstream_send_high_water the
