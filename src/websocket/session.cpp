@@ -160,7 +160,8 @@ public:
     /// Called by the io thread's sweep once no message came for a sweep period: the
     /// framing's message parser gives expat's state back, and an empty reassembly buffer is
     /// freed: the reader reads into message_ only once a message's first bytes are in it, so
-    /// empty it is not in use; and the write guard, while no writer runs (issue 9).
+    /// empty it is not in use; and the write guard and the outbox's storage, while no
+    /// writer runs (issue 9).
     bool release_idle() noexcept override
     {
         if (message_.size() == 0) {
@@ -168,6 +169,7 @@ public:
         }
         if (!writer_running_) {
             write_guard_.release(); // made by the next write; a queued wait ends aborted
+            outbox_.release_if_empty();
         }
         return !framing_ || framing_->release_idle();
     }

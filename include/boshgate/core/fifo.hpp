@@ -56,6 +56,16 @@ public:
         head_ = 0;
     }
 
+    /// An empty queue gives back the storage clear() keeps for reuse (an idle session's
+    /// sweep); a queue with items is left as it is.
+    void release_if_empty() noexcept
+    {
+        if (empty()) {
+            std::vector<T>().swap(items_);
+            head_ = 0;
+        }
+    }
+
     auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
     auto end() { return items_.end(); }
     auto begin() const { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }

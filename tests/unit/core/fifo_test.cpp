@@ -23,6 +23,23 @@ TEST(fifo, empty_queue_holds_no_storage)
     EXPECT_LE(q.capacity(), fifo<std::string>::kept_capacity);
 }
 
+TEST(fifo, release_if_empty_frees_the_kept_storage_and_nothing_else)
+{
+    fifo<std::string> q;
+    q.push_back("one");
+    q.push_back("two");
+    q.release_if_empty(); // not empty: untouched
+    ASSERT_EQ(q.size(), 2u);
+    EXPECT_EQ(q.front(), "one");
+    q.pop_front();
+    q.pop_front();
+    EXPECT_GT(q.capacity(), 0u); // kept for reuse by clear()
+    q.release_if_empty();
+    EXPECT_EQ(q.capacity(), 0u);
+    q.push_back("three"); // usable again
+    EXPECT_EQ(q.front(), "three");
+}
+
 TEST(fifo, a_burst_gives_its_storage_back_once_drained)
 {
     fifo<std::string> q;
