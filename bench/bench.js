@@ -85,13 +85,17 @@ function usage() {
                         as many as its open-file limit allows, two fds each)
   --capacity-window W   logins in progress at once in the capacity phase (default 400)
   --no-capacity         skip the capacity phase
+  --idle-scale N        boshgate in front of fakexmpp, tls off, one transport at a time: RSS
+                        at N and 2N idle sessions, marginal KB/session (default 2000; 0 = off)
+  --idle-scale-runs R   fresh gateways per transport for --idle-scale, interleaved; the
+                        median is the figure (default 3)
   --keep                keep the work dir (always kept when something failed)
   --json FILE           also write the results as JSON to FILE
 env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest build/*/boshgate)`;
 }
 
 function parseArgs(argv) {
-  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5, scalingSeconds: 10, capacity: 0, capacityWindow: 400 };
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5, scalingSeconds: 10, capacity: 0, capacityWindow: 400, idleScale: 2000, idleScaleRuns: 3 };
   const count = (v, a) => num(a, v, { int: true });
   parseOptions(argv, {
     '--sessions': (v, a) => { o.sessions = count(v, a); },
@@ -109,6 +113,8 @@ function parseArgs(argv) {
     '--scaling-seconds': (v, a) => { o.scalingSeconds = count(v, a); },
     '--capacity': (v, a) => { o.capacity = count(v, a); },
     '--capacity-window': (v, a) => { o.capacityWindow = Math.max(1, count(v, a)); },
+    '--idle-scale': (v, a) => { o.idleScale = count(v, a); },
+    '--idle-scale-runs': (v, a) => { o.idleScaleRuns = Math.max(1, count(v, a)); },
     '--no-capacity': () => { o.capacity = -1; },
   }, usage);
   for (const m of o.only) {

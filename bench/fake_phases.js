@@ -1,5 +1,5 @@
 'use strict';
-// The two phases of bench.js that put boshgate in front of bench/fakexmpp (a
+// The three phases of bench.js that put boshgate in front of bench/fakexmpp (a
 // fast, minimal XMPP c2s server in C++) instead of Prosody, so that the gateway
 // is the part being measured (issue 9, "Both cores" and "Capacity"):
 //
@@ -15,8 +15,12 @@
 //    window of concurrent logins; at 10 %, 50 % and 100 % of the target: RSS,
 //    open fds, and the gateway's CPU while idle (BOSH re-polls every `wait`
 //    seconds included, nothing else should cost anything).
+//  - idle at scale: one transport at a time, a fresh gateway (1 io thread, tls =
+//    "off") filled with N and then 2N idle sessions (N = 2,000 by default): the
+//    marginal KB/session of issue 9's memory goal, at a size where allocator
+//    steps do not swamp it; median of --idle-scale-runs interleaved runs.
 //
-// Both need `fakexmpp` (built next to boshgate: FAKEXMPP_BIN, else the
+// All need `fakexmpp` (built next to boshgate: FAKEXMPP_BIN, else the
 // directory of the boshgate binary). Without it the phases are NOT MEASURED
 // with the reason, like a row. The capacity phase logs in with `capload`
 // (bench/capload, a C++ client that costs a fraction of the Node clients' CPU
@@ -421,20 +425,95 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
   return out;
 }
 
+/** Median of the finite numbers in `values`; null if none. */
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) {
+    return null;
+  }
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * Idle memory at scale (issue 9, "Memory"): per transport, a fresh gateway (1 io thread,
+ * tls = "off") in front of fakexmpp; N idle sessions logged in, RSS; N more, RSS; the
+ * marginal KB/session is (RSS@2N - RSS@N) / N. The peer rows use 200 sessions (the
+ * servers' logins are slow), where one step of the allocator's heap moves the figure by
+ * about 1 KB/session; here N is 2,000 by default. Runs alternate BOSH and WebSocket, each
+ * on a fresh gateway and fakexmpp; the median per transport is the figure.
+ * Returns { status, error, sessions, wait, runs: [{ transport, run, rssNKb, rss2NKb,
+ * marginalKb }], median: { bosh, ws } }.
+ */
+async function runIdleScale({ ctx, fake, domain, log, isCancelled }) {
+  const o = ctx.opts;
+  const n = o.idleScale;
+  const out = { status: 'ok', error: null, sessions: n, wait: 50, runs: [], median: { bosh: null, ws: null } };
+  for (let run = 1; run <= o.idleScaleRuns && !isCancelled(); run++) {
+    for (const transport of ['bosh', 'ws']) {
+      const dir = path.join(ctx.dir, 'idle-scale', `${transport}-${run}`);
+      fs.mkdirSync(dir, { recursive: true });
+      const fx = await startFake({ ctx, bin: fake.bin, dir, threads: 1, domain, tag: 'idle-scale' });
+      let gw = null;
+      const sessions = [];
+      try {
+        // Many sessions from one address: the run sets its own limits (as the capacity run).
+        gw = await startGateway({
+          ctx, dir, domain, fakePort: fx.port, threads: 1,
+          settings: {
+            bosh: { max_wait: `${out.wait}s`, default_wait: `${out.wait}s`, inactivity: '60s' },
+            limits: { max_sessions: 100000, max_connecting_per_domain: 0 },
+            http: { max_connections: 200000 },
+          },
+        });
+        const make = sessionMaker({ transport, gw, domain, prefix: `i${run}`, wait: out.wait, boshSockets: 1 });
+        const fill = async (first) => {
+          const l = await loginWindowed({ make: (i) => make(first + i), count: n, window: 100, sessions, isCancelled });
+          if (l.ok !== n) {
+            throw new Error(`${transport} run ${run}: ${l.ok} of ${n} logins ok${l.firstError ? ` (first error: ${l.firstError})` : ''}`);
+          }
+          await sleep(2000); // the idle sweep has parked what it parks
+          return sampleRssKb(gw.pid);
+        };
+        const rssNKb = await fill(0);
+        const rss2NKb = await fill(n);
+        const marginalKb = rssNKb !== null && rss2NKb !== null ? (rss2NKb - rssNKb) / n : null;
+        out.runs.push({ transport, run, rssNKb, rss2NKb, marginalKb });
+        log(`idle at scale, ${transport === 'ws' ? 'WebSocket' : 'BOSH'} run ${run}: RSS ${fmt(rssNKb / 1024, 1)} MB at ${n}, `
+          + `${fmt(rss2NKb / 1024, 1)} MB at ${2 * n}: marginal ${fmt(marginalKb, 2)} KB/session`);
+      } finally {
+        await closeAll(sessions);
+        if (gw) {
+          await gw.stop();
+        }
+        await fx.stop();
+      }
+    }
+  }
+  for (const t of ['bosh', 'ws']) {
+    out.median[t] = median(out.runs.filter((r) => r.transport === t).map((r) => r.marginalKb));
+  }
+  return out;
+}
+
 /**
  * Runs the phases asked for in ctx.opts (scalingSeconds > 0, capacity >= 0 where
  * 0 = auto and -1 = off). Never throws: each phase's failure goes into its result.
  */
 async function runFakePhases({ ctx, domain, log }) {
   const o = ctx.opts;
-  const result = { scaling: null, capacity: null };
-  const want = { scaling: o.scalingSeconds > 0, capacity: o.capacity >= 0 };
-  if (!want.scaling && !want.capacity) {
+  const result = { scaling: null, capacity: null, idleScale: null };
+  const want = { scaling: o.scalingSeconds > 0, capacity: o.capacity >= 0, idleScale: o.idleScale > 0 };
+  if (!want.scaling && !want.capacity && !want.idleScale) {
     return result;
   }
   const fake = findTool('fakexmpp', 'FAKEXMPP_BIN', ctx.boshgateBin);
-  const budget = { scaling: 120000 + o.scalingSeconds * 4 * 1000, capacity: 600000 };
-  for (const [name, fn] of [['scaling', runScaling], ['capacity', runCapacity]]) {
+  const budget = {
+    scaling: 120000 + o.scalingSeconds * 4 * 1000,
+    capacity: 600000,
+    idleScale: 60000 + o.idleScaleRuns * 2 * (20000 + o.idleScale * 20), // ~2 ms per login, generous
+  };
+  for (const [name, fn] of [['scaling', runScaling], ['capacity', runCapacity], ['idleScale', runIdleScale]]) {
     if (!want[name]) {
       continue;
     }
@@ -466,8 +545,8 @@ async function runFakePhases({ ctx, domain, log }) {
 
 const fmt = (v, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(digits));
 
-/** Prints the scaling and capacity tables (after bench.js's row tables). */
-function printFakeReport({ scaling, capacity } = {}) {
+/** Prints the scaling, capacity and idle-at-scale tables (after bench.js's row tables). */
+function printFakeReport({ scaling, capacity, idleScale } = {}) {
   const w = (line) => process.stdout.write(`${line}\n`);
   if (scaling) {
     w('');
@@ -481,6 +560,20 @@ function printFakeReport({ scaling, capacity } = {}) {
         w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} |`);
       }
       w(`2 threads / 1 thread: BOSH ${fmt(scaling.ratio.bosh, 2)}x, WebSocket ${fmt(scaling.ratio.ws, 2)}x (goal >= 1.7x with a server that is not the bottleneck)`);
+    }
+  }
+  if (idleScale) {
+    w('');
+    if (idleScale.status !== 'ok') {
+      w(`Idle at scale: ${idleScale.status.toUpperCase()}: ${idleScale.error}`);
+    } else {
+      w(`Idle at scale: boshgate (1 io thread, tls off) -> fakexmpp, ${idleScale.sessions} then ${2 * idleScale.sessions} idle sessions of one transport, a fresh gateway per run (BOSH wait=${idleScale.wait} s hold=1)`);
+      w('| transport | marginal KB/session, median | runs (KB/session) | goal |');
+      w('| --- | --- | --- | --- |');
+      for (const t of ['bosh', 'ws']) {
+        const runs = idleScale.runs.filter((r) => r.transport === t).map((r) => fmt(r.marginalKb, 2)).join(', ');
+        w(`| ${t === 'ws' ? 'WebSocket' : 'BOSH'} | ${fmt(idleScale.median[t], 2)} | ${runs} | <= 6 |`);
+      }
     }
   }
   if (capacity) {

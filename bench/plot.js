@@ -235,7 +235,8 @@ function phaseSkip(data, name) {
   if (p === undefined || p === null) {
     const o = data.opts && typeof data.opts === 'object' ? data.opts : {};
     const off = name === 'scaling' ? num(o.scalingSeconds) !== null && o.scalingSeconds <= 0 && '--scaling-seconds 0'
-      : num(o.capacity) !== null && o.capacity < 0 && '--no-capacity';
+      : name === 'idleScale' ? num(o.idleScale) !== null && o.idleScale <= 0 && '--idle-scale 0'
+        : num(o.capacity) !== null && o.capacity < 0 && '--no-capacity';
     return off ? `phase not run (${off})` : 'phase not in the results';
   }
   if (typeof p !== 'object') {
@@ -324,6 +325,38 @@ function scalingChart(data, date) {
     notes,
   }, rows);
   return chart.rows.length ? chart : { name: 'scaling', skip: 'no run has its figures' };
+}
+
+/**
+ * Idle at scale: per transport, the median marginal KB/session of its runs (each run's
+ * figure in the notes), against the 6 KB goal for tls off.
+ */
+function idleScaleChart(data, date) {
+  const s = data.idleScale;
+  const runs = Array.isArray(s.runs) ? s.runs.filter((r) => r && typeof r === 'object') : [];
+  const rows = TRANSPORTS.map(([t, label]) => ({ label, t }));
+  const median = (t) => num(s.median && typeof s.median === 'object' ? s.median[t] : null);
+  const notes = rows
+    .map((r) => runs.filter((x) => x.transport === r.t).map((x) => fmt(x.marginalKb, 2)))
+    .map((v, i) => (v.length ? `${rows[i].label}, each run: ${v.join(', ')} KB/session` : null))
+    .filter((line) => line !== null);
+  const n = num(s.sessions);
+  const header = `boshgate (1 io thread, tls off) -> fakexmpp; ${n ?? '?'} then ${n === null ? '?' : 2 * n} idle sessions of one transport per run, `
+    + `a fresh gateway each; ${versionDate(data, date)}`;
+  const chart = prune({
+    name: 'idle-scale',
+    title: 'Marginal idle memory per session at scale',
+    header,
+    left: [],
+    panels: [{
+      ylabel: 'KB per session (VmRSS)',
+      digits: 2,
+      subtitle: '(RSS@2N - RSS@N) / N, median of the runs; goal <= 6 KB with tls off',
+      series: [{ name: 'boshgate (median)', color: '#1f77b4', values: rows.map((r) => median(r.t)) }],
+    }],
+    notes,
+  }, rows);
+  return chart.rows.length ? chart : { name: 'idle-scale', skip: 'no run has its figures' };
 }
 
 /** A round tic step for `span` in about `n` steps. */
@@ -670,9 +703,9 @@ function plotResults(data, prefix, { date, gnuplot = 'gnuplot', timeoutMs = 6000
     .map((c) => prune(c, rows))
     .map((c) => (c.rows.length ? c : { name: c.name, skip: 'no measured row has its figures' }));
   // The phases in front of fakexmpp: their own header (phase parameters) and notes.
-  for (const [name, build] of [['scaling', scalingChart], ['capacity', capacityChart]]) {
+  for (const [name, build, file] of [['scaling', scalingChart, 'scaling'], ['capacity', capacityChart, 'capacity'], ['idleScale', idleScaleChart, 'idle-scale']]) {
     const why = phaseSkip(data, name);
-    built.push(why ? { name, skip: why } : build(data, date));
+    built.push(why ? { name: file, skip: why } : build(data, date));
   }
   const charts = [];
   const skipped = [];
@@ -693,7 +726,7 @@ function plotResults(data, prefix, { date, gnuplot = 'gnuplot', timeoutMs = 6000
     charts.push(c);
   }
   if (charts.length === 0) {
-    const phaseWhy = skipped.filter((t) => /^(scaling|capacity):/.test(t));
+    const phaseWhy = skipped.filter((t) => /^(scaling|capacity|idle-scale):/.test(t));
     throw new Error(`nothing to plot (${rows.length} measured row(s); ${left.length} left out${left.length ? `: ${left[0]}` : ''}; ${phaseWhy.join('; ')})`);
   }
   const gp = [
