@@ -951,7 +951,7 @@ private:
             co_return false;
         }
         tls_up_ = true;
-        core::log().debug("{} upstream TLS established with {}", tag_, plan_->domain);
+        core::log().debug("{} upstream TLS established with {}", tag_, counted_domain_);
         co_return true;
     }
 
