@@ -169,7 +169,7 @@ public:
         if (parked_) { // only when the io_context is destroyed with the wait pending
             --metrics::global().upstream_streams_parked;
         }
-        if (domain_counted_) {
+        if (!counted_domain_.empty()) {
             metrics::domains().stream_closed(counted_domain_);
         }
     }
@@ -361,7 +361,7 @@ private:
             negotiating_ = false;
             negotiate_timer_.release(); // not needed again unless a redirect starts over
             end_attempt(outcome::succeeded); // connected and negotiated
-            if (domain_counted_ && !connect_noted_) {
+            if (!counted_domain_.empty() && !connect_noted_) {
                 connect_noted_ = true;
                 metrics::domains().connected(counted_domain_, net::steady_timer::clock_type::now() - opened_at_);
             }
@@ -427,7 +427,7 @@ private:
     /// never reached a negotiated stream, once, and only while negotiating.
     void note_connect_failure(std::string_view why)
     {
-        if (domain_counted_ && !connect_noted_) {
+        if (!counted_domain_.empty() && !connect_noted_) {
             connect_noted_ = true;
             metrics::domains().connect_failed(counted_domain_, why);
         }
@@ -789,10 +789,9 @@ private:
             co_return after_setup::stop;
         }
         plan_ = std::make_unique<dial_plan>(std::get<dial_plan>(std::move(planned)));
-        if (!domain_counted_) {
+        if (counted_domain_.empty()) { // plan_target() refuses an empty domain
             counted_domain_ = plan_->domain;
             metrics::domains().stream_opened(counted_domain_);
-            domain_counted_ = true;
         }
         // A redirect target is the server's word, not the operator's: its addresses pass the
         // check a DNS-resolved target of this domain would (BOSH-ROUTE-3), TLS and identity
@@ -1101,7 +1100,7 @@ private:
     xml::stream_parser parser_;
     core::idle_sweep* sweep_ = nullptr; ///< this io thread's sweep (set on the first read wait)
     std::unique_ptr<dial_plan> plan_; ///< from setup() until the stream is open (issue 9)
-    std::string counted_domain_;      ///< plan_->domain, as metrics::domains() counts it
+    std::string counted_domain_;      ///< plan_->domain once metrics::domains() counts the stream; empty before
     limits::attempt attempt_; ///< the guard's attempt, from before DNS until open (or failure)
 
     link_socket sock_;                   ///< before TLS (moved into tls_ after)
@@ -1130,7 +1129,6 @@ private:
     std::optional<neg_action::redirect> redirect_; ///< set by the negotiator; run() follows it
     std::unique_ptr<open_params> redirect_params_; ///< until open, when redirects are allowed
     unsigned redirects_ = 0;
-    bool domain_counted_ = false; ///< metrics::domains() counts this stream under counted_domain_
     bool connect_noted_ = false;  ///< its connect outcome is recorded there
     bool login_counted_ = false;  ///< upstream_logins counted
     net::steady_timer::time_point opened_at_{};
