@@ -327,11 +327,12 @@ struct engine::state {
         return std::move(w).finish(payload);
     }
 
-    /// Keep `b` for retransmission. The caller passes an exact-size copy where it can (a
-    /// built body's capacity is often double its size), and without client acks the oldest
-    /// entry goes first, so the vector never grows past `requests` entries (issue 9).
+    /// Keep `b` for retransmission, at its size (a built body's capacity is often double
+    /// it); without client acks the oldest entry goes first, so the vector never grows past
+    /// `requests` entries (issue 9).
     void cache_put(std::uint64_t rid, std::string b, core::time_point now)
     {
+        b.shrink_to_fit(); // nothing to do for a copy
         if (!client_acks && requests > 0 && cache.size() >= requests) {
             cache.erase(cache.begin(), cache.begin() + static_cast<std::ptrdiff_t>(cache.size() - requests + 1));
         }
@@ -375,7 +376,7 @@ struct engine::state {
             creation_answered = true;
         }
         last_answered_rid = std::max(last_answered_rid, h.rid);
-        cache_put(h.rid, b, now); // a copy: capacity == size
+        cache_put(h.rid, b, now); // a copy (capacity == size); the built body is sent
         respond(h.id, 200, std::move(b));
         if (nothing_open()) {
             idle_since = now;
@@ -815,7 +816,6 @@ struct engine::state {
                     creation_answered = true;
                 }
                 last_answered_rid = std::max(last_answered_rid, h.rid);
-                b.shrink_to_fit();
                 cache_put(h.rid, std::move(b), now);
                 if (nothing_open()) {
                     idle_since = now;
