@@ -200,6 +200,19 @@ async function startGateway({ ctx, dir, domain, fakePort, threads, settings = {}
 }
 
 /**
+ * Gateway settings for many idle sessions from one address and one domain (capacity, idle
+ * at scale): the run sets its own limits, the defaults are for a public deployment.
+ * BOSH `wait` of `waitS` seconds, inactivity 60 s.
+ */
+function manySessions(waitS) {
+  return {
+    bosh: { max_wait: `${waitS}s`, default_wait: `${waitS}s`, inactivity: '60s' },
+    limits: { max_sessions: 100000, max_connecting_per_domain: 0 },
+    http: { max_connections: 200000 },
+  };
+}
+
+/**
  * Logs in `count` sessions made by make(i), at most `window` logins at once, each
  * with a 30 s deadline, then idle. Appends them to `sessions`; resolves with
  * { ok, failed, seconds, firstError }.
@@ -329,16 +342,7 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
   let gen = null; // capload, else null: the Node sessions below
   const sessions = [];
   try {
-    // Many sessions from one address and one domain: the test sets its own limits (the
-    // defaults are for a public deployment).
-    gw = await startGateway({
-      ctx, dir, domain, fakePort: fx.port, threads: 2,
-      settings: {
-        bosh: { max_wait: '50s', default_wait: '50s', inactivity: '60s' },
-        limits: { max_sessions: 100000, max_connecting_per_domain: 0 },
-        http: { max_connections: 200000 },
-      },
-    });
+    gw = await startGateway({ ctx, dir, domain, fakePort: fx.port, threads: 2, settings: manySessions(out.wait) });
     out.nofile = nofileOf(gw.pid);
     const reserve = 64;
     const byFds = out.nofile ? Math.floor((out.nofile - reserve) / 2) : 1000;
@@ -457,15 +461,7 @@ async function runIdleScale({ ctx, fake, domain, log, isCancelled }) {
       let gw = null;
       const sessions = [];
       try {
-        // Many sessions from one address: the run sets its own limits (as the capacity run).
-        gw = await startGateway({
-          ctx, dir, domain, fakePort: fx.port, threads: 1,
-          settings: {
-            bosh: { max_wait: `${out.wait}s`, default_wait: `${out.wait}s`, inactivity: '60s' },
-            limits: { max_sessions: 100000, max_connecting_per_domain: 0 },
-            http: { max_connections: 200000 },
-          },
-        });
+        gw = await startGateway({ ctx, dir, domain, fakePort: fx.port, threads: 1, settings: manySessions(out.wait) });
         const make = sessionMaker({ transport, gw, domain, prefix: `i${run}`, wait: out.wait, boshSockets: 1 });
         const fill = async (first) => {
           const l = await loginWindowed({ make: (i) => make(first + i), count: n, window: 100, sessions, isCancelled });
