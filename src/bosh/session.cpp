@@ -299,7 +299,8 @@ void session::run_actions()
                             r(reply{act.status, engine_.content_type(), std::move(act.body), false});
                         }
                     } else if constexpr (std::is_same_v<T, action::open_upstream>) {
-                        // The engine asks for one stream per session (on_create only).
+                        // The engine asks for one stream per session, on its first creation
+                        // only (engine_restart.one_open_upstream_per_engine_lifetime).
                         const auto args = std::move(stream_args_);
                         upstream_ = upstream::make_stream(ex_, upstream_ctx_, weak_from_this(), tag_,
                                                           args->xml, args->flow);

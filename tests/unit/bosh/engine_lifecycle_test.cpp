@@ -742,6 +742,62 @@ TEST(engine_restart, data_after_restart_ordered_behind_it)
     EXPECT_EQ(std::get<action::send_upstream>(d.acts[1]).bytes, iq.xml);
 }
 
+// The session makes its upstream stream from open_upstream and has the arguments for it only
+// once (bosh::session::stream_args_): over a whole lifetime (creation, restart, pause,
+// retransmission, a second creation body on the same engine, terminate) the engine asks
+// for exactly one stream, on the first creation.
+TEST(engine_restart, one_open_upstream_per_engine_lifetime)
+{
+    driver d;
+    std::size_t opens = 0;
+    const auto count = [&] { opens += d.all<action::open_upstream>().size(); };
+    d.create();
+    count();
+    ASSERT_EQ(opens, 1u);
+    d.header();
+    count();
+    d.features();
+    count();
+    auto again = d.create(); // a second creation body on a live engine
+    count();
+    ASSERT_TRUE(d.response(again));
+    EXPECT_EQ(attr(d.response(again)->body, "condition"), "bad-request");
+    d.send(d.next());
+    count();
+    d.element(sasl_success());
+    count();
+    auto r = d.next();
+    r.restart = true;
+    d.send(std::move(r));
+    count();
+    EXPECT_EQ(d.all<action::restart_upstream>().size(), 1u);
+    d.header("srv-stream-2");
+    count();
+    d.features();
+    count();
+    auto resend = d.next({message("once")});
+    const auto resend_rid = resend.rid;
+    d.send(std::move(resend));
+    count();
+    auto dup = d.next();
+    dup.rid = resend_rid; // retransmission
+    --d.next_rid;
+    d.send(std::move(dup));
+    count();
+    auto p = d.next();
+    p.pause = 60;
+    d.send(std::move(p));
+    count();
+    d.send(d.next());
+    count();
+    auto t = d.next();
+    t.terminate = true;
+    d.send(std::move(t));
+    count();
+    EXPECT_TRUE(d.ended_action());
+    EXPECT_EQ(opens, 1u);
+}
+
 // XBOSH-8: a restart before SASL success is bad-request; the server stream is untouched.
 TEST(engine_restart, restart_before_success_is_bad_request)
 {
