@@ -610,34 +610,26 @@ private:
     /// paused) sees the broken transport and reports on_upstream_closed(false).
     void arm_write_guard()
     {
-        ++write_generation_;
-        auto& guard = write_guard_.use(ex_);
-        guard.expires_after(write_timeout_);
-        guard.async_wait([w = weak_from_this(), gen = write_generation_](error_code ec) {
-            auto self = w.lock();
-            if (!self || ec || gen != self->write_generation_ || self->finished_) {
+        write_guard_.arm(ex_, write_timeout_, weak_from_this(), [](stream_impl& self) {
+            if (self.finished_) {
                 return;
             }
-            core::log().info("{} server accepted nothing for {} s: connection cut", self->tag_,
-                             self->write_timeout_.count());
+            core::log().info("{} server accepted nothing for {} s: connection cut", self.tag_,
+                             self.write_timeout_.count());
             ++metrics::global().flow_upstream_write_timeouts;
-            self->write_failed_ = true;
+            self.write_failed_ = true;
             error_code ignored;
             // Abortive close (RST): a FIN would wait behind the unsent bytes forever, and the
             // kernel would keep them for the stalled peer.
-            self->lowest().set_option(net::socket_base::linger(true, 0), ignored);
-            self->lowest().shutdown(link_socket::shutdown_both, ignored);
-            self->lowest().cancel(ignored);
-            self->read_paused_ = false;
-            self->read_resume_.cancel();
+            self.lowest().set_option(net::socket_base::linger(true, 0), ignored);
+            self.lowest().shutdown(link_socket::shutdown_both, ignored);
+            self.lowest().cancel(ignored);
+            self.read_paused_ = false;
+            self.read_resume_.cancel();
         });
     }
 
-    void disarm_write_guard()
-    {
-        ++write_generation_;
-        write_guard_.cancel();
-    }
+    void disarm_write_guard() { write_guard_.disarm(); }
 
     /// Wait until the write queue is empty; with `interruptible`, also stop once finishing
     /// (finish() itself bounds the wait with a timer instead).
@@ -1114,8 +1106,7 @@ private:
     core::optional_timer negotiate_timer_; ///< while negotiating
     core::optional_timer close_timer_;     ///< once closing
     core::optional_timer write_idle_;  ///< cancelled when the writer goes idle
-    core::optional_timer write_guard_; ///< bounds one write (write_timeout_)
-    std::uint64_t write_generation_ = 0;
+    core::guard_timer write_guard_; ///< bounds one write (write_timeout_)
     core::optional_timer read_resume_; ///< the paused read loop waits on it (SEC-FLOW-1)
     std::unique_ptr<core::timer> keepalive_timer_; ///< C2S-KA-1, only when enabled
     std::unique_ptr<core::timer> ping_timer_;      ///< C2S-PING-1, only when enabled

@@ -594,30 +594,19 @@ private:
 
     void arm_write_guard()
     {
-        ++write_generation_;
-        auto& guard = write_guard_.use(ws_.get_executor());
-        guard.expires_after(cfg_->limits.write_timeout);
-        guard.async_wait([w = this->weak_from_this(), gen = write_generation_](boost::system::error_code ec) {
-            auto self = w.lock();
-            if (!self || ec || gen != self->write_generation_) {
-                return;
-            }
-            core::log().info("{} client accepted nothing for {} s: dropped", self->tag_,
-                             self->cfg_->limits.write_timeout.count());
+        write_guard_.arm(ws_.get_executor(), cfg_->limits.write_timeout, this->weak_from_this(), [](session& self) {
+            core::log().info("{} client accepted nothing for {} s: dropped", self.tag_,
+                             self.cfg_->limits.write_timeout.count());
             ++metrics::global().flow_client_write_timeouts;
             // Abortive close (RST): the unsent bytes are dropped instead of lingering in the
             // kernel for a peer that does not read.
             boost::system::error_code ignored;
-            beast::get_lowest_layer(self->ws_).set_option(net::socket_base::linger(true, 0), ignored);
-            self->close_transport();
+            beast::get_lowest_layer(self.ws_).set_option(net::socket_base::linger(true, 0), ignored);
+            self.close_transport();
         });
     }
 
-    void disarm_write_guard()
-    {
-        ++write_generation_;
-        write_guard_.cancel();
-    }
+    void disarm_write_guard() { write_guard_.disarm(); }
 
     // ---------------------------------------------------------------- actions + timer
     /// Execute what the framing asked for. `client_input`: the input was a client message;
@@ -804,8 +793,7 @@ private:
     core::fifo<outbound> outbox_;                ///< empty: no storage (issue 9)
     core::timer timer_;                         ///< framing.next_deadline()
     std::uint64_t timer_generation_ = 0;
-    core::optional_timer write_guard_;          ///< bounds one write (write_timeout); freed when idle
-    std::uint64_t write_generation_ = 0;
+    core::guard_timer write_guard_;             ///< bounds one write (write_timeout); freed when idle
     core::optional_timer read_resume_;          ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)
     bool closing_ = false;          ///< we queued our Close (or dropped): read errors are expected

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 
@@ -58,6 +59,45 @@ public:
 
 private:
     std::unique_ptr<timer> t_;
+};
+
+/// A deadline for one operation at a time (a write that must make progress): arm() starts
+/// it, disarm() ends it, and `on_expiry(owner)` runs only when the deadline of the latest
+/// arm() passes with no disarm() or arm() since. A cancelled wait, one released while
+/// pending, or one whose handler was already queued when a later arm()/disarm() came, does
+/// nothing: every arm()/disarm() starts a new generation and a wait acts only for its own.
+/// The guard must be a member of the owner the handler locks (it is reached through it), and
+/// its timer exists only while needed (release() when idle; the next arm() makes it again).
+class guard_timer {
+public:
+    template <class Owner, class OnExpiry>
+    void arm(const boost::asio::any_io_executor& ex, std::chrono::steady_clock::duration d,
+             std::weak_ptr<Owner> owner, OnExpiry on_expiry)
+    {
+        const auto gen = ++generation_;
+        auto& t = timer_.use(ex);
+        t.expires_after(d);
+        t.async_wait([this, gen, w = std::move(owner), f = std::move(on_expiry)](boost::system::error_code ec) {
+            auto self = w.lock();
+            // With the owner alive, `this` (a member of it) is too.
+            if (!self || ec || gen != generation_) {
+                return;
+            }
+            f(*self);
+        });
+    }
+    void disarm() noexcept
+    {
+        ++generation_;
+        timer_.cancel();
+    }
+    /// Frees the timer; a pending wait completes aborted and does nothing.
+    void release() noexcept { timer_.release(); }
+    bool engaged() const noexcept { return timer_.engaged(); }
+
+private:
+    optional_timer timer_;
+    std::uint64_t generation_ = 0;
 };
 
 } // namespace boshgate::core

@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 namespace boshgate::core {
 namespace {
@@ -84,6 +86,108 @@ TEST(optional_timer, release_aborts_a_pending_wait)
     EXPECT_EQ(run_all(io, fired), net::error::operation_aborted);
     arm(t, io, 1ms, fired);
     EXPECT_EQ(run_all(io, fired), boost::system::error_code{});
+}
+
+/// An owner of a guard, as a session or an upstream stream is.
+struct guarded : std::enable_shared_from_this<guarded> {
+    guard_timer guard;
+    int expired = 0;
+    void arm(net::io_context& io, std::chrono::steady_clock::duration d)
+    {
+        guard.arm(io.get_executor(), d, weak_from_this(), [](guarded& self) { ++self.expired; });
+    }
+    /// Run `io` until nothing is left; how often the action ran so far.
+    int run(net::io_context& io)
+    {
+        io.restart();
+        io.run();
+        return expired;
+    }
+};
+
+class guard_timer_test : public ::testing::Test {
+protected:
+    net::io_context io;
+    std::shared_ptr<guarded> g = std::make_shared<guarded>();
+    net::steady_timer first{io};
+    bool first_ran = false;
+
+    /// The race cancel() cannot close: `act` runs in the handler of a timer due just before
+    /// a 1 ms guard armed here; both are due when the reactor first looks, so the guard's
+    /// handler is already queued with success when `act` runs.
+    template <class Act>
+    void just_before_the_deadline(Act act)
+    {
+        first.expires_after(1ms);
+        first.async_wait([this, act](boost::system::error_code ec) {
+            EXPECT_FALSE(ec);
+            act();
+            first_ran = true;
+        });
+        g->arm(io, 1ms);
+        std::this_thread::sleep_for(20ms);
+    }
+};
+
+// SEC-FLOW-2, SEC-FLOW-3: the action runs when the deadline of an armed guard passes.
+TEST_F(guard_timer_test, an_armed_deadline_that_passes_runs_the_action_once)
+{
+    EXPECT_FALSE(g->guard.engaged());
+    g->arm(io, 1ms);
+    EXPECT_TRUE(g->guard.engaged());
+    EXPECT_EQ(g->run(io), 1);
+}
+
+TEST_F(guard_timer_test, disarm_ends_the_deadline)
+{
+    g->arm(io, 1ms);
+    g->guard.disarm();
+    EXPECT_EQ(g->run(io), 0);
+}
+
+// A re-arm restarts the deadline: only the latest arm() counts, so a write that made
+// progress is not cut for the previous write's deadline.
+TEST_F(guard_timer_test, only_the_latest_arm_counts)
+{
+    g->arm(io, 1ms);
+    g->arm(io, 1h);
+    io.run_for(50ms);
+    EXPECT_EQ(g->expired, 0);
+    g->guard.disarm();
+    EXPECT_EQ(g->run(io), 0);
+}
+
+// A disarm() that comes when the guard's handler is already queued (with success): the
+// generation stops it.
+TEST_F(guard_timer_test, a_handler_already_queued_when_disarmed_does_nothing)
+{
+    just_before_the_deadline([this] { g->guard.disarm(); });
+    EXPECT_EQ(g->run(io), 0);
+    EXPECT_TRUE(first_ran);
+}
+
+// Issue 9: released while idle, a pending wait ends aborted; the next arm() makes a timer
+// again and works.
+TEST_F(guard_timer_test, release_frees_the_timer_and_arm_makes_it_again)
+{
+    g->arm(io, 1h);
+    g->guard.release();
+    EXPECT_FALSE(g->guard.engaged());
+    EXPECT_EQ(g->run(io), 0);
+    g->arm(io, 1ms);
+    EXPECT_TRUE(g->guard.engaged());
+    EXPECT_EQ(g->run(io), 1);
+}
+
+// The owner gone while the guard's handler is queued (with success): the handler does not
+// reach it (nor the guard, which went with it).
+TEST_F(guard_timer_test, an_owner_gone_is_not_reached)
+{
+    std::weak_ptr<guarded> w = g;
+    just_before_the_deadline([this] { g.reset(); });
+    io.run();
+    EXPECT_TRUE(first_ran);
+    EXPECT_TRUE(w.expired());
 }
 
 } // namespace
