@@ -878,9 +878,12 @@ bool framing::upstream_open() const noexcept
 
 bool framing::release_idle() noexcept
 {
-    // Between messages the framer is always between elements (parse_in_stream drops it
-    // otherwise), so this cannot fail; a dropped framer holds nothing.
-    return !messages_ || messages_->parser.release_idle();
+    // Between messages the long-lived framer holds nothing a later message needs (each is
+    // judged as if parsed alone): dropping it gives back expat's state and the framer's own
+    // (its buffers and root context), and the next message builds a fresh one, as after an
+    // error (issue 9).
+    messages_.reset();
+    return true;
 }
 
 // ------------------------------------------------------------------------ helpers

@@ -151,9 +151,9 @@ public:
     bool ended() const noexcept;
     /// An upstream stream is open (open_upstream emitted, not yet closed or failed).
     bool upstream_open() const noexcept;
-    /// Memory for idle sessions: gives back the state of the parser client messages go
-    /// through (expat's, ~12 KiB); the next message rebuilds it. Always possible between
-    /// messages. Returns true.
+    /// Memory for idle sessions: gives back the parser client messages go through (expat's
+    /// state, ~12 KiB, and the framer's own); the next message builds a fresh one. Always
+    /// possible between messages. Returns true.
     bool release_idle() noexcept;
 
 private:
