@@ -149,14 +149,14 @@ void negotiator::on_open(xml::root_open root)
     }
     state_ = state::await_features;
     if (visible_ && params_.follow_redirect && !header_seen_) {
-        held_header_ = std::move(root); // C2S-SOH-1: until the features come
+        held_header_ = std::make_unique<xml::root_open>(std::move(root)); // C2S-SOH-1: until the features come
     } else if (visible_) {
         header_seen_ = true;
         actions_.emplace_back(neg_action::deliver_header{std::move(root)});
     } else {
         // Pre-TLS header: never shown to the client (BOSH-RESP-16, WS-RST-2); kept in case
         // plaintext turns out to be allowed and this is the client's stream after all.
-        held_header_ = std::move(root);
+        held_header_ = std::make_unique<xml::root_open>(std::move(root));
     }
 }
 
