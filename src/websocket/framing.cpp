@@ -462,7 +462,7 @@ refusal refusal_for(const parsed& p)
 
 framing::framing(const options& opt, xml::limits lim, std::string local_stream_id,
                  core::time_point now)
-    : opt_(opt),
+    : opt_(&opt),
       lim_(lim),
       local_id_(std::move(local_stream_id)),
       last_activity_(now),
@@ -566,7 +566,7 @@ void framing::handle_element(const xml::element& el, bool legacy_header)
 void framing::handle_open(std::optional<std::string> to, std::optional<std::string> lang,
                           bool legacy_header)
 {
-    if (legacy_header && !opt_.legacy_framing) {
+    if (legacy_header && !opt_->legacy_framing) {
         stream_error("invalid-namespace",
                      "RFC 7395 §3.3.2: <stream:stream> is not used; send <open/> in the "
                      "framing namespace",
@@ -574,10 +574,10 @@ void framing::handle_open(std::optional<std::string> to, std::optional<std::stri
         return;
     }
     if (state_ == state::await_open) {
-        if (!opt_.see_other_uri.empty()) {
+        if (!opt_->see_other_uri.empty()) {
             // RFC 7395 §3.6.1 (WS-SOU-1): the <close/> is the whole answer, no <open/>.
             std::string out = "<close xmlns='" + std::string(ns_framing) + "' see-other-uri='";
-            out += xml::escape_attr(opt_.see_other_uri);
+            out += xml::escape_attr(opt_->see_other_uri);
             out += "'/>";
             send_text(std::move(out));
             finish(close_code::normal, "RFC 7395 §3.6.1: see-other-uri");
@@ -655,7 +655,7 @@ void framing::on_message_too_big(core::time_point now)
     }
     last_activity_ = now;
     std::string text = "RFC 6120 §4.9.3.14: a message exceeds max_message_bytes (" +
-                       std::to_string(opt_.max_message_bytes) + ")";
+                       std::to_string(opt_->max_message_bytes) + ")";
     if (state_ == state::closing) {
         // The adapter cannot resynchronise on the message; just finish the close.
         finish(close_code::message_too_big, text);
@@ -810,7 +810,7 @@ void framing::on_timer(core::time_point now)
         }
         return;
     }
-    if (opt_.idle_timeout.count() > 0 && now - last_activity_ >= opt_.idle_timeout) {
+    if (opt_->idle_timeout.count() > 0 && now - last_activity_ >= opt_->idle_timeout) {
         // The client is not there: no Close frame (nobody would read it), and the server
         // stream is dropped without a closing tag so XEP-0198 can resume (WS-CLOSE-3).
         if (upstream_open_) {
@@ -826,8 +826,8 @@ void framing::on_timer(core::time_point now)
         return;
     }
     // WS-KA-2/3: one Ping per ping_interval of client silence (a Pong is activity).
-    if (opt_.ping_interval.count() > 0 &&
-        now - std::max(last_activity_, last_ping_) >= opt_.ping_interval) {
+    if (opt_->ping_interval.count() > 0 &&
+        now - std::max(last_activity_, last_ping_) >= opt_->ping_interval) {
         actions_.emplace_back(action::send_ping{});
         last_ping_ = now;
     }
@@ -849,11 +849,11 @@ std::optional<core::time_point> framing::next_deadline() const
             d = t;
         }
     };
-    if (opt_.idle_timeout.count() > 0) {
-        consider(last_activity_ + opt_.idle_timeout);
+    if (opt_->idle_timeout.count() > 0) {
+        consider(last_activity_ + opt_->idle_timeout);
     }
-    if (opt_.ping_interval.count() > 0) {
-        consider(std::max(last_activity_, last_ping_) + opt_.ping_interval);
+    if (opt_->ping_interval.count() > 0) {
+        consider(std::max(last_activity_, last_ping_) + opt_->ping_interval);
     }
     if (state_ == state::await_open) {
         consider(open_deadline_);
@@ -930,7 +930,7 @@ void framing::send_close_element()
 void framing::begin_closing(core::time_point now)
 {
     state_ = state::closing;
-    close_deadline_ = now + opt_.close_timeout;
+    close_deadline_ = now + opt_->close_timeout;
 }
 
 void framing::finish(close_code code, std::string_view reason)

@@ -102,9 +102,10 @@ struct message_parser;
 
 class framing {
 public:
-    /// `local_stream_id`: id for an <open/> boshgate must send itself (the server never
-    /// answered, WS-OPEN-4); the caller passes a random one. `now`: the upgrade time (starts
-    /// open_timeout and the keepalive clock).
+    /// `opt` is referred to, not copied: it must outlive the framing (a session keeps the
+    /// config it was born with; issue 9). `local_stream_id`: id for an <open/> boshgate must
+    /// send itself (the server never answered, WS-OPEN-4); the caller passes a random one.
+    /// `now`: the upgrade time (starts open_timeout and the keepalive clock).
     framing(const options& opt, xml::limits lim, std::string local_stream_id, core::time_point now);
     ~framing();
     framing(framing&&) noexcept;
@@ -184,7 +185,7 @@ private:
     void finish(close_code code, std::string_view reason);
     void drop();
 
-    options opt_;
+    const options* opt_; ///< never null; the caller's (see the constructor)
     xml::limits lim_;
     std::string local_id_;
     state state_ = state::await_open;
