@@ -306,8 +306,9 @@ private:
         ++metrics::global().ws_upgrades;
         const auto& opt = cfg_->websocket;
         // A short random id is enough: it only names a stream boshgate had to open itself
-        // (backend unreachable, WS-OPEN-4), never a credential.
-        framing_.emplace(opt, cfg_->xml, core::random_sid().substr(0, 16), now());
+        // (backend unreachable, WS-OPEN-4), never a credential. 15 characters stay in the
+        // string's inline storage: no allocation per session.
+        framing_.emplace(opt, cfg_->xml, core::random_sid().substr(0, 15), now());
         hub_->add(id_, this->weak_from_this());
         core::log().debug("{} WebSocket session open ({}, client {})", tag_, is_tls ? "wss" : "ws",
                           tickets_.session.key().to_string());
