@@ -209,9 +209,15 @@ struct engine::state {
     bool prev_new_empty = false;
     bool last_response_empty = false;
 
-    std::optional<std::string> server_id;      ///< -> authid (BOSH-RESP-14)
-    std::optional<std::string> server_from;    ///< -> from (BOSH-RESP-8)
-    std::optional<std::string> server_version; ///< -> xmpp:version
+    /// What the server's header gives the client: kept until it is out (the creation
+    /// response, and `from` once), then freed: nothing of it in an established session
+    /// (issue 9).
+    struct server_header {
+        std::optional<std::string> id;      ///< -> authid (BOSH-RESP-14)
+        std::optional<std::string> from;    ///< -> from (BOSH-RESP-8)
+        std::optional<std::string> version; ///< -> xmpp:version
+    };
+    std::unique_ptr<server_header> server;
 
     std::vector<held_request> held;        ///< ascending rid
     std::vector<pending_request> pending;  ///< ascending rid, all > last_rid + 1
@@ -219,10 +225,14 @@ struct engine::state {
     std::string queue;                     ///< server elements waiting for a request
     bool queue_has_stream_ns = false;
 
-    // terminating phase
-    condition terminal_cond = condition::none;
-    std::string terminal_body;
-    std::string terminal_reason;
+    /// The terminal body that waits for the next request (nothing was held): set exactly in
+    /// phase::terminating (issue 9: no room for it in a live session).
+    struct terminal_state {
+        condition cond = condition::none;
+        std::string body;
+        std::string reason;
+    };
+    std::unique_ptr<terminal_state> terminal;
 
     std::vector<action_t> actions;
 
@@ -246,6 +256,13 @@ struct engine::state {
         respond(id, status_for(c), terminate_body(c));
     }
 
+    /// Phase terminating: the next request gets the terminal body, and the session ends.
+    void answer_terminating(request_id id)
+    {
+        respond(id, status_for(terminal->cond), std::move(terminal->body));
+        finish(terminal->cond, std::move(terminal->reason));
+    }
+
     void finish(condition c, std::string reason)
     {
         ph = phase::ended;
@@ -255,7 +272,7 @@ struct engine::state {
         cache.shrink_to_fit();
         queue.clear();
         queue.shrink_to_fit();
-        terminal_body.clear();
+        terminal.reset();
         actions.emplace_back(action::session_ended{c, std::move(reason)});
     }
 
@@ -308,18 +325,23 @@ struct engine::state {
             if (lim.server_acks) {
                 w.attr("ack", h.rid); // BOSH-RESP-10: ack = creation rid
             }
-            w.attr("xmpp:version", server_version.value_or("1.0"));
+            w.attr("xmpp:version", server && server->version ? *server->version : std::string_view("1.0"));
             w.attr("xmpp:restartlogic", "true");
-            if (server_id) {
-                w.attr("authid", *server_id);
+            if (server && server->id) {
+                w.attr("authid", *server->id);
             }
         } else if (lim.server_acks && last_rid != h.rid) {
             // BOSH-ACK-1/3: only when it differs from the rid being answered.
             w.attr("ack", last_rid);
         }
-        if (server_from && !from_sent) {
-            w.attr("from", *server_from); // BOSH-RESP-8: once known
+        if (server && server->from && !from_sent) {
+            w.attr("from", *server->from); // BOSH-RESP-8: once known
             from_sent = true;
+        }
+        if (server && (h.creation || creation_answered)) {
+            // All of it is out: authid and version go on the creation response only, and a
+            // known `from` was just written. A later header's `from` comes back here.
+            server.reset();
         }
         if (h.answer_now && h.report_rid != 0) {
             w.attr("report", h.report_rid).attr("time", h.report_ms);
@@ -452,9 +474,7 @@ struct engine::state {
         }
         if (open_ids.empty()) {
             ph = phase::terminating;
-            terminal_cond = c;
-            terminal_body = std::move(b);
-            terminal_reason = std::move(reason);
+            terminal = std::make_unique<terminal_state>(terminal_state{c, std::move(b), std::move(reason)});
             held.clear();
             pending.clear();
             return;
@@ -545,8 +565,7 @@ struct engine::state {
             return;
         }
         if (ph == phase::terminating) {
-            respond(id, status_for(terminal_cond), std::move(terminal_body));
-            finish(terminal_cond, std::move(terminal_reason));
+            answer_terminating(id);
             return;
         }
         const std::uint64_t rid = req.rid;
@@ -792,8 +811,7 @@ struct engine::state {
         if (ph == phase::active) {
             fail(condition::bad_request, id, err.reason);
         } else if (ph == phase::terminating) {
-            respond(id, status_for(terminal_cond), std::move(terminal_body));
-            finish(terminal_cond, std::move(terminal_reason));
+            answer_terminating(id);
         } else {
             respond_terminal(id, condition::bad_request);
         }
@@ -839,14 +857,23 @@ struct engine::state {
         if (ph != phase::active) {
             return;
         }
-        if (h.id && !creation_answered) {
-            server_id = h.id; // authid only makes sense on the creation response
+        const bool keep_id = h.id && !creation_answered; // authid: the creation response only
+        const bool keep_from = h.from && !from_sent;
+        const bool keep_version = h.version && !creation_answered;
+        if (!keep_id && !keep_from && !keep_version) {
+            return;
         }
-        if (h.from && !from_sent) {
-            server_from = h.from;
+        if (!server) {
+            server = std::make_unique<server_header>();
         }
-        if (h.version && !creation_answered) {
-            server_version = h.version;
+        if (keep_id) {
+            server->id = h.id;
+        }
+        if (keep_from) {
+            server->from = h.from;
+        }
+        if (keep_version) {
+            server->version = h.version;
         }
     }
 
@@ -881,7 +908,7 @@ struct engine::state {
     {
         if (ph == phase::terminating) {
             if (now >= idle_since + inactivity_now()) {
-                finish(terminal_cond, std::move(terminal_reason));
+                finish(terminal->cond, std::move(terminal->reason));
             }
             return;
         }
