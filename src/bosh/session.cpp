@@ -53,7 +53,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
                  std::shared_ptr<upstream::shared_context> upstream_ctx, xml::limits xml_limits,
                  const core::clock& clock, std::weak_ptr<session_table> table, bool secure,
                  const limits::options& flow)
-    : ex_(std::move(ex)),
+    : ex_(core::io_executor_of(ex)),
       tag_(core::next_session_tag('b')),
       engine_(std::move(sid), opt),
       upstream_ctx_(std::move(upstream_ctx)),
