@@ -201,7 +201,8 @@ private:
     core::time_point open_deadline_;
     std::optional<core::time_point> close_deadline_;
     /// Client messages, one after the other, as children of one synthetic root (framing.cpp);
-    /// created on the first message, dropped after a message it could not take as it is.
+    /// created on the first message, dropped after a message it could not take as it is and
+    /// when the session is idle (release_idle()).
     std::unique_ptr<detail::message_parser> messages_;
 };
 
