@@ -64,7 +64,7 @@ session::session(net::any_io_executor ex, std::string sid, const options& opt,
       stream_args_(std::make_unique<const stream_args>(stream_args{xml_limits, flow})),
       out_mark_(flow.client_send_high_water, flow.client_send_low_water),
       max_parked_(opt.max_hold + 2),
-      timer_(core::make_timer(ex_))
+      timer_(ex_)
 {
     ++metrics::global().bosh_sessions_active;
 }
@@ -356,7 +356,7 @@ void session::run_actions()
         }
         pending_.clear();
         parked_.clear();
-        timer_.cancel();
+        timer_.disarm();
         return;
     }
     update_flow();
@@ -365,25 +365,13 @@ void session::run_actions()
 
 void session::arm_timer()
 {
-    auto deadline = engine_.next_deadline();
-    ++timer_generation_;
-    if (!deadline) {
-        timer_.cancel();
-        return;
-    }
-    timer_.expires_at(*deadline);
-    timer_.async_wait([self = shared_from_this(), gen = timer_generation_](boost::system::error_code ec) {
-        self->on_timer(ec, gen);
+    timer_.arm(engine_.next_deadline(), shared_from_this(), [](session& self) {
+        if (self.engine_.ended()) {
+            return;
+        }
+        self.engine_.on_timer(self.clock_.now());
+        self.run_actions();
     });
-}
-
-void session::on_timer(boost::system::error_code ec, std::uint64_t generation)
-{
-    if (ec || generation != timer_generation_ || engine_.ended()) {
-        return;
-    }
-    engine_.on_timer(clock_.now());
-    run_actions();
 }
 
 } // namespace boshgate::bosh

@@ -182,7 +182,7 @@ public:
           protocol_(std::move(protocol)),
           tag_(core::next_session_tag('w')),
           id_(next_session_id.fetch_add(1, std::memory_order_relaxed)),
-          timer_(core::make_timer(ws_.get_executor())),
+          timer_(ws_.get_executor()),
           out_mark_(cfg_->limits.client_send_high_water, cfg_->limits.client_send_low_water)
     {
         ++metrics::global().ws_sessions_active;
@@ -635,8 +635,7 @@ private:
             }
         }
         if (framing_->ended()) {
-            ++timer_generation_;
-            timer_.cancel();
+            timer_.disarm();
             post_settle_writer(); // the writing side may end once the queue is empty
             return;
         }
@@ -709,19 +708,12 @@ private:
 
     void arm_timer()
     {
-        auto deadline = framing_->next_deadline();
-        ++timer_generation_;
-        if (!deadline) {
-            timer_.cancel();
-            return;
-        }
-        timer_.expires_at(*deadline);
-        timer_.async_wait([self = this->shared_from_this(), gen = timer_generation_](boost::system::error_code ec) {
-            if (ec || gen != self->timer_generation_ || !self->framing_ || self->framing_->ended()) {
+        timer_.arm(framing_->next_deadline(), this->shared_from_this(), [](session& self) {
+            if (!self.framing_ || self.framing_->ended()) {
                 return;
             }
-            self->framing_->on_timer(self->now());
-            self->run_actions();
+            self.framing_->on_timer(self.now());
+            self.run_actions();
         });
     }
 
@@ -754,8 +746,7 @@ private:
         }
         finished_ = true;
         close_transport();
-        ++timer_generation_;
-        timer_.cancel();
+        timer_.disarm();
         disarm_write_guard();
         if (upstream_) {
             // Defensive: the framing always closes the upstream before it ends.
@@ -792,8 +783,7 @@ private:
     beast::flat_buffer message_;                ///< the client message being reassembled
     std::array<char, first_read_bytes> first_chunk_; ///< a message's first bytes are read here
     core::fifo<outbound> outbox_;                ///< empty: no storage (issue 9)
-    core::timer timer_;                         ///< framing.next_deadline()
-    std::uint64_t timer_generation_ = 0;
+    core::deadline_timer timer_;                ///< framing.next_deadline()
     core::guard_timer write_guard_;             ///< bounds one write (write_timeout); freed when idle
     core::optional_timer read_resume_;          ///< the reader waits on it while the server is not reading
     limits::watermark out_mark_;                ///< bytes in outbox_ (SEC-FLOW-1)

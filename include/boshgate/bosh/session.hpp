@@ -88,7 +88,6 @@ private:
     void update_flow();
     void run_actions();
     void arm_timer();
-    void on_timer(boost::system::error_code ec, std::uint64_t generation);
 
     /// The io thread's context (run by that one thread), as its own executor: 16 bytes, not an
     /// any_io_executor's 56 (core/timer.hpp).
@@ -122,8 +121,7 @@ private:
     limits::watermark out_mark_;              ///< engine_.queued_bytes() (SEC-FLOW-1)
     std::vector<parked_request> parked_;      ///< SEC-FLOW-2
     std::size_t max_parked_;                  ///< more than this: handed to the engine anyway
-    core::timer timer_;
-    std::uint64_t timer_generation_ = 0;
+    core::deadline_timer timer_; ///< engine_.next_deadline()
     bool removed_ = false;
     /// An upstream batch is open (engine::begin_upstream_batch) and its end is posted: the
     /// elements of one server read are delivered together, after that read's handler.

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 
 namespace boshgate::core {
@@ -61,6 +62,37 @@ private:
     std::unique_ptr<timer> t_;
 };
 
+namespace detail {
+template <class T>
+std::shared_ptr<T> lock_owner(const std::weak_ptr<T>& w) noexcept
+{
+    return w.lock();
+}
+template <class T>
+const std::shared_ptr<T>& lock_owner(const std::shared_ptr<T>& s) noexcept
+{
+    return s;
+}
+
+/// Wait on `t` (already set to expire) on behalf of generation `gen` of a counter in the
+/// owner; `on_due(owner)` runs only if the wait ends normally while `current` still equals
+/// `gen`: a cancelled wait, or one whose handler was already queued when the counter moved
+/// on, does nothing. `owner` is a std::weak_ptr (the wait does not keep the owner alive) or a
+/// std::shared_ptr (it does); `current` lives in the owner, so it is read only once the owner
+/// is known to be alive.
+template <class Holder, class OnDue>
+void wait_for_generation(timer& t, const std::uint64_t& current, std::uint64_t gen, Holder owner, OnDue on_due)
+{
+    t.async_wait([&current, gen, o = std::move(owner), f = std::move(on_due)](boost::system::error_code ec) {
+        const auto& self = lock_owner(o);
+        if (!self || ec || gen != current) {
+            return;
+        }
+        f(*self);
+    });
+}
+} // namespace detail
+
 /// A deadline for one operation at a time (a write that must make progress): arm() starts
 /// it, disarm() ends it, and `on_expiry(owner)` runs only when the deadline of the latest
 /// arm() passes with no disarm() or arm() since. A cancelled wait, one released while
@@ -77,14 +109,7 @@ public:
         const auto gen = ++generation_;
         auto& t = timer_.use(ex);
         t.expires_after(d);
-        t.async_wait([this, gen, w = std::move(owner), f = std::move(on_expiry)](boost::system::error_code ec) {
-            auto self = w.lock();
-            // With the owner alive, `this` (a member of it) is too.
-            if (!self || ec || gen != generation_) {
-                return;
-            }
-            f(*self);
-        });
+        detail::wait_for_generation(t, generation_, gen, std::move(owner), std::move(on_expiry));
     }
     void disarm() noexcept
     {
@@ -97,6 +122,38 @@ public:
 
 private:
     optional_timer timer_;
+    std::uint64_t generation_ = 0;
+};
+
+/// The timer a pure engine's next_deadline() drives in its I/O adapter (the BOSH engine, the
+/// WebSocket framing): arm(deadline) waits for the latest deadline only (none: no wait),
+/// disarm() ends the wait; `on_due(owner)` runs only for the latest arm(), as in
+/// guard_timer. The timer lives as long as the adapter (it is armed nearly all the time).
+/// The guard must be a member of the owner passed to arm().
+class deadline_timer {
+public:
+    explicit deadline_timer(const boost::asio::any_io_executor& ex) : timer_(make_timer(ex)) {}
+
+    /// `owner`: std::weak_ptr or std::shared_ptr (then the wait keeps the owner alive).
+    template <class Holder, class OnDue>
+    void arm(std::optional<std::chrono::steady_clock::time_point> deadline, Holder owner, OnDue on_due)
+    {
+        const auto gen = ++generation_;
+        if (!deadline) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(*deadline); // ends the previous wait (aborted)
+        detail::wait_for_generation(timer_, generation_, gen, std::move(owner), std::move(on_due));
+    }
+    void disarm() noexcept
+    {
+        ++generation_;
+        timer_.cancel();
+    }
+
+private:
+    timer timer_;
     std::uint64_t generation_ = 0;
 };
 

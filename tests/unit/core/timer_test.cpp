@@ -190,5 +190,85 @@ TEST_F(guard_timer_test, an_owner_gone_is_not_reached)
     EXPECT_TRUE(w.expired());
 }
 
+/// An adapter of a pure engine, as the BOSH and WebSocket sessions are.
+struct engine_adapter : std::enable_shared_from_this<engine_adapter> {
+    explicit engine_adapter(net::io_context& io) : timer(io.get_executor()) {}
+    deadline_timer timer;
+    int due = 0;
+    void arm(std::optional<std::chrono::steady_clock::time_point> at)
+    {
+        timer.arm(at, weak_from_this(), [](engine_adapter& self) { ++self.due; });
+    }
+};
+
+class deadline_timer_test : public ::testing::Test {
+protected:
+    net::io_context io;
+    std::shared_ptr<engine_adapter> a = std::make_shared<engine_adapter>(io);
+    std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::now(); }
+    int run()
+    {
+        io.restart();
+        io.run();
+        return a->due;
+    }
+};
+
+TEST_F(deadline_timer_test, a_deadline_that_passes_runs_the_action)
+{
+    a->arm(now() + 1ms);
+    EXPECT_EQ(run(), 1);
+}
+
+// An engine with nothing due (next_deadline() empty) waits for nothing; the earlier wait ends.
+TEST_F(deadline_timer_test, no_deadline_ends_the_wait)
+{
+    a->arm(now() + 1ms);
+    a->arm(std::nullopt);
+    EXPECT_EQ(run(), 0);
+}
+
+// Only the latest deadline counts: an earlier one that a later arm() moved does nothing.
+TEST_F(deadline_timer_test, only_the_latest_deadline_counts)
+{
+    a->arm(now() + 1ms);
+    a->arm(now() + 1h);
+    io.run_for(50ms);
+    EXPECT_EQ(a->due, 0);
+    a->arm(now() + 1ms);
+    EXPECT_EQ(run(), 1);
+}
+
+// The race cancel() cannot close: the deadline passed and the handler is queued when the
+// adapter disarms (its engine ended); the generation stops it.
+TEST_F(deadline_timer_test, a_handler_already_queued_when_disarmed_does_nothing)
+{
+    net::steady_timer first(io);
+    first.expires_after(1ms);
+    bool disarmed = false;
+    first.async_wait([&](boost::system::error_code) {
+        a->timer.disarm();
+        disarmed = true;
+    });
+    a->arm(now() + 1ms);
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(run(), 0);
+    EXPECT_TRUE(disarmed);
+}
+
+// With a std::shared_ptr the wait keeps its owner alive until it is due (the sessions' own
+// timers do: the deadline may be what ends them).
+TEST_F(deadline_timer_test, a_strong_owner_is_kept_until_the_deadline)
+{
+    std::weak_ptr<engine_adapter> w = a;
+    int due = 0;
+    a->timer.arm(now() + 1ms, a, [&due](engine_adapter&) { ++due; });
+    a.reset();
+    EXPECT_FALSE(w.expired());
+    io.run();
+    EXPECT_EQ(due, 1);
+    EXPECT_TRUE(w.expired()) << "released once the wait is over";
+}
+
 } // namespace
 } // namespace boshgate::core
