@@ -135,7 +135,7 @@ public:
         auto self = this->shared_from_this();
         net::co_spawn(ex, reader(self), net::detached);
         // The writer starts when there is something to write (kick_writer); the watchdog is
-        // a timer wait re-armed with each deadline.
+        // a timer wait armed for the nearer deadline (arm_watchdog).
     }
 
 private:
@@ -151,34 +151,45 @@ private:
         arm_watchdog();
     }
 
-    /// The watchdog: one timer wait for the nearer deadline, re-armed whenever one changes
-    /// (a callback, not a coroutine: an idle connection keeps no frame for it; issue 9). Its
-    /// handler owns the connection until the wait ends, as the coroutine did.
+    /// The watchdog: one timer wait, never later than the nearer deadline (a callback, not
+    /// a coroutine: an idle connection keeps no frame for it; issue 9). Its handler owns the
+    /// connection until the wait ends, as the coroutine did. A deadline that moves later
+    /// leaves the wait as it is: woken before anything is due, the handler waits again for
+    /// what is due by then. Only a nearer deadline re-arms the timer, so the usual request
+    /// (deadlines pushed later several times each) makes no timer-queue operation at all
+    /// (issue 9: CPU per message).
     void arm_watchdog()
     {
         if (closed_) {
             return;
         }
+        const auto due = std::min(read_deadline_, write_deadline_);
+        if (watchdog_at_ <= due) {
+            return; // a pending wait ends no later than this deadline (or neither is set)
+        }
         const auto generation = ++watchdog_generation_;
-        watchdog_.expires_at(std::min(read_deadline_, write_deadline_)); // ends the previous wait
+        watchdog_at_ = due;
+        watchdog_.expires_at(due); // ends the previous wait
         watchdog_.async_wait([self = this->shared_from_this(), generation](boost::system::error_code ec) {
+            if (generation != self->watchdog_generation_) {
+                return; // a wait replaced by a nearer one
+            }
+            self->watchdog_at_ = never;
             if (!ec) {
-                self->on_watchdog(generation);
+                self->on_watchdog();
             }
         });
     }
 
-    void on_watchdog(std::uint64_t generation)
+    void on_watchdog()
     {
         if (closed_) {
             return;
         }
         const auto now = core::clock_type::now();
         if (now < std::min(read_deadline_, write_deadline_)) {
-            if (generation == watchdog_generation_) {
-                arm_watchdog(); // not due yet by this clock: wait again
-            }
-            return; // a wait that had completed before a deadline moved: the newer one runs
+            arm_watchdog(); // woken early (the deadline moved later since): wait again
+            return;
         }
         if (now >= write_deadline_) {
             // The client accepts nothing: reset, do not leave the reply in the kernel.
@@ -863,6 +874,9 @@ private:
     core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
+    /// When the pending watchdog wait ends, never later than the nearer deadline (never:
+    /// no wait is pending, as no deadline is set).
+    core::time_point watchdog_at_ = never;
     std::uint64_t watchdog_generation_ = 0; ///< the current arm_watchdog() wait
     tcp::endpoint peer_;
     limits::address_key client_; ///< the peer's admission group

@@ -167,6 +167,41 @@ TEST_F(deadlines, plain_connection_without_a_request_is_closed_at_header_timeout
     EXPECT_TRUE(c.read_until_closed(20s).closed);
 }
 
+// SEC-DL-1, issue 9: the watchdog waits for the nearer deadline and moves only when one
+// comes nearer. A connection idle well past its first request's header deadline (the
+// watchdog has since been woken and waits for idle_timeout) that then starts a request and
+// stalls is cut off at header_timeout, not at the far idle deadline.
+TEST_F(deadlines, a_stalled_second_request_is_closed_at_header_timeout)
+{
+    gateway_options o;
+    o.http_extra = "header_timeout = \"1s\"\nidle_timeout = \"600s\"\n";
+    start(o);
+    raw_conn c(port());
+    c.send(raw_request("GET", "/healthz", "HTTP/1.1", {{"Host", "x"}}));
+    ASSERT_NE(c.read_until("ok\n", 10s).find("200"), std::string::npos);
+    std::this_thread::sleep_for(1500ms); // past the first request's header deadline
+    c.send("POST /http-bind HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+    auto r = c.read_until_closed(20s);
+    EXPECT_TRUE(r.closed);
+    EXPECT_EQ(r.bytes, "");
+}
+
+// SEC-DL-1, issue 9: a deadline that moved later does not cut the connection off at the
+// earlier one, which the watchdog's pending wait still ends at: woken then, it waits again.
+TEST_F(deadlines, a_deadline_moved_later_is_not_enforced_early)
+{
+    gateway_options o;
+    o.http_extra = "header_timeout = \"1s\"\nidle_timeout = \"600s\"\n";
+    start(o);
+    raw_conn c(port());
+    for (int i = 0; i < 3; ++i) {
+        c.send(raw_request("GET", "/healthz", "HTTP/1.1", {{"Host", "x"}}));
+        auto reply = c.read_until("ok\n", 10s);
+        ASSERT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << "request " << i << ": " << reply;
+        std::this_thread::sleep_for(1500ms); // beyond header_timeout, far within idle_timeout
+    }
+}
+
 // SEC-INJ-3: every response carries nosniff and a CSP that runs nothing. /metrics is not on
 // the public listener at all (it moved to the admin listener), proxied or not.
 TEST_F(headers, nosniff_csp_and_metrics_behind_a_proxy)
