@@ -737,94 +737,104 @@ private:
     }
 
     // ------------------------------------------------------------------ writing
-    /// The only writer (conventions rule 4); runs while replies are ready, see kick_writer().
-    net::awaitable<void> writer([[maybe_unused]] std::shared_ptr<connection> self)
+    /// The only writer (conventions rule 4): writes the replies at the front of the queue
+    /// while they are ready, one at a time, each from the completion of the one before. As
+    /// callbacks, not a coroutine started per reply (issue 9: CPU per message), and an idle
+    /// connection (a held BOSH request) holds nothing for it; see kick_writer().
+    void write_next()
     {
-        for (;;) {
-            while (!closed_ && !slots_.empty() && slots_.front()->res) {
-                auto s = slots_.front();
-                if (s->drop) {
-                    abort_pending();
-                    close();
-                    co_return;
-                }
-                if (s->upgrade) {
-                    hand_off(*s);
-                    co_return;
-                }
-                if (slots_.size() == 1 && ctx_->closing->load(std::memory_order_relaxed)) {
-                    // In-place restart: another process accepts now; the client's next
-                    // request goes there on a new connection.
-                    s->res->keep_alive(false);
-                }
-                // SEC-FLOW-3: a client that accepts no byte for limits.write_timeout is cut off.
-                const auto write_deadline = core::clock_type::now() + ctx_->limits_opt->write_timeout;
-                set_write_deadline(write_deadline);
-                auto [ec, n] = co_await bhttp::async_write(stream_, *s->res, as_tuple(use_awaitable));
-                set_write_deadline(never);
-                if (ec && core::clock_type::now() >= write_deadline) {
-                    ++metrics::global().flow_client_write_timeouts;
-                }
-                if (!slots_.empty() && slots_.front() == s) {
-                    slots_.pop_front();
-                }
-                if (idle_wait_ && slots_.empty()) {
-                    // The last reply is out and nothing new has arrived: idle from now on.
-                    set_read_deadline(core::clock_type::now() + ctx_->opt.idle_timeout);
-                }
-                read_wake_.cancel();
-                if (ec) {
-                    abort_pending();
-                    close();
-                    co_return;
-                }
-                if (s->close_after || !s->res->keep_alive()) {
-                    co_await shutdown();
-                    co_return;
-                }
+        if (!closed_ && !slots_.empty() && slots_.front()->res) {
+            auto s = slots_.front();
+            if (s->drop) {
+                abort_pending();
+                close();
+                return;
             }
-            if (closed_) {
-                co_return;
+            if (s->upgrade) {
+                hand_off(*s);
+                return;
             }
-            if (reading_done_ && slots_.empty()) {
-                co_await shutdown();
-                co_return;
+            if (slots_.size() == 1 && ctx_->closing->load(std::memory_order_relaxed)) {
+                // In-place restart: another process accepts now; the client's next
+                // request goes there on a new connection.
+                s->res->keep_alive(false);
             }
-            // Nothing ready: end here; kick_writer() starts a new one when something is.
-            writer_running_ = false;
-            co_return;
+            // SEC-FLOW-3: a client that accepts no byte for limits.write_timeout is cut off.
+            const auto write_deadline = core::clock_type::now() + ctx_->limits_opt->write_timeout;
+            set_write_deadline(write_deadline);
+            auto& res = *s->res;
+            bhttp::async_write(stream_, res,
+                               [self = this->shared_from_this(), s = std::move(s),
+                                write_deadline](boost::system::error_code ec, std::size_t) {
+                                   self->on_written(s, write_deadline, ec);
+                               });
+            return;
         }
+        if (closed_) {
+            return;
+        }
+        if (reading_done_ && slots_.empty()) {
+            shutdown();
+            return;
+        }
+        // Nothing ready: end here; kick_writer() starts the writer again when something is.
+        writer_running_ = false;
+    }
+
+    void on_written(const std::shared_ptr<slot>& s, core::time_point write_deadline, boost::system::error_code ec)
+    {
+        set_write_deadline(never);
+        if (ec && core::clock_type::now() >= write_deadline) {
+            ++metrics::global().flow_client_write_timeouts;
+        }
+        if (!slots_.empty() && slots_.front() == s) {
+            slots_.pop_front();
+        }
+        if (idle_wait_ && slots_.empty()) {
+            // The last reply is out and nothing new has arrived: idle from now on.
+            set_read_deadline(core::clock_type::now() + ctx_->opt.idle_timeout);
+        }
+        read_wake_.cancel();
+        if (ec) {
+            abort_pending();
+            close();
+            return;
+        }
+        if (s->close_after || !s->res->keep_alive()) {
+            shutdown();
+            return;
+        }
+        write_next();
     }
 
     /// A reply became ready or the reading side ended: run the writer unless it runs. It
     /// starts from a handler of its own (as the waiting writer used to be woken), so callers
-    /// deep in the reader or a BOSH reply never see it run inline. Issue 9: an idle
-    /// connection (a held BOSH request) holds no writer coroutine.
+    /// deep in the reader or a BOSH reply never see it run inline.
     void kick_writer()
     {
         if (writer_running_ || closed_) {
             return;
         }
         writer_running_ = true;
-        net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-            net::co_spawn(self->stream_.get_executor(), self->writer(self), net::detached);
-        });
+        net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
     }
 
-    net::awaitable<void> shutdown()
+    /// The last reply is out (or none will come): end the connection, TLS with close_notify
+    /// under a short write deadline.
+    void shutdown()
     {
         if (closed_) {
-            co_return;
+            return;
         }
         abort_pending();
         if constexpr (is_tls) {
             set_write_deadline(core::clock_type::now() + std::chrono::seconds(2));
-            co_await stream_.async_shutdown(as_tuple(use_awaitable));
+            stream_.async_shutdown([self = this->shared_from_this()](boost::system::error_code) { self->close(); });
         } else {
             boost::system::error_code ignored;
             stream_.shutdown(tcp::socket::shutdown_send, ignored);
+            close();
         }
-        close();
     }
 
     /// Give the stream to a WebSocket session (on this strand) and retire: from now on
@@ -886,7 +896,7 @@ private:
     bool closed_ = false;
     bool upgrading_ = false;  ///< an accepted WebSocket upgrade was the last request read
     bool handed_off_ = false; ///< the stream now belongs to a websocket session
-    bool writer_running_ = false; ///< a writer() coroutine is running or about to start
+    bool writer_running_ = false; ///< a reply is being written, or write_next() is about to run
     bool reader_idle_ = false;    ///< the reader waits for the next request (plain only)
     bool park_requested_ = false; ///< release_idle() cancelled that wait: park()
 };
