@@ -328,6 +328,11 @@ struct stream_parser::impl final : detail::expat_base {
         root_qname = root.qname;
         root.ns = parts.ns;
         root.local = parts.local;
+        std::size_t n_attrs = root_ns.size();
+        for (const XML_Char** a = atts; *a != nullptr; a += 2) {
+            ++n_attrs;
+        }
+        root.attrs.reserve(n_attrs); // one allocation, not one per doubling
         for (const ns_binding& b : root_ns) {
             root.attrs.push_back({b.prefix.empty() ? std::string("xmlns") : "xmlns:" + b.prefix,
                                   b.uri, {}});
