@@ -19,6 +19,7 @@
 #include "boshgate/http/discovery.hpp"
 #include "boshgate/http/forwarded.hpp"
 #include "boshgate/http/static_files.hpp"
+#include "boshgate/http/wire.hpp"
 #include "boshgate/limits/metrics.hpp"
 #include "boshgate/metrics/registry.hpp"
 #include "boshgate/websocket/handshake.hpp"
@@ -762,12 +763,16 @@ private:
             // SEC-FLOW-3: a client that accepts no byte for limits.write_timeout is cut off.
             const auto write_deadline = core::clock_type::now() + ctx_->limits_opt->write_timeout;
             set_write_deadline(write_deadline);
-            auto& res = *s->res;
-            bhttp::async_write(stream_, res,
-                               [self = this->shared_from_this(), s = std::move(s),
-                                write_deadline](boost::system::error_code ec, std::size_t) {
-                                   self->on_written(s, write_deadline, ec);
-                               });
+            // One buffer (wire.hpp), owned by the write's handler: an idle connection holds
+            // no reply bytes.
+            auto wire = std::make_unique<std::string>();
+            serialize(*s->res, *wire);
+            const auto bytes = net::buffer(*wire);
+            net::async_write(stream_, bytes,
+                             [self = this->shared_from_this(), s = std::move(s), write_deadline,
+                              wire = std::move(wire)](boost::system::error_code ec, std::size_t) {
+                                 self->on_written(s, write_deadline, ec);
+                             });
             return;
         }
         if (closed_) {
