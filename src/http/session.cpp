@@ -680,7 +680,7 @@ private:
         } else {
             s->res = bosh_response(*s, std::move(r));
         }
-        kick_writer();
+        kick_writer(true); // dispatch_bosh posted this: a handler of its own
     }
 
     // ------------------------------------------------------------------ responses
@@ -813,14 +813,19 @@ private:
     }
 
     /// A reply became ready or the reading side ended: run the writer unless it runs. It
-    /// starts from a handler of its own (as the waiting writer used to be woken), so callers
-    /// deep in the reader or a BOSH reply never see it run inline.
-    void kick_writer()
+    /// starts from a handler of its own, so callers deep in the reader never see it run
+    /// inline; `in_own_handler`: the caller is such a handler (a BOSH reply, posted to this
+    /// connection), and the writer starts at once, without a second post.
+    void kick_writer(bool in_own_handler = false)
     {
         if (writer_running_ || closed_) {
             return;
         }
         writer_running_ = true;
+        if (in_own_handler) {
+            write_next();
+            return;
+        }
         net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->write_next(); });
     }
 
