@@ -171,7 +171,7 @@ private:
         const auto generation = ++watchdog_generation_;
         watchdog_at_ = due;
         watchdog_.expires_at(due); // ends the previous wait
-        watchdog_.async_wait([self = this->shared_from_this(), generation](boost::system::error_code ec) {
+        watchdog_.async_wait(core::exact_alloc([self = this->shared_from_this(), generation](boost::system::error_code ec) {
             if (generation != self->watchdog_generation_) {
                 return; // a wait replaced by a nearer one
             }
@@ -179,7 +179,7 @@ private:
             if (!ec) {
                 self->on_watchdog();
             }
-        });
+        }));
     }
 
     void on_watchdog()
@@ -310,14 +310,14 @@ private:
         // The read buffer is empty (the reader parks only between requests), but keeps the
         // capacity of the last request read into it: give it back while the client is quiet.
         buffer_.shrink_to_fit();
-        beast::get_lowest_layer(stream_).async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](
-                                                                                  boost::system::error_code) {
-            --metrics::global().http_readers_parked;
-            if (self->closed_) {
-                return;
-            }
-            net::co_spawn(self->stream_.get_executor(), self->reader(self), net::detached);
-        });
+        beast::get_lowest_layer(stream_).async_wait(
+            tcp::socket::wait_read, core::exact_alloc([self = this->shared_from_this()](boost::system::error_code) {
+                --metrics::global().http_readers_parked;
+                if (self->closed_) {
+                    return;
+                }
+                net::co_spawn(self->stream_.get_executor(), self->reader(self), net::detached);
+            }));
     }
 
     void on_read_failed(boost::system::error_code ec)

@@ -698,7 +698,8 @@ private:
         // slot, ~100 bytes) goes with that thread's completion handler; unpark() makes a
         // new one.
         cancel_.reset();
-        lowest().async_wait(link_socket::wait_read, [self = shared_from_this()](error_code) { self->unpark(); });
+        lowest().async_wait(link_socket::wait_read,
+                            core::exact_alloc([self = shared_from_this()](error_code) { self->unpark(); }));
     }
 
     void unpark()

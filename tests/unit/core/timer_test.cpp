@@ -46,6 +46,34 @@ TEST(timer, made_on_an_io_context_executor_only)
     EXPECT_THROW((void)make_timer(strand), std::logic_error);
 }
 
+// Issue 9: a wait an idle session holds is allocated at its own size. Asio takes
+// std::allocator<void> to mean its recycling cache (which may hand out a block several times
+// the operation's size), so the handler must carry an allocator of another type; the wait
+// itself behaves as without it.
+TEST(exact_alloc, a_wait_keeps_its_behaviour_outside_asios_cache)
+{
+    auto h = exact_alloc([](boost::system::error_code) {});
+    using alloc = net::associated_allocator_t<decltype(h)>;
+    static_assert(!std::is_same_v<alloc, std::allocator<void>>);
+    EXPECT_TRUE((std::is_same_v<alloc, exact_allocator<void>>));
+
+    net::io_context io;
+    auto t = make_timer(io.get_executor());
+    std::optional<boost::system::error_code> fired;
+    t.expires_after(1ms);
+    t.async_wait(exact_alloc([&fired](boost::system::error_code ec) { fired = ec; }));
+    io.run();
+    EXPECT_EQ(fired, boost::system::error_code());
+
+    fired.reset();
+    t.expires_after(1h);
+    t.async_wait(exact_alloc([&fired](boost::system::error_code ec) { fired = ec; }));
+    t.cancel();
+    io.restart();
+    io.run();
+    EXPECT_EQ(fired, net::error::operation_aborted);
+}
+
 // Issue 9: an optional timer holds nothing until a wait needs it, and gives it back.
 TEST(optional_timer, exists_only_between_use_and_release)
 {
