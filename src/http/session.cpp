@@ -119,6 +119,7 @@ public:
           ctx_(std::move(ctx)),
           watchdog_(core::make_timer(stream_.get_executor()))
     {
+        watchdog_.expires_at(never); // no wait pending (arm_watchdog)
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
         peer_ = client_address ? *client_address : beast::get_lowest_layer(stream_).remote_endpoint(ec);
@@ -165,17 +166,16 @@ private:
             return;
         }
         const auto due = std::min(read_deadline_, write_deadline_);
-        if (watchdog_at_ <= due) {
+        if (watchdog_.expiry() <= due) {
             return; // a pending wait ends no later than this deadline (or neither is set)
         }
         const auto generation = ++watchdog_generation_;
-        watchdog_at_ = due;
         watchdog_.expires_at(due); // ends the previous wait
         watchdog_.async_wait(core::exact_alloc([self = this->shared_from_this(), generation](boost::system::error_code ec) {
             if (generation != self->watchdog_generation_) {
                 return; // a wait replaced by a nearer one
             }
-            self->watchdog_at_ = never;
+            self->watchdog_.expires_at(never); // no wait pending (no wait to cancel either)
             if (!ec) {
                 self->on_watchdog();
             }
@@ -889,14 +889,13 @@ private:
     Stream stream_;
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
+    /// Its expiry is when the pending wait ends, never later than the nearer deadline
+    /// (never: no wait is pending).
     core::timer watchdog_;
     core::optional_timer read_wake_; ///< the reader waits on it while max_pipelined replies are pending
     core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
-    /// When the pending watchdog wait ends, never later than the nearer deadline (never:
-    /// no wait is pending, as no deadline is set).
-    core::time_point watchdog_at_ = never;
     std::uint64_t watchdog_generation_ = 0; ///< the current arm_watchdog() wait
     tcp::endpoint peer_;
     limits::address_key client_; ///< the peer's admission group
