@@ -117,9 +117,8 @@ public:
         : admitted_(std::move(admitted)),
           stream_(std::move(stream)),
           ctx_(std::move(ctx)),
-          watchdog_(core::make_timer(stream_.get_executor()))
+          watchdog_(stream_.get_executor())
     {
-        watchdog_.expires_at(never); // no wait pending (arm_watchdog)
         ++metrics::global().http_connections_active;
         boost::system::error_code ec;
         peer_ = client_address ? *client_address : beast::get_lowest_layer(stream_).remote_endpoint(ec);
@@ -153,33 +152,19 @@ private:
         arm_watchdog();
     }
 
-    /// The watchdog: one timer wait, never later than the nearer deadline (a callback, not
-    /// a coroutine: an idle connection keeps no frame for it; issue 9). Its handler owns the
-    /// connection until the wait ends, as the coroutine did. A deadline that moves later
-    /// leaves the wait as it is: woken before anything is due, the handler waits again for
-    /// what is due by then. Only a nearer deadline re-arms the timer, so the usual request
-    /// (deadlines pushed later several times each) makes no timer-queue operation at all
-    /// (issue 9: CPU per message).
+    /// The watchdog: a core::deadline_timer for the nearer deadline (a callback, not a
+    /// coroutine: an idle connection keeps no frame for it; issue 9). Its wait owns the
+    /// connection until it ends, as the coroutine did. A deadline pushed later leaves the
+    /// wait as it is, so the usual request (deadlines pushed later several times each) makes
+    /// no timer-queue operation at all (issue 9: CPU per message).
     void arm_watchdog()
     {
         if (closed_) {
             return;
         }
         const auto due = std::min(read_deadline_, write_deadline_);
-        if (watchdog_.expiry() <= due) {
-            return; // a pending wait ends no later than this deadline (or neither is set)
-        }
-        const auto generation = ++watchdog_generation_;
-        watchdog_.expires_at(due); // ends the previous wait
-        watchdog_.async_wait(core::exact_alloc([self = this->shared_from_this(), generation](boost::system::error_code ec) {
-            if (generation != self->watchdog_generation_) {
-                return; // a wait replaced by a nearer one
-            }
-            self->watchdog_.expires_at(never); // no wait pending (no wait to cancel either)
-            if (!ec) {
-                self->on_watchdog();
-            }
-        }));
+        watchdog_.arm(due == never ? std::nullopt : std::optional(due), this->shared_from_this(),
+                      [](connection& self) { self.on_watchdog(); });
     }
 
     void on_watchdog()
@@ -187,12 +172,7 @@ private:
         if (closed_) {
             return;
         }
-        const auto now = core::clock_type::now();
-        if (now < std::min(read_deadline_, write_deadline_)) {
-            arm_watchdog(); // woken early (the deadline moved later since): wait again
-            return;
-        }
-        if (now >= write_deadline_) {
+        if (core::clock_type::now() >= write_deadline_) {
             // The client accepts nothing: reset, do not leave the reply in the kernel.
             boost::system::error_code ignored;
             beast::get_lowest_layer(stream_).set_option(net::socket_base::linger(true, 0), ignored);
@@ -853,7 +833,7 @@ private:
     {
         closed_ = true;
         handed_off_ = true;
-        watchdog_.cancel();
+        watchdog_.disarm();
         read_wake_.cancel();
         auto up = std::move(s.upgrade);
         const auto client_address = s.client_address;
@@ -881,7 +861,7 @@ private:
         closed_ = true;
         boost::system::error_code ignored;
         beast::get_lowest_layer(stream_).close(ignored);
-        watchdog_.cancel();
+        watchdog_.disarm();
         read_wake_.cancel();
     }
 
@@ -889,14 +869,11 @@ private:
     Stream stream_;
     std::shared_ptr<const context> ctx_;
     beast::flat_buffer buffer_;
-    /// Its expiry is when the pending wait ends, never later than the nearer deadline
-    /// (never: no wait is pending).
-    core::timer watchdog_;
+    core::deadline_timer watchdog_; ///< the nearer of read_deadline_ and write_deadline_
     core::optional_timer read_wake_; ///< the reader waits on it while max_pipelined replies are pending
     core::fifo<std::shared_ptr<slot>> slots_; ///< empty: no storage (issue 9)
     core::time_point read_deadline_ = never;
     core::time_point write_deadline_ = never;
-    std::uint64_t watchdog_generation_ = 0; ///< the current arm_watchdog() wait
     tcp::endpoint peer_;
     limits::address_key client_; ///< the peer's admission group
     bool first_request_ = true;

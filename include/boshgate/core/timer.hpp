@@ -157,35 +157,78 @@ private:
 };
 
 /// The timer a pure engine's next_deadline() drives in its I/O adapter (the BOSH engine, the
-/// WebSocket framing): arm(deadline) waits for the latest deadline only (none: no wait),
-/// disarm() ends the wait; `on_due(owner)` runs only for the latest arm(), as in
-/// guard_timer. The timer lives as long as the adapter (it is armed nearly all the time).
-/// The guard must be a member of the owner passed to arm().
+/// WebSocket framing, the HTTP connection's deadlines): arm(deadline) asks for `on_due(owner)`
+/// once the latest deadline passes (none: nothing is due), disarm() ends the wait. The guard
+/// must be a member of the owner passed to arm(); the timer lives as long as the owner.
+///
+/// One timer wait at a time, never later than the deadline asked for. A deadline that moves
+/// later leaves the pending wait as it is: woken before the deadline, the wait goes on until
+/// it (on_due does not run early). Only a nearer deadline re-arms the timer, so the usual
+/// event (each request, each message pushes the deadline later) makes no timer-queue
+/// operation and no allocation at all (issue 9: CPU per message). No deadline leaves the
+/// pending wait too, which then ends without action; disarm() ends it at once, releasing a
+/// strong owner. The owner and action of a wait are those of the arm() that started it: an
+/// adapter passes the same each time.
 class deadline_timer {
 public:
-    explicit deadline_timer(const boost::asio::any_io_executor& ex) : timer_(make_timer(ex)) {}
+    using time_point = std::chrono::steady_clock::time_point;
+
+    explicit deadline_timer(const boost::asio::any_io_executor& ex) : timer_(make_timer(ex))
+    {
+        timer_.expires_at(never); // no wait pending
+    }
 
     /// `owner`: std::weak_ptr or std::shared_ptr (then the wait keeps the owner alive).
     template <class Holder, class OnDue>
-    void arm(std::optional<std::chrono::steady_clock::time_point> deadline, Holder owner, OnDue on_due)
+    void arm(std::optional<time_point> deadline, Holder owner, OnDue on_due)
     {
-        const auto gen = ++generation_;
-        if (!deadline) {
-            timer_.cancel();
-            return;
+        due_ = deadline.value_or(never);
+        if (timer_.expiry() <= due_) {
+            return; // a pending wait ends no later (or nothing is due and none is pending)
         }
-        timer_.expires_at(*deadline); // ends the previous wait (aborted)
-        detail::wait_for_generation(timer_, generation_, gen, std::move(owner), std::move(on_due));
+        const auto gen = ++generation_;
+        timer_.expires_at(due_); // ends the previous wait (aborted)
+        wait(gen, std::move(owner), std::move(on_due));
     }
+
+    /// Nothing is due any more and no wait is left.
     void disarm() noexcept
     {
         ++generation_;
-        timer_.cancel();
+        due_ = never;
+        timer_.expires_at(never); // cancels the pending wait
     }
 
 private:
+    static constexpr time_point never = time_point::max();
+
+    /// The timer's expiry is the end of the wait `gen` (current); `on_due` runs when it comes
+    /// at or after due_. A wait whose generation has moved on (replaced by a nearer one, or
+    /// disarmed after its handler was queued) does nothing.
+    template <class Holder, class OnDue>
+    void wait(std::uint64_t gen, Holder owner, OnDue on_due)
+    {
+        timer_.async_wait(exact_alloc([this, gen, o = std::move(owner), f = std::move(on_due)](boost::system::error_code ec) mutable {
+            const auto& self = detail::lock_owner(o);
+            if (!self || gen != generation_) {
+                return; // owner gone (and this guard with it), or not the current wait
+            }
+            const bool due_set = !ec && due_ != never;
+            if (due_set && timer::clock_type::now() < due_) {
+                timer_.expires_at(due_); // woken early: the deadline moved later since
+                wait(gen, std::move(o), std::move(f));
+                return;
+            }
+            timer_.expires_at(never); // no wait pending (none to cancel either)
+            if (due_set) {
+                f(*self);
+            }
+        }));
+    }
+
     timer timer_;
-    std::uint64_t generation_ = 0;
+    time_point due_ = never;       ///< the latest deadline asked for
+    std::uint64_t generation_ = 0; ///< the current wait
 };
 
 } // namespace boshgate::core

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -223,9 +224,15 @@ struct engine_adapter : std::enable_shared_from_this<engine_adapter> {
     explicit engine_adapter(net::io_context& io) : timer(io.get_executor()) {}
     deadline_timer timer;
     int due = 0;
+    std::function<void()> on_due; ///< also run when due, if set
     void arm(std::optional<std::chrono::steady_clock::time_point> at)
     {
-        timer.arm(at, weak_from_this(), [](engine_adapter& self) { ++self.due; });
+        timer.arm(at, weak_from_this(), [](engine_adapter& self) {
+            ++self.due;
+            if (self.on_due) {
+                self.on_due();
+            }
+        });
     }
 };
 
@@ -296,6 +303,62 @@ TEST_F(deadline_timer_test, a_strong_owner_is_kept_until_the_deadline)
     io.run();
     EXPECT_EQ(due, 1);
     EXPECT_TRUE(w.expired()) << "released once the wait is over";
+}
+
+// Issue 9: a deadline pushed later (what each BOSH request and each message does) touches
+// no timer: the pending wait stays, so no wait ends aborted.
+TEST_F(deadline_timer_test, a_deadline_moved_later_ends_no_wait)
+{
+    a->arm(now() + 1h);
+    EXPECT_EQ(io.poll(), 0u);
+    a->arm(now() + 2h);
+    EXPECT_EQ(io.poll(), 0u) << "the pending wait was replaced";
+    a->arm(now() + 30min);
+    EXPECT_EQ(io.poll(), 1u) << "a nearer deadline replaces the wait (the old one ends aborted)";
+    a->timer.disarm();
+    EXPECT_EQ(io.poll(), 1u);
+    EXPECT_EQ(a->due, 0);
+}
+
+// The wait left pending wakes before the deadline that moved later and goes on waiting:
+// the action runs once, not before the latest deadline.
+TEST_F(deadline_timer_test, a_wait_woken_before_the_latest_deadline_waits_on)
+{
+    a->arm(now() + 5ms);
+    const auto latest = now() + 150ms;
+    a->arm(latest);
+    std::chrono::steady_clock::time_point ran_at{};
+    a->on_due = [&] { ran_at = now(); };
+    EXPECT_EQ(run(), 1);
+    EXPECT_GE(ran_at, latest);
+}
+
+// No deadline while a wait is pending: the wait ends without action when it wakes, and then
+// releases a strong owner.
+TEST_F(deadline_timer_test, no_deadline_leaves_a_wait_that_ends_without_action)
+{
+    std::weak_ptr<engine_adapter> w = a;
+    int due = 0;
+    a->timer.arm(now() + 1ms, a, [&due](engine_adapter&) { ++due; });
+    a->timer.arm(std::nullopt, a, [&due](engine_adapter&) { ++due; });
+    a.reset();
+    EXPECT_FALSE(w.expired());
+    io.run();
+    EXPECT_EQ(due, 0);
+    EXPECT_TRUE(w.expired()) << "released once the wait is over";
+}
+
+// disarm() ends the pending wait at once: a strong owner is released without waiting for the
+// deadline.
+TEST_F(deadline_timer_test, disarm_releases_a_strong_owner_at_once)
+{
+    std::weak_ptr<engine_adapter> w = a;
+    a->timer.arm(now() + 1h, a, [](engine_adapter&) {});
+    engine_adapter& held = *a;
+    a.reset();
+    held.timer.disarm();
+    io.poll();
+    EXPECT_TRUE(w.expired());
 }
 
 } // namespace
