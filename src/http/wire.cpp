@@ -11,6 +11,7 @@ void serialize(const string_response& res, std::string& out)
     out.clear();
     boost::beast::http::fields::writer header(res.base(), res.version(), res.result_int());
     const auto buffers = header.get();
+    out.reserve(net::buffer_size(buffers) + res.body().size()); // one allocation
     for (auto it = net::buffer_sequence_begin(buffers), end = net::buffer_sequence_end(buffers); it != end; ++it) {
         const net::const_buffer b = *it;
         out.append(static_cast<const char*>(b.data()), b.size());

@@ -54,6 +54,17 @@ TEST(wire, bytes_are_those_of_beasts_serializer)
     }
 }
 
+// Issue 9: a fresh buffer gets the reply in one allocation of its size, not grown in steps
+// (each step a copy and a block the allocator must find).
+TEST(wire, a_fresh_buffer_is_allocated_once_at_the_replys_size)
+{
+    for (std::size_t n : {0u, 300u, 5'000u}) {
+        std::string out;
+        serialize(bosh_like(11, std::string(n, 'x')), out);
+        EXPECT_EQ(out.capacity(), out.size()) << n;
+    }
+}
+
 // A HEAD answer keeps the GET's Content-Length and sends no body; errors carry their
 // status and a reason phrase, standard or the one set.
 TEST(wire, head_answers_and_reason_phrases)
