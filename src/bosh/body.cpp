@@ -234,18 +234,16 @@ std::variant<body, body_error> parse_body(std::string_view doc, const xml::limit
         return make_error("XEP-0124 §6", "root must be <body/> qualified by " + std::string(ns_httpbind));
     }
 
-    std::optional<std::string> sid;
+    body b;
     if (auto v = root.attr("sid")) {
-        sid = std::string(*v);
+        b.sid = std::string(*v);
     }
-    auto error = [&sid](std::string_view section, std::string_view what) {
+    auto error = [&b](std::string_view section, std::string_view what) {
         body_error e = make_error(section, what);
-        e.sid = sid;
+        e.sid = b.sid;
         return e;
     };
 
-    body b;
-    b.sid = sid;
     // BOSH-XML-7, BOSH-REQ-10: rid is required, a positiveInteger no larger than 2^53-1.
     auto rid = root.attr("rid");
     if (!rid) {
