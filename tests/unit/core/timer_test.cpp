@@ -247,6 +247,22 @@ protected:
         io.run();
         return a->due;
     }
+
+    /// `arm(timer, owner, action)` arms with `a` as a strong owner; the test then lets go of
+    /// `a`. Checks that the wait keeps it alive until the io_context has run out of work, and
+    /// releases it then; returns how often the action ran.
+    template <class Arm>
+    int due_with_a_strong_owner(Arm arm)
+    {
+        std::weak_ptr<engine_adapter> w = a;
+        int due = 0;
+        arm(a->timer, a, [&due](engine_adapter&) { ++due; });
+        a.reset();
+        EXPECT_FALSE(w.expired()) << "held by the wait";
+        io.run();
+        EXPECT_TRUE(w.expired()) << "released once the wait is over";
+        return due;
+    }
 };
 
 TEST_F(deadline_timer_test, a_deadline_that_passes_runs_the_action)
@@ -295,14 +311,10 @@ TEST_F(deadline_timer_test, a_handler_already_queued_when_disarmed_does_nothing)
 // timers do: the deadline may be what ends them).
 TEST_F(deadline_timer_test, a_strong_owner_is_kept_until_the_deadline)
 {
-    std::weak_ptr<engine_adapter> w = a;
-    int due = 0;
-    a->timer.arm(now() + 1ms, a, [&due](engine_adapter&) { ++due; });
-    a.reset();
-    EXPECT_FALSE(w.expired());
-    io.run();
-    EXPECT_EQ(due, 1);
-    EXPECT_TRUE(w.expired()) << "released once the wait is over";
+    EXPECT_EQ(due_with_a_strong_owner([this](deadline_timer& t, auto owner, auto action) {
+                  t.arm(now() + 1ms, owner, action);
+              }),
+              1);
 }
 
 // Issue 9: a deadline pushed later (what each BOSH request and each message does) touches
@@ -337,15 +349,11 @@ TEST_F(deadline_timer_test, a_wait_woken_before_the_latest_deadline_waits_on)
 // releases a strong owner.
 TEST_F(deadline_timer_test, no_deadline_leaves_a_wait_that_ends_without_action)
 {
-    std::weak_ptr<engine_adapter> w = a;
-    int due = 0;
-    a->timer.arm(now() + 1ms, a, [&due](engine_adapter&) { ++due; });
-    a->timer.arm(std::nullopt, a, [&due](engine_adapter&) { ++due; });
-    a.reset();
-    EXPECT_FALSE(w.expired());
-    io.run();
-    EXPECT_EQ(due, 0);
-    EXPECT_TRUE(w.expired()) << "released once the wait is over";
+    EXPECT_EQ(due_with_a_strong_owner([this](deadline_timer& t, auto owner, auto action) {
+                  t.arm(now() + 1ms, owner, action);
+                  t.arm(std::nullopt, owner, action);
+              }),
+              0);
 }
 
 // disarm() ends the pending wait at once: a strong owner is released without waiting for the
