@@ -28,7 +28,7 @@ const { WsSession, loadWs } = require('./ws_load');
 const { TcpSession, loadXmlParser } = require('./tcp_load');
 const { sampleRssKb, cpuMs, percentile } = require('./proc_stats');
 const { printReport } = require('./report');
-const { runThroughput, routeMessages } = require('./throughput');
+const { runThroughputRuns, runRates, routeMessages } = require('./throughput');
 const { runFakePhases, printFakeReport } = require('./fake_phases');
 const { num, parseOptions } = require('./cli');
 
@@ -74,13 +74,16 @@ function usage() {
   --ramp-interval MS    ms between ramp steps (default 200)
   --wait S              BOSH wait attribute (default 20)
   --no-marginal         skip the second batch of N sessions (RSS at 2N, marginal KB/session)
-  --tp-seconds T        throughput phase: T s with 1 pair x 1 in flight, then T s with
-                        --pairs x --in-flight (default 10; 0 = off)
+  --tp-seconds T        throughput phase: --tp-runs runs of T s with 1 pair x 1 in flight,
+                        then as many with --pairs x --in-flight (default 5; 0 = off)
+  --tp-runs R           runs back to back per throughput or scaling phase; each figure is
+                        the median over the runs (default 3)
   --pairs P             sender->receiver pairs in the throughput phase (default 50)
   --in-flight K         messages outstanding per pair in the throughput phase (default 5)
   --only LIST           comma list of: ${MANAGERS.join(',')} (default: all, in that order)
   --scaling-seconds S   boshgate in front of bench/fakexmpp: the --pairs x --in-flight
-                        throughput for S s with 1 and with 2 io threads (default 10; 0 = off)
+                        throughput, --tp-runs runs of S s, with 1 and with 2 io threads
+                        (default 5; 0 = off)
   --capacity N          boshgate in front of fakexmpp filled with N idle sessions (default 0 =
                         as many as its open-file limit allows, two fds each)
   --capacity-window W   logins in progress at once in the capacity phase (default 400)
@@ -95,7 +98,7 @@ env: BOSHGATE_BIN (binary; run.sh picks build/release/boshgate or the newest bui
 }
 
 function parseArgs(argv) {
-  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 10, pairs: 50, inFlight: 5, scalingSeconds: 10, capacity: 0, capacityWindow: 400, idleScale: 2000, idleScaleRuns: 3 };
+  const o = { sessions: 200, messages: 50, rampBatch: 20, rampInterval: 200, wait: 20, only: MANAGERS, keep: false, json: null, marginal: true, tpSeconds: 5, tpRuns: 3, pairs: 50, inFlight: 5, scalingSeconds: 5, capacity: 0, capacityWindow: 400, idleScale: 2000, idleScaleRuns: 3 };
   const count = (v, a) => num(a, v, { int: true });
   parseOptions(argv, {
     '--sessions': (v, a) => { o.sessions = count(v, a); },
@@ -107,6 +110,7 @@ function parseArgs(argv) {
     '--keep': () => { o.keep = true; },
     '--no-marginal': () => { o.marginal = false; },
     '--tp-seconds': (v, a) => { o.tpSeconds = count(v, a); },
+    '--tp-runs': (v, a) => { o.tpRuns = Math.max(1, count(v, a)); },
     '--pairs': (v, a) => { o.pairs = Math.max(1, count(v, a)); },
     '--in-flight': (v, a) => { o.inFlight = Math.max(1, count(v, a)); },
     '--json': (v) => { o.json = path.resolve(process.env.BENCH_CALLER_DIR || '.', v); },
@@ -456,7 +460,7 @@ async function runManager(kind, ctx) {
   fs.mkdirSync(phaseDir, { recursive: true });
   const sessions = [];
   const stops = [];
-  const budgetMs = 90000 + (o.sessions + r.attempted2) * 400 + o.messages * 2000 + o.tpSeconds * 2000 + (o.tpSeconds ? 30000 : 0);
+  const budgetMs = 90000 + (o.sessions + r.attempted2) * 400 + o.messages * 2000 + o.tpSeconds * o.tpRuns * 2000 + (o.tpSeconds ? 30000 : 0);
   const limit = deadline(budgetMs, `the ${kind} run`);
   let cancelled = false;
   limit.promise.catch(() => {
@@ -566,14 +570,15 @@ async function runManager(kind, ctx) {
       if (o.tpSeconds > 0 && !cancelled) {
         const live = sessions.filter((s) => s.jid && !s.error);
         for (const [key, pairs, inFlight] of [['tp1', 1, 1], ['tpN', o.pairs, o.inFlight]]) {
-          const t = await runThroughput({
-            sessions: live, pairs, inFlight, seconds: o.tpSeconds, mgrPid: mgr.pid,
+          const t = await runThroughputRuns({
+            sessions: live, pairs, inFlight, seconds: o.tpSeconds, runs: o.tpRuns, mgrPid: mgr.pid,
             prosodyPid: inProc ? null : prosody.pid, isCancelled, tag: key,
           });
           r[key] = t;
           if (t) {
             const cpuPer = (v) => (v === null ? 'n/a' : `${v.toFixed(3)} ms`);
-            log(`throughput ${t.pairs} pair(s) x ${t.inFlight}: ${t.received}/${t.sent} in ${t.seconds.toFixed(1)} s = ${t.rate.toFixed(0)} msgs/s, `
+            const each = runRates(t) ? ` (runs ${runRates(t)})` : '';
+            log(`throughput ${t.pairs} pair(s) x ${t.inFlight}: ${t.received}/${t.sent} in ${t.seconds.toFixed(1)} s, median ${t.rate.toFixed(0)} msgs/s${each}, `
               + `RTT p50 ${fmtMs(t.p50)} p99 ${fmtMs(t.p99)}; CPU per message: manager ${cpuPer(t.mgrMsPerMsg)}`
               + `${inProc ? '' : `, Prosody ${cpuPer(t.prosodyMsPerMsg)}`}; load generator ${t.genCpuPct.toFixed(0)} % of a core`);
           }

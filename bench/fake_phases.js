@@ -38,8 +38,8 @@ const { startBoshgate } = require(path.join(interop, 'boshgate'));
 const { BoshSession } = require('./bosh_load');
 const { WsSession } = require('./ws_load');
 const { settleWithin } = require('./load_session');
-const { runThroughput } = require('./throughput');
-const { cpuMs, sampleRssKb, rssKb, fdCount } = require('./proc_stats');
+const { runThroughputRuns, runRates } = require('./throughput');
+const { cpuMs, sampleRssKb, rssKb, fdCount, median } = require('./proc_stats');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -269,7 +269,7 @@ async function closeAll(sessions) {
  */
 async function runScaling({ ctx, fake, domain, log, isCancelled }) {
   const o = ctx.opts;
-  const out = { status: 'ok', error: null, seconds: o.scalingSeconds, pairs: o.pairs, inFlight: o.inFlight, fakeThreads: 2, runs: [], ratio: {} };
+  const out = { status: 'ok', error: null, seconds: o.scalingSeconds, runsPerPhase: o.tpRuns, pairs: o.pairs, inFlight: o.inFlight, fakeThreads: 2, runs: [], ratio: {} };
   const dir = path.join(ctx.dir, 'scaling');
   fs.mkdirSync(dir, { recursive: true });
   for (const transport of ['bosh', 'ws']) {
@@ -292,15 +292,18 @@ async function runScaling({ ctx, fake, domain, log, isCancelled }) {
         if (l.ok < 2) {
           throw new Error(`scaling ${tag}: ${l.ok} logins succeeded; first error: ${l.firstError}`);
         }
-        const t = await runThroughput({
+        const t = await runThroughputRuns({
           sessions: sessions.filter((s) => s.jid && !s.error), pairs: o.pairs, inFlight: o.inFlight,
-          seconds: o.scalingSeconds, mgrPid: gw.pid, prosodyPid: fx.pid, isCancelled, tag,
+          seconds: o.scalingSeconds, runs: o.tpRuns, mgrPid: gw.pid, prosodyPid: fx.pid, isCancelled, tag,
         });
+        if (!t) {
+          throw new Error(`scaling ${tag}: no throughput run completed`);
+        }
         const run = { transport, threads, ...t, serverMsPerMsg: t.prosodyMsPerMsg };
         delete run.prosodyMsPerMsg;
         out.runs.push(run);
         const f = (v) => (v === null ? 'n/a' : `${v.toFixed(3)} ms`);
-        log(`scaling ${transport.toUpperCase()} ${threads} io thread(s): ${t.rate.toFixed(0)} msgs/s (${t.received}/${t.sent}, lost ${t.lost}), `
+        log(`scaling ${transport.toUpperCase()} ${threads} io thread(s): median ${t.rate.toFixed(0)} msgs/s${runRates(t) ? ` (runs ${runRates(t)})` : ''} (${t.received}/${t.sent}, lost ${t.lost}), `
           + `RTT p50 ${t.p50 === null ? 'n/a' : t.p50.toFixed(2)} ms; CPU/msg gateway ${f(t.mgrMsPerMsg)}, fakexmpp ${f(t.prosodyMsPerMsg)}; `
           + `load generator ${t.genCpuPct.toFixed(0)} % of a core`);
       } finally {
@@ -429,16 +432,6 @@ async function runCapacity({ ctx, fake, domain, log, isCancelled }) {
   return out;
 }
 
-/** Median of the finite numbers in `values`; null if none. */
-function median(values) {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) {
-    return null;
-  }
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
 /**
  * Idle memory at scale (issue 9, "Memory"): per transport, a fresh gateway (1 io thread,
  * tls = "off") in front of fakexmpp; N idle sessions logged in, RSS; N more, RSS; the
@@ -505,7 +498,7 @@ async function runFakePhases({ ctx, domain, log }) {
   }
   const fake = findTool('fakexmpp', 'FAKEXMPP_BIN', ctx.boshgateBin);
   const budget = {
-    scaling: 120000 + o.scalingSeconds * 4 * 1000,
+    scaling: 120000 + o.scalingSeconds * o.tpRuns * 4 * 1000,
     capacity: 600000,
     idleScale: 60000 + o.idleScaleRuns * 2 * (20000 + o.idleScale * 20), // ~2 ms per login, generous
   };
@@ -546,14 +539,15 @@ function printFakeReport({ scaling, capacity, idleScale } = {}) {
   const w = (line) => process.stdout.write(`${line}\n`);
   if (scaling) {
     w('');
-    w(`Scaling: boshgate (tls off) -> fakexmpp (${scaling.fakeThreads || '?'} threads), ${scaling.pairs} pairs x ${scaling.inFlight} in flight, ${scaling.seconds} s each`);
+    const each = scaling.runsPerPhase > 1 ? `median of ${scaling.runsPerPhase} runs of ${scaling.seconds} s each` : `${scaling.seconds} s each`;
+    w(`Scaling: boshgate (tls off) -> fakexmpp (${scaling.fakeThreads || '?'} threads), ${scaling.pairs} pairs x ${scaling.inFlight} in flight, ${each}`);
     if (scaling.status !== 'ok') {
       w(`  ${scaling.status.toUpperCase()}: ${scaling.error}`);
     } else {
       w('| transport | io threads | msgs/s | RTT p50 / p99 (ms) | CPU/msg gateway (ms) | CPU/msg fakexmpp (ms) | load generator (% core) |');
       w('| --- | --- | --- | --- | --- | --- | --- |');
       for (const r of scaling.runs) {
-        w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} |`);
+        w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)}${runRates(r) ? ` (${runRates(r)})` : ''} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} |`);
       }
       w(`2 threads / 1 thread: BOSH ${fmt(scaling.ratio.bosh, 2)}x, WebSocket ${fmt(scaling.ratio.ws, 2)}x (goal >= 1.7x with a server that is not the bottleneck)`);
     }

@@ -26,7 +26,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 
-const CHARTS = ['memory', 'throughput', 'rtt', 'cpu', 'scaling', 'capacity'];
+const CHARTS = ['memory', 'throughput', 'rtt', 'cpu', 'scaling', 'capacity', 'idle-scale'];
 const W = 1200;
 const H = 720;
 
@@ -75,7 +75,8 @@ function runLine(data, date) {
     parts.push(`${o.sessions}${o.marginal === false ? '' : ` then ${2 * o.sessions}`} sessions`);
   }
   if (num(o.tpSeconds) !== null && o.tpSeconds > 0) {
-    parts.push(`throughput ${o.tpSeconds} s: 1 pair x 1, ${o.pairs ?? '?'} pairs x ${o.inFlight ?? '?'} in flight`);
+    const runs = num(o.tpRuns) !== null && o.tpRuns > 1 ? `median of ${o.tpRuns} x ` : '';
+    parts.push(`throughput ${runs}${o.tpSeconds} s: 1 pair x 1, ${o.pairs ?? '?'} pairs x ${o.inFlight ?? '?'} in flight`);
   }
   if (v.prosody) {
     parts.push(`Prosody ${v.prosody}`);
@@ -276,7 +277,7 @@ function scalingChart(data, date) {
   const inFlight = num(s.inFlight) ?? num(first.inFlight);
   const seconds = num(s.seconds);
   const header = `boshgate (tls off) -> fakexmpp (${num(s.fakeThreads) ?? '?'} threads); ${pairs ?? '?'} pairs x ${inFlight ?? '?'} in flight, `
-    + `${seconds ?? '?'} s per run; ${versionDate(data, date)}`;
+    + `${num(s.runsPerPhase) > 1 ? `median of ${s.runsPerPhase} runs of ` : ''}${seconds ?? '?'} s per run; ${versionDate(data, date)}`;
   // Per transport, "1 / 2 threads" figures for the notes.
   const pairOf = (field, d) => rows
     .filter((r) => num(r.one[field]) !== null || num(r.two[field]) !== null)
@@ -766,8 +767,8 @@ function plotResults(data, prefix, { date, gnuplot = 'gnuplot', timeoutMs = 6000
  * `node bench/plot.js --check`: plots a made-up run with a FAILED row, a NOT MEASURED row,
  * the setup pseudo-row and rows with missing or malformed figures into a temporary
  * directory, and checks what is drawn, what is left out and what is refused; likewise
- * the scaling and capacity phases present (with a run or a figure missing), absent, null,
- * FAILED, NOT MEASURED and without any usable figure.
+ * the scaling, capacity and idle-scale phases present (with a run or a figure missing),
+ * absent, null, FAILED, NOT MEASURED and without any usable figure.
  */
 function selfCheck() {
   const assert = require('node:assert/strict');
@@ -775,7 +776,7 @@ function selfCheck() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-plot-check-'));
   const tpOf = (rate, p50, p99, mgr, pros) => ({ pairs: 50, inFlight: 5, rate, p50, p99, mgrMsPerMsg: mgr, prosodyMsPerMsg: pros, lost: 0 });
   const data = {
-    opts: { sessions: 100, marginal: true, tpSeconds: 5, pairs: 50, inFlight: 5 },
+    opts: { sessions: 100, marginal: true, tpSeconds: 5, tpRuns: 3, pairs: 50, inFlight: 5 },
     versions: { prosody: '0.12.3', node: process.version },
     results: [
       { kind: 'boshgate', label: 'boshgate BOSH -> Prosody c2s', status: 'ok', inProcess: false, held: 100, held2: 200,
@@ -794,7 +795,7 @@ function selfCheck() {
     ],
     // WebSocket on 2 threads missing (no ratio), a loss on BOSH, a malformed run.
     scaling: {
-      status: 'ok', error: null, seconds: 5, pairs: 50, inFlight: 5, fakeThreads: 2,
+      status: 'ok', error: null, seconds: 5, runsPerPhase: 3, pairs: 50, inFlight: 5, fakeThreads: 2,
       runs: [
         { transport: 'bosh', threads: 1, rate: 20000, p50: 10, p99: 30, mgrMsPerMsg: 0.05, serverMsPerMsg: 0.01, genCpuPct: 60, lost: 0 },
         { transport: 'bosh', threads: 2, rate: 36000, p50: 6, p99: 20, mgrMsPerMsg: 0.06, serverMsPerMsg: 0.01, genCpuPct: 95, lost: 7 },
@@ -816,6 +817,15 @@ function selfCheck() {
       loginsOk: 398, loginsFailed: 2, firstError: 'login exceeded 30 s', loginRate: 2345.6,
       cpuPerLoginMs: { gateway: 0.4, fake: 0.1, generator: 1.2 }, cpuPctDuringRamp: { gateway: 90, fake: 25, generator: 99 },
       generator: 'capload (C++)',
+    },
+    // WebSocket's second run has no figure; a malformed run.
+    idleScale: {
+      status: 'ok', error: null, sessions: 2000, wait: 50,
+      runs: [
+        { transport: 'bosh', run: 1, marginalKb: 5.25 }, { transport: 'ws', run: 1, marginalKb: 6.9 },
+        { transport: 'bosh', run: 2, marginalKb: 5.5 }, { transport: 'ws', run: 2, marginalKb: null }, 7,
+      ],
+      median: { bosh: 5.375, ws: 6.9 },
     },
   };
   try {
@@ -852,7 +862,8 @@ function selfCheck() {
     // the server is fakexmpp; losses and a busy load generator in the notes.
     assert.match(gp, /"2 \/ 1 threads: 1\.80x" at first 0,/);
     assert.doesNotMatch(gp, /2 \/ 1 threads: .* at first 1,/);
-    assert.match(gp, /boshgate \(tls off\) -> fakexmpp \(2 threads\); 50 pairs x 5 in flight, 5 s per run; Node v[^;]+; 2026-01-02 03:04 UTC/);
+    assert.match(gp, /boshgate \(tls off\) -> fakexmpp \(2 threads\); 50 pairs x 5 in flight, median of 3 runs of 5 s per run; Node v[^;]+; 2026-01-02 03:04 UTC/);
+    assert.match(gp, /throughput median of 3 x 5 s: 1 pair x 1, 50 pairs x 5 in flight/);
     assert.match(gp, /BOSH, 2 io thread\(s\): 7 message\(s\) lost/);
     assert.match(gp, /load generator near 100 % of a core/);
     assert.match(dat('scaling'), /^0\.2000 36000 # BOSH$/m);
@@ -869,15 +880,21 @@ function selfCheck() {
     assert.equal(rssBlock.split('# index 0')[1].trim().split('\n').length, 1 + 4);
     assert.equal(fdBlock.trim().split('\n').length, 1 + 3);
     assert.doesNotMatch(dat('capacity'), /many/);
+    // Idle at scale: the medians drawn, each run's figure in the notes (n/a for none).
+    assert.match(dat('idle-scale'), /^0\.0000 5\.375 # BOSH$/m);
+    assert.match(dat('idle-scale'), /^1\.0000 6\.9 # WebSocket$/m);
+    assert.match(gp, /BOSH, each run: 5\.25, 5\.50 KB\/session/);
+    assert.match(gp, /WebSocket, each run: 6\.90, n\/a KB\/session/);
+    assert.match(gp, /2000 then 4000 idle sessions of one transport per run/);
     // The phases absent / null: the row charts only, the reasons in `skipped`, and the
     // images of an earlier plot under the same prefix removed.
     const { opts: _o, ...noOpts } = data;
-    const none = plotResults({ ...noOpts, scaling: undefined, capacity: null }, prefix);
+    const none = plotResults({ ...noOpts, scaling: undefined, capacity: null, idleScale: undefined }, prefix);
     assert.equal(none.files.length, 4 * 2);
-    assert.deepEqual(none.skipped, ['scaling: phase not in the results', 'capacity: phase not in the results']);
-    assert.deepEqual(plotResults({ ...data, opts: { ...data.opts, scalingSeconds: 0, capacity: -1 }, scaling: null, capacity: null }, prefix).skipped,
-      ['scaling: phase not run (--scaling-seconds 0)', 'capacity: phase not run (--no-capacity)']);
-    for (const c of ['scaling', 'capacity']) {
+    assert.deepEqual(none.skipped, ['scaling: phase not in the results', 'capacity: phase not in the results', 'idle-scale: phase not in the results']);
+    assert.deepEqual(plotResults({ ...data, opts: { ...data.opts, scalingSeconds: 0, capacity: -1, idleScale: 0 }, scaling: null, capacity: null, idleScale: null }, prefix).skipped,
+      ['scaling: phase not run (--scaling-seconds 0)', 'capacity: phase not run (--no-capacity)', 'idle-scale: phase not run (--idle-scale 0)']);
+    for (const c of ['scaling', 'capacity', 'idle-scale']) {
       for (const ext of ['png', 'svg', 'dat']) {
         assert.ok(!fs.existsSync(`${prefix}-${c}.${ext}`), `stale ${c}.${ext} removed`);
       }
@@ -887,20 +904,24 @@ function selfCheck() {
       ...data,
       scaling: { status: 'failed', error: 'fakexmpp did not start:\nno port' },
       capacity: { status: 'not measured', error: 'no fakexmpp at /x/fakexmpp (build target fakexmpp, or set FAKEXMPP_BIN)' },
+      idleScale: { status: 'failed', error: 'the idleScale phase exceeded its 200 s budget' },
     }, path.join(dir, 'bad'));
     assert.equal(bad.files.length, 4 * 2);
-    assert.deepEqual(bad.skipped, ['scaling: FAILED: fakexmpp did not start: no port', 'capacity: NOT MEASURED: no fakexmpp at /x/fakexmpp (build target fakexmpp, or set FAKEXMPP_BIN)']);
+    assert.deepEqual(bad.skipped, ['scaling: FAILED: fakexmpp did not start: no port', 'capacity: NOT MEASURED: no fakexmpp at /x/fakexmpp (build target fakexmpp, or set FAKEXMPP_BIN)',
+      'idle-scale: FAILED: the idleScale phase exceeded its 200 s budget']);
     assert.deepEqual(plotResults({
       ...data,
       scaling: { status: 'ok', runs: [{ transport: 'bosh', threads: 1, rate: 'fast' }] },
       capacity: { status: 'ok', checkpoints: [{ pct: 0, sessions: 0, rssKb: null, fds: null }] },
-    }, path.join(dir, 'empty-phases')).skipped, ['scaling: no run has its figures', 'capacity: no checkpoint has its figures']);
+      idleScale: { status: 'ok', runs: [{ transport: 'ws', marginalKb: null }], median: { bosh: null, ws: null } },
+    }, path.join(dir, 'empty-phases')).skipped, ['scaling: no run has its figures', 'capacity: no checkpoint has its figures', 'idle-scale: no run has its figures']);
     // The phases only (no row measured): their two charts; with nothing at all, the
     // refusal names the phases' reasons too.
-    const only = plotResults({ versions: data.versions, results: [], scaling: data.scaling, capacity: data.capacity }, path.join(dir, 'only'));
-    assert.deepEqual(only.files.map((f) => path.basename(f)), ['only-scaling.svg', 'only-scaling.png', 'only-capacity.svg', 'only-capacity.png']);
+    const only = plotResults({ versions: data.versions, results: [], scaling: data.scaling, capacity: data.capacity, idleScale: data.idleScale }, path.join(dir, 'only'));
+    assert.deepEqual(only.files.map((f) => path.basename(f)),
+      ['only-scaling.svg', 'only-scaling.png', 'only-capacity.svg', 'only-capacity.png', 'only-idle-scale.svg', 'only-idle-scale.png']);
     assert.throws(() => plotResults({ results: [], scaling: { status: 'failed', error: 'boom' } }, path.join(dir, 'nothing')),
-      /nothing to plot .*scaling: FAILED: boom; capacity: phase not in the results/);
+      /nothing to plot .*scaling: FAILED: boom; capacity: phase not in the results; idle-scale: phase not in the results/);
     // No gnuplot: a clear reason.
     assert.throws(() => plotResults(data, path.join(dir, 'nognu'), { gnuplot: 'gnuplot-not-installed-here' }), /not found \(Debian: apt-get install gnuplot-nox/);
     process.stdout.write(`plot: check passed (${files.length} images in ${path.dirname(prefix)})\n`);

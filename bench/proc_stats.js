@@ -76,4 +76,14 @@ function percentile(values, p) {
   return sorted[Math.min(rank, sorted.length) - 1];
 }
 
-module.exports = { rssKb, cpuMs, sampleRssKb, percentile, fdCount };
+/** Median of the finite numbers in `values`; null if none. */
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) {
+    return null;
+  }
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+module.exports = { rssKb, cpuMs, sampleRssKb, percentile, median, fdCount };

@@ -3,6 +3,8 @@
 // and failures. Every manager asked for gets a row: measured, failed (with the
 // reason) or not measured (with the reason).
 
+const { runRates } = require('./throughput');
+
 function mb(kb) {
   return kb === null || kb === undefined ? '-' : (kb / 1024).toFixed(1);
 }
@@ -65,7 +67,7 @@ function tpCells(t, inProc, noMgr = false) {
   const per = (v) => (known(v) ? v.toFixed(3) : '-');
   const lost = t.lost ? ` (${t.lost} lost)` : '';
   return [
-    `${t.rate.toFixed(0)}${lost}`,
+    `${t.rate.toFixed(0)}${runRates(t) ? ` (${runRates(t)})` : ''}${lost}`,
     pair(t.p50, t.p99),
     inProc ? `${per(t.mgrMsPerMsg)} (same)` : `${noMgr ? 'n/a' : per(t.mgrMsPerMsg)} / ${per(t.prosodyMsPerMsg)}`,
   ];
@@ -114,7 +116,9 @@ function printReport({ opts, results, versions, elapsedS, dir, allKinds }) {
   out.push(table(header, measured.map(row)));
   if (opts.tpSeconds > 0) {
     out.push('');
-    out.push(`Throughput: ${opts.tpSeconds} s with 1 pair x 1 message in flight, then ${opts.tpSeconds} s with ${opts.pairs} pairs x ${opts.inFlight} in flight `
+    const runs = opts.tpRuns > 1 ? `${opts.tpRuns} runs of ` : '';
+    out.push(`Throughput: ${runs}${opts.tpSeconds} s with 1 pair x 1 message in flight, then ${runs}${opts.tpSeconds} s with ${opts.pairs} pairs x ${opts.inFlight} in flight `
+      + `${opts.tpRuns > 1 ? '(each figure the median over the runs; msgs/s also per run) ' : ''}`
       + '(headline messages A -> B between held sessions; RTT = sent on A -> received on B; CPU = utime + stime per delivered message; '
       + 'load gen = this Node process, % of one core: near 100 % means the generator, not the manager, sets the rate).');
     const tpHeader = [

@@ -9,9 +9,13 @@
 // The load generator is Node (one process, the raw BOSH / WebSocket clients of
 // this directory); its own CPU over the phase is reported next to the rates so
 // that a saturated generator is visible (its CPU near one core = 1,000 ms/s).
+//
+// A phase is several runs back to back on the same sessions (runThroughputRuns);
+// each figure is the median over the runs (issue 9: "medians of 3"), and the
+// runs' own figures are kept so that the spread is visible.
 
 const { performance } = require('node:perf_hooks');
-const { cpuMs, percentile } = require('./proc_stats');
+const { cpuMs, percentile, median } = require('./proc_stats');
 
 /**
  * Routes every <message/> the sessions receive to a waiter by id: returns the
@@ -104,4 +108,84 @@ async function runThroughput({ sessions, pairs, inFlight, seconds, mgrPid, proso
   };
 }
 
-module.exports = { runThroughput, routeMessages };
+/** The figures of a run that a phase reports as the median over its runs. */
+const MEDIAN_FIELDS = ['rate', 'p50', 'p99', 'mgrMsPerMsg', 'prosodyMsPerMsg', 'genCpuPct'];
+/** The counts that a phase reports as the sum over its runs. */
+const SUM_FIELDS = ['seconds', 'sent', 'received', 'lost'];
+
+/**
+ * Folds the results of runThroughput over one phase's runs: the MEDIAN_FIELDS are
+ * medians (null when no run has the figure), the SUM_FIELDS sums, and `runs` keeps
+ * each run's MEDIAN_FIELDS. Null for no runs.
+ */
+function foldRuns(done) {
+  if (done.length === 0) {
+    return null;
+  }
+  const out = { pairs: done[0].pairs, inFlight: done[0].inFlight };
+  for (const f of SUM_FIELDS) {
+    out[f] = done.reduce((acc, t) => acc + t[f], 0);
+  }
+  for (const f of MEDIAN_FIELDS) {
+    out[f] = median(done.map((t) => t[f]));
+  }
+  out.runs = done.map((t) => Object.fromEntries(MEDIAN_FIELDS.map((f) => [f, t[f]])));
+  return out;
+}
+
+/**
+ * runThroughput `runs` times back to back on the same sessions (tags tag-r1, tag-r2, ...),
+ * folded by foldRuns. Stops early when cancelled or when a run cannot start.
+ */
+async function runThroughputRuns({ runs, tag, ...args }) {
+  const done = [];
+  for (let i = 1; i <= runs && !args.isCancelled(); i++) {
+    const t = await runThroughput({ ...args, tag: `${tag}-r${i}` });
+    if (!t) {
+      break;
+    }
+    done.push(t);
+  }
+  return foldRuns(done);
+}
+
+/** A folded phase's rate per run, for logs and tables: '3900/4000/4100'; '' for one run. */
+function runRates(t) {
+  return t && Array.isArray(t.runs) && t.runs.length > 1 ? t.runs.map((r) => r.rate.toFixed(0)).join('/') : '';
+}
+
+/** Checks foldRuns on made-up runs: `node bench/throughput.js --check`. */
+function selfCheck() {
+  const assert = require('node:assert/strict');
+  const run = (rate, p50, mgr, prosody, lost) => ({
+    pairs: 50, inFlight: 5, seconds: 5, sent: rate * 5 + lost, received: rate * 5, lost,
+    rate, p50, p99: p50 * 2, mgrMsPerMsg: mgr, prosodyMsPerMsg: prosody, genCpuPct: rate / 100,
+  });
+  assert.equal(foldRuns([]), null);
+  const f = foldRuns([run(4000, 100, 0.07, null, 0), run(3000, 140, 0.09, null, 2), run(5000, 90, 0.06, null, 1)]);
+  // Each figure is its own median: the median run by rate is not the median run by p50.
+  assert.equal(f.rate, 4000);
+  assert.equal(f.p50, 100);
+  assert.equal(f.p99, 200);
+  assert.equal(f.mgrMsPerMsg, 0.07);
+  assert.equal(f.prosodyMsPerMsg, null, 'no run has a server figure: none is made up');
+  assert.deepEqual([f.seconds, f.sent, f.received, f.lost], [15, 60003, 60000, 3]);
+  assert.deepEqual(f.runs.map((r) => r.rate), [4000, 3000, 5000], 'the runs keep their order');
+  assert.equal(f.runs[1].prosodyMsPerMsg, null);
+  assert.equal(runRates(f), '4000/3000/5000');
+  assert.equal(runRates(foldRuns([run(4000, 100, 0.07, null, 0)])), '', 'one run has no spread to show');
+  assert.equal(runRates(null), '');
+  // Two runs (one cancelled): the mean of the middle two.
+  assert.ok(Math.abs(foldRuns([run(4000, 100, 0.07, 0.2, 0), run(3000, 140, 0.09, 0.4, 0)]).prosodyMsPerMsg - 0.3) < 1e-12);
+  console.log('throughput.js: self-check passed');
+}
+
+if (require.main === module) {
+  if (process.argv[2] !== '--check') {
+    console.error('usage: node bench/throughput.js --check');
+    process.exit(2);
+  }
+  selfCheck();
+}
+
+module.exports = { runThroughput, runThroughputRuns, runRates, routeMessages };
