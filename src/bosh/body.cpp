@@ -12,13 +12,21 @@ namespace boshgate::bosh {
 namespace {
 
 /// Collects the document's events; everything is discarded by the caller on error.
+/// The root is swapped into storage kept per thread (parse_body only reads it, before the
+/// next body is parsed on this thread): the parser gets buffers back that already have the
+/// capacity of a body's attributes, so a body's root costs no allocation once warm.
 class collector final : public xml::handler {
 public:
-    std::optional<xml::root_open> root;
+    const xml::root_open* root = nullptr;
     std::vector<xml::element> payloads;
     std::size_t payload_bytes = 0;
 
-    void on_open(xml::root_open&& r) override { root = std::move(r); }
+    void on_open(xml::root_open&& r) override
+    {
+        thread_local xml::root_open storage;
+        std::swap(storage, r);
+        root = &storage;
+    }
     void on_element(xml::element&& el) override
     {
         payload_bytes += el.xml.size();

@@ -158,13 +158,19 @@ bool starts_as_utf16(std::size_t at, std::string_view bytes) noexcept
 std::string name_parts::qname() const
 {
     std::string out;
+    qname_to(out);
+    return out;
+}
+
+void name_parts::qname_to(std::string& out) const
+{
+    out.clear();
     out.reserve(qname_size());
     if (!prefix.empty()) {
         out.append(prefix);
         out.push_back(':');
     }
     out.append(local);
-    return out;
 }
 
 name_parts split_name(const XML_Char* name) noexcept

@@ -31,6 +31,8 @@ struct name_parts {
         return prefix.empty() ? local.size() : prefix.size() + 1 + local.size();
     }
     std::string qname() const;
+    /// The same into `out`, replacing what it held (its capacity is kept).
+    void qname_to(std::string& out) const;
 };
 name_parts split_name(const XML_Char* name) noexcept;
 

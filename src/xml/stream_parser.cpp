@@ -46,6 +46,12 @@ struct stream_parser::impl final : detail::expat_base {
     /// One of a thread's reused document parsers (parse_document): expat sits inside a
     /// synthetic root that is never reported, and each document is a child of it.
     bool multi_document = false;
+    /// Where open_root builds the root it delivers, when set: storage that outlives the
+    /// document (the reused document parser's), filled in place so that the strings and the
+    /// attribute list keep their capacity from document to document; a handler that swaps
+    /// it with storage of its own gets a filled root and gives buffers back. Null: a fresh
+    /// root_open per root (a stream has one root; no storage kept per stream).
+    root_open* root_storage = nullptr;
 
     // ---- document state
     unsigned depth = 0; ///< open elements, root included
@@ -323,23 +329,33 @@ struct stream_parser::impl final : detail::expat_base {
             fail(errc::element_too_large, detail::why::too_large);
             return;
         }
-        root_open root;
-        root.qname = parts.qname();
+        root_open fresh;
+        root_open& root = root_storage != nullptr ? *root_storage : fresh;
+        parts.qname_to(root.qname);
         root_qname = root.qname;
-        root.ns = parts.ns;
-        root.local = parts.local;
+        root.ns.assign(parts.ns);
+        root.local.assign(parts.local);
         std::size_t n_attrs = root_ns.size();
         for (const XML_Char** a = atts; *a != nullptr; a += 2) {
             ++n_attrs;
         }
-        root.attrs.reserve(n_attrs); // one allocation, not one per doubling
+        // Assigned in place: existing entries keep their strings' capacity, and a fresh
+        // list is allocated once, not once per doubling.
+        root.attrs.resize(n_attrs);
+        auto out = root.attrs.begin();
         for (const ns_binding& b : root_ns) {
-            root.attrs.push_back({b.prefix.empty() ? std::string("xmlns") : "xmlns:" + b.prefix,
-                                  b.uri, {}});
+            out->qname.assign(b.prefix.empty() ? "xmlns" : "xmlns:");
+            out->qname.append(b.prefix);
+            out->value.assign(b.uri);
+            out->ns.clear();
+            ++out;
         }
         for (const XML_Char** a = atts; *a != nullptr; a += 2) {
             detail::name_parts an = detail::split_name(a[0]);
-            root.attrs.push_back({an.qname(), a[1], std::string(an.ns)});
+            an.qname_to(out->qname);
+            out->value.assign(a[1]);
+            out->ns.assign(an.ns);
+            ++out;
         }
         depth = 1;
         retain_from = end;
@@ -780,18 +796,24 @@ std::size_t stream_parser::namespace_decls_in_scope() const noexcept
 
 namespace {
 
-/// A document's events, held until it is known to have parsed cleanly.
+/// A document's events, held until it is known to have parsed cleanly. The root is
+/// swapped in, not moved: the parser's root storage gets this one's buffers back.
 struct held_events final : handler {
-    std::optional<root_open> root;
+    root_open root;
+    bool has_root = false;
     std::vector<element> elements;
     bool closed = false;
 
-    void on_open(root_open&& r) override { root = std::move(r); }
+    void on_open(root_open&& r) override
+    {
+        std::swap(root, r);
+        has_root = true;
+    }
     void on_element(element&& el) override { elements.push_back(std::move(el)); }
     void on_close() override { closed = true; }
     void clear()
     {
-        root.reset();
+        has_root = false;
         elements.clear();
         closed = false;
     }
@@ -815,6 +837,7 @@ bool xml_space_only(std::string_view s) noexcept
 /// The parser is rebuilt every detail::stream_parser_rebuild_after bytes (SEC-XML-1).
 struct stream_parser::reused_documents {
     held_events events;
+    root_open root_storage; ///< the framer's (impl::root_storage)
     std::unique_ptr<impl> framer;
     bool busy = false; ///< a handler of a document being delivered parses another
 
@@ -830,6 +853,7 @@ struct stream_parser::reused_documents {
             framer = std::make_unique<impl>(events, lim, opt);
             impl& f = *framer;
             f.multi_document = true;
+            f.root_storage = &root_storage;
             f.priming = true;
             f.set_reparse_deferral(false);
             const XML_Status status = f.parse("<w>", 3, false);
@@ -867,7 +891,7 @@ struct stream_parser::reused_documents {
             boost::system::error_code ec;
             framer->feed(doc, ec);
             const impl& f = *framer;
-            const bool clean = !ec && !f.failed() && f.root_closed && events.root && events.closed &&
+            const bool clean = !ec && !f.failed() && f.root_closed && events.has_root && events.closed &&
                                f.event_end <= doc.size() &&
                                xml_space_only(doc.substr(f.event_end));
             if (!clean || f.parsed_bytes > detail::stream_parser_rebuild_after) {
@@ -880,7 +904,7 @@ struct stream_parser::reused_documents {
             framer.reset();
             throw;
         }
-        h.on_open(std::move(*events.root));
+        h.on_open(std::move(events.root));
         for (element& el : events.elements) {
             h.on_element(std::move(el));
         }

@@ -96,6 +96,8 @@ struct options {
 class handler {
 public:
     virtual ~handler() = default;
+    /// The handler may move from `root` or swap it with a root_open of its own: whatever it
+    /// leaves there the parser may reuse as storage for a later root (and overwrites).
     virtual void on_open(root_open&& root) = 0;
     virtual void on_element(element&& el) = 0;
     virtual void on_close() = 0;

@@ -170,6 +170,32 @@ TEST(reused_documents, random_sequences_judged_as_if_parsed_alone)
     EXPECT_GT(clean, 500U) << "enough clean documents to keep the shared parser in use";
 }
 
+// A handler that swaps the root with storage of its own, as bosh::parse_body's does, hands
+// the parser buffers that still hold an earlier root (more, fewer or other attributes,
+// qualified or not): each root it gets is still exactly the document's.
+TEST(reused_documents, a_handler_that_swaps_the_root_gets_each_root_whole)
+{
+    struct swapping final : handler {
+        root_open kept; // outlives the documents, as the collector's per-thread storage
+        std::vector<std::string> events;
+        void on_open(root_open&& r) override
+        {
+            std::swap(kept, r);
+            events.push_back(test::describe(kept));
+        }
+        void on_element(element&& el) override { events.push_back(test::describe(el)); }
+        void on_close() override { events.push_back("close"); }
+    } swapper;
+    std::mt19937 rng(20261206);
+    for (int i = 0; i < 2000; ++i) {
+        const std::string& doc = corpus[rng() % corpus.size()];
+        swapper.events.clear();
+        const auto ec = parse_document(doc, swapper, {}, options{false});
+        // run()'s recorder describes the events the same way ("close" for on_close too).
+        ASSERT_EQ((judged{swapper.events, ec}), run(false, doc)) << "document " << i << ": '" << doc << "'";
+    }
+}
+
 // What the reuse is for: a document of a shape seen before costs expat no allocation and
 // no reset, where a parser of its own costs several.
 TEST(reused_documents, a_repeated_document_costs_expat_no_allocation)
