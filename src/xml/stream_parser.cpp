@@ -837,7 +837,10 @@ bool xml_space_only(std::string_view s) noexcept
 /// The parser is rebuilt every detail::stream_parser_rebuild_after bytes (SEC-XML-1).
 struct stream_parser::reused_documents {
     held_events events;
-    root_open root_storage; ///< the framer's (impl::root_storage)
+    /// The framer's impl::root_storage. It, events.root and parse_body's collector keep the
+    /// capacity of the largest root met on this thread: at most three roots of
+    /// about limits::max_element_bytes each (a larger root start tag is refused unbuilt).
+    root_open root_storage;
     std::unique_ptr<impl> framer;
     bool busy = false; ///< a handler of a document being delivered parses another
 
