@@ -277,7 +277,7 @@ function scalingChart(data, date) {
   const inFlight = num(s.inFlight) ?? num(first.inFlight);
   const seconds = num(s.seconds);
   const header = `boshgate (tls off) -> fakexmpp (${num(s.fakeThreads) ?? '?'} threads); ${pairs ?? '?'} pairs x ${inFlight ?? '?'} in flight, `
-    + `${num(s.runsPerPhase) > 1 ? `median of ${s.runsPerPhase} runs of ` : ''}${seconds ?? '?'} s per run; ${versionDate(data, date)}`;
+    + `${num(s.runsPerPhase) > 1 ? `median of ${s.runsPerPhase} runs of ${seconds ?? '?'} s each` : `${seconds ?? '?'} s per run`}; ${versionDate(data, date)}`;
   // Per transport, "1 / 2 threads" figures for the notes.
   const pairOf = (field, d) => rows
     .filter((r) => num(r.one[field]) !== null || num(r.two[field]) !== null)
@@ -862,7 +862,7 @@ function selfCheck() {
     // the server is fakexmpp; losses and a busy load generator in the notes.
     assert.match(gp, /"2 \/ 1 threads: 1\.80x" at first 0,/);
     assert.doesNotMatch(gp, /2 \/ 1 threads: .* at first 1,/);
-    assert.match(gp, /boshgate \(tls off\) -> fakexmpp \(2 threads\); 50 pairs x 5 in flight, median of 3 runs of 5 s per run; Node v[^;]+; 2026-01-02 03:04 UTC/);
+    assert.match(gp, /boshgate \(tls off\) -> fakexmpp \(2 threads\); 50 pairs x 5 in flight, median of 3 runs of 5 s each; Node v[^;]+; 2026-01-02 03:04 UTC/);
     assert.match(gp, /throughput median of 3 x 5 s: 1 pair x 1, 50 pairs x 5 in flight/);
     assert.match(gp, /BOSH, 2 io thread\(s\): 7 message\(s\) lost/);
     assert.match(gp, /load generator near 100 % of a core/);
