@@ -24,10 +24,12 @@
 // directory of the boshgate binary). Without it the phases are NOT MEASURED
 // with the reason, like a row. The capacity phase logs in with `capload`
 // (bench/capload, a C++ client that costs a fraction of the Node clients' CPU
-// per login; CAPLOAD_BIN, else next to boshgate) and falls back to the Node
-// clients (bosh_load.js, ws_load.js) without it; the report names which.
+// per login and per message; CAPLOAD_BIN, else next to boshgate), and the
+// scaling phase runs its exchange in it (--transport bosh / ws); both fall back
+// to the Node clients (bosh_load.js, ws_load.js) without it; the report names which.
 
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
@@ -38,7 +40,7 @@ const { startBoshgate } = require(path.join(interop, 'boshgate'));
 const { BoshSession } = require('./bosh_load');
 const { WsSession } = require('./ws_load');
 const { settleWithin } = require('./load_session');
-const { runThroughputRuns, runRates } = require('./throughput');
+const { runThroughputRuns, runRates, runFigures } = require('./throughput');
 const { cpuMs, sampleRssKb, rssKb, fdCount, median } = require('./proc_stats');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -86,17 +88,18 @@ async function startFake({ ctx, bin, dir, threads, domain, tag }) {
 }
 
 /**
- * capload (bench/capload) against gateway `gw`, driven over its stdin / stdout:
+ * capload (bench/capload) against gateway `gw`, driven over its stdin / stdout
+ * (`transport`: 'mixed' for capacity, 'bosh' or 'ws' for sessions that can send):
  * cmd(line) sends one command and resolves with its one-line reply (replies
  * come in order); stop() closes its sessions, ends its stdin and waits for it
  * to exit (killed if it does not within 5 s). Its stderr goes to
  * `dir`/capload.log.
  */
-async function startCapload({ ctx, bin, dir, gw, domain, window, wait }) {
+async function startCapload({ ctx, bin, dir, gw, domain, window, wait, transport = 'mixed' }) {
   const bosh = new URL(gw.url);
   const ws = new URL(gw.wsUrl);
   const args = ['--host', bosh.hostname, '--port', bosh.port, '--bosh-path', bosh.pathname, '--ws-path', ws.pathname,
-    '--domain', domain, '--window', String(window), '--wait', String(wait)];
+    '--domain', domain, '--window', String(window), '--wait', String(wait), '--transport', transport];
   const errFd = fs.openSync(path.join(dir, 'capload.log'), 'a');
   const child = spawn(bin, args, { cwd: dir, stdio: ['pipe', 'pipe', errFd] });
   fs.closeSync(errFd);
@@ -172,6 +175,33 @@ async function caploadLogin(gen, first, count) {
     throw new Error(`capload: unexpected reply to login: ${reply}`);
   }
   return { ok: Number(m[1]), failed: Number(m[2]), seconds: Number(m[3]), firstError: m[4] === '-' ? null : m[4] };
+}
+
+/**
+ * capload: one run of the throughput exchange (`throughput P K S`) with the figures
+ * of throughput.js's runThroughput; CPU of the gateway, the server and capload
+ * from /proc over the command. Null when capload has fewer than two sessions held.
+ */
+async function caploadThroughput({ gen, pairs, inFlight, seconds, mgrPid, prosodyPid }) {
+  const c0 = { mgr: cpuMs(mgrPid), srv: cpuMs(prosodyPid), gen: cpuMs(gen.pid) };
+  const t0 = performance.now();
+  const reply = await gen.cmd(`throughput ${pairs} ${inFlight} ${seconds}`);
+  const wallMs = performance.now() - t0;
+  const c1 = { mgr: cpuMs(mgrPid), srv: cpuMs(prosodyPid), gen: cpuMs(gen.pid) };
+  if (/^error throughput: /.test(reply)) {
+    return null;
+  }
+  const m = /^tp (\d+) (\d+) (\d+) (\d+) ([0-9.]+) ([0-9.]+|-) ([0-9.]+|-)$/.exec(reply);
+  if (!m) {
+    throw new Error(`capload: unexpected reply to throughput: ${reply}`);
+  }
+  const [n, sent, received, lost, elapsedS] = m.slice(1, 6).map(Number);
+  const ms = (v) => (v === '-' ? null : Number(v));
+  return runFigures({
+    pairs: n, inFlight, seconds: elapsedS, sent, received, lost, p50: ms(m[6]), p99: ms(m[7]),
+    mgrCpuMs: [c0.mgr, c1.mgr], serverCpuMs: [c0.srv, c1.srv],
+    genCpuPct: c0.gen !== null && c1.gen !== null ? ((c1.gen - c0.gen) / wallMs) * 100 : null,
+  });
 }
 
 /** capload: sessions logged in whose idle loop has not failed. */
@@ -263,13 +293,35 @@ async function closeAll(sessions) {
 }
 
 /**
+ * Cores busy during a throughput phase, median over its runs (each run's CPU per message
+ * times its rate): { gatewayCores, allCores } (gateway + server + load generator), null
+ * where a run lacks a figure. Next to the machine's core count they show whether the
+ * machine, rather than the gateway, set the rate.
+ */
+function coresUsed(runs) {
+  const each = (f) => median((runs || []).map(f).filter((v) => v !== null && Number.isFinite(v)));
+  const gw = (r) => (r.mgrMsPerMsg === null ? null : (r.mgrMsPerMsg * r.rate) / 1000);
+  return {
+    gatewayCores: each(gw),
+    allCores: each((r) => (gw(r) === null || r.prosodyMsPerMsg === null || r.genCpuPct === null ? null
+      : gw(r) + (r.prosodyMsPerMsg * r.rate) / 1000 + r.genCpuPct / 100)),
+  };
+}
+
+/**
  * Scaling: gateway on 1 then 2 io threads, per transport. Returns
  * { status, error, fakeThreads, runs: [{ transport, threads, ...throughput }],
  *   ratio: { bosh, ws } }.
  */
 async function runScaling({ ctx, fake, domain, log, isCancelled }) {
   const o = ctx.opts;
-  const out = { status: 'ok', error: null, seconds: o.scalingSeconds, runsPerPhase: o.tpRuns, pairs: o.pairs, inFlight: o.inFlight, fakeThreads: 2, runs: [], ratio: {} };
+  // The exchange runs in capload (C++) when it is built: the Node clients spend about a
+  // core on BOSH at this rate, so with them the 2-thread ratio measured the generator.
+  const cap = findTool('capload', 'CAPLOAD_BIN', ctx.boshgateBin);
+  const out = {
+    status: 'ok', error: null, seconds: o.scalingSeconds, runsPerPhase: o.tpRuns, pairs: o.pairs, inFlight: o.inFlight, fakeThreads: 2, cores: os.cpus().length,
+    generator: cap.bin ? 'capload (C++)' : 'Node (bosh_load.js, ws_load.js)', ...(cap.bin ? {} : { generatorWhy: cap.why }), runs: [], ratio: {},
+  };
   const dir = path.join(ctx.dir, 'scaling');
   fs.mkdirSync(dir, { recursive: true });
   for (const transport of ['bosh', 'ws']) {
@@ -280,33 +332,44 @@ async function runScaling({ ctx, fake, domain, log, isCancelled }) {
       const tag = `${transport}-${threads}t`;
       const fx = await startFake({ ctx, bin: fake.bin, dir, threads: out.fakeThreads, domain, tag });
       let gw = null;
+      let gen = null;
       const sessions = [];
       try {
         const gdir = path.join(dir, tag);
         fs.mkdirSync(gdir, { recursive: true });
         gw = await startGateway({ ctx, dir: gdir, domain, fakePort: fx.port, threads });
-        const l = await loginWindowed({
-          make: sessionMaker({ transport, gw, domain, prefix: `s${tag}-`, wait: o.wait }),
-          count: 2 * o.pairs, window: 20, sessions, isCancelled,
-        });
+        let l;
+        if (cap.bin) {
+          gen = await startCapload({ ctx, bin: cap.bin, dir: gdir, gw, domain, window: 20, wait: o.wait, transport });
+          l = await caploadLogin(gen, 0, 2 * o.pairs);
+        } else {
+          l = await loginWindowed({
+            make: sessionMaker({ transport, gw, domain, prefix: `s${tag}-`, wait: o.wait }),
+            count: 2 * o.pairs, window: 20, sessions, isCancelled,
+          });
+        }
         if (l.ok < 2) {
           throw new Error(`scaling ${tag}: ${l.ok} logins succeeded; first error: ${l.firstError}`);
         }
         const t = await runThroughputRuns({
+          once: gen ? (a) => caploadThroughput({ gen, ...a }) : undefined,
           sessions: sessions.filter((s) => s.jid && !s.error), pairs: o.pairs, inFlight: o.inFlight,
           seconds: o.scalingSeconds, runs: o.tpRuns, mgrPid: gw.pid, prosodyPid: fx.pid, isCancelled, tag,
         });
         if (!t) {
           throw new Error(`scaling ${tag}: no throughput run completed`);
         }
-        const run = { transport, threads, ...t, serverMsPerMsg: t.prosodyMsPerMsg };
+        const run = { transport, threads, ...t, serverMsPerMsg: t.prosodyMsPerMsg, ...coresUsed(t.runs) };
         delete run.prosodyMsPerMsg;
         out.runs.push(run);
         const f = (v) => (v === null ? 'n/a' : `${v.toFixed(3)} ms`);
         log(`scaling ${transport.toUpperCase()} ${threads} io thread(s): median ${t.rate.toFixed(0)} msgs/s${runRates(t) ? ` (runs ${runRates(t)})` : ''} (${t.received}/${t.sent}, lost ${t.lost}), `
           + `RTT p50 ${t.p50 === null ? 'n/a' : t.p50.toFixed(2)} ms; CPU/msg gateway ${f(t.mgrMsPerMsg)}, fakexmpp ${f(t.prosodyMsPerMsg)}; `
-          + `load generator ${t.genCpuPct.toFixed(0)} % of a core`);
+          + `load generator ${fmt(t.genCpuPct)} % of a core; cores busy: gateway ${fmt(run.gatewayCores, 2)}, all three ${fmt(run.allCores, 2)} of ${out.cores}`);
       } finally {
+        if (gen) {
+          await gen.stop();
+        }
         await closeAll(sessions);
         if (gw) {
           await gw.stop();
@@ -540,16 +603,22 @@ function printFakeReport({ scaling, capacity, idleScale } = {}) {
   if (scaling) {
     w('');
     const each = scaling.runsPerPhase > 1 ? `median of ${scaling.runsPerPhase} runs of ${scaling.seconds} s each` : `${scaling.seconds} s each`;
-    w(`Scaling: boshgate (tls off) -> fakexmpp (${scaling.fakeThreads || '?'} threads), ${scaling.pairs} pairs x ${scaling.inFlight} in flight, ${each}`);
+    w(`Scaling: boshgate (tls off) -> fakexmpp (${scaling.fakeThreads || '?'} threads), ${scaling.pairs} pairs x ${scaling.inFlight} in flight, ${each}; load generator ${scaling.generator || 'Node'}${scaling.generatorWhy ? ` (${scaling.generatorWhy})` : ''}`);
     if (scaling.status !== 'ok') {
       w(`  ${scaling.status.toUpperCase()}: ${scaling.error}`);
     } else {
-      w('| transport | io threads | msgs/s | RTT p50 / p99 (ms) | CPU/msg gateway (ms) | CPU/msg fakexmpp (ms) | load generator (% core) |');
-      w('| --- | --- | --- | --- | --- | --- | --- |');
+      const cores = scaling.cores || '?';
+      w(`| transport | io threads | msgs/s | RTT p50 / p99 (ms) | CPU/msg gateway (ms) | CPU/msg fakexmpp (ms) | load generator (% core) | cores busy: gateway / all three (of ${cores}) |`);
+      w('| --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const r of scaling.runs) {
-        w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)}${runRates(r) ? ` (${runRates(r)})` : ''} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} |`);
+        w(`| ${r.transport === 'ws' ? 'WebSocket' : 'BOSH'} | ${r.threads} | ${fmt(r.rate)}${runRates(r) ? ` (${runRates(r)})` : ''} | ${fmt(r.p50, 2)} / ${fmt(r.p99, 2)} | ${fmt(r.mgrMsPerMsg, 3)} | ${fmt(r.serverMsPerMsg, 3)} | ${fmt(r.genCpuPct)} | ${fmt(r.gatewayCores, 2)} / ${fmt(r.allCores, 2)} |`);
       }
       w(`2 threads / 1 thread: BOSH ${fmt(scaling.ratio.bosh, 2)}x, WebSocket ${fmt(scaling.ratio.ws, 2)}x (goal >= 1.7x with a server that is not the bottleneck)`);
+      const full = scaling.runs.filter((r) => r.threads === 2 && Number.isFinite(r.allCores) && Number.isFinite(scaling.cores) && r.allCores >= 0.9 * scaling.cores);
+      if (full.length > 0) {
+        w(`With 2 io threads the three processes kept ${full.map((r) => `${fmt(r.allCores, 2)} (${r.transport === 'ws' ? 'WebSocket' : 'BOSH'})`).join(' and ')} `
+          + `of this machine's ${scaling.cores} cores busy: the machine, not the gateway's threading, set those rates.`);
+      }
     }
   }
   if (idleScale) {
@@ -585,6 +654,79 @@ function printFakeReport({ scaling, capacity, idleScale } = {}) {
     w(`CPU per login (ms) / share of one core during the ramps: gateway ${fmt(per.gateway, 3)} / ${fmt(pct.gateway)} %, `
       + `fakexmpp ${fmt(per.fake, 3)} / ${fmt(pct.fake)} %, ${capacity.generator || 'Node'} load generator ${fmt(per.generator, 3)} / ${fmt(pct.generator)} %`);
   }
+}
+
+/**
+ * Checks the scaling phase end to end on a tiny exchange with the real pieces (this
+ * boshgate, fakexmpp, capload): `node bench/fake_phases.js --check BOSHGATE_BIN`
+ * (FAKEXMPP_BIN / CAPLOAD_BIN, else next to boshgate). A few seconds.
+ */
+async function selfCheck(boshgateBin) {
+  const assert = require('node:assert/strict');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-scaling-check-'));
+  const domain = 'bench.test';
+  const ctx = {
+    boshgateBin: path.resolve(boshgateBin), caFile: '/etc/ssl/certs/ca-certificates.crt', dir,
+    opts: { scalingSeconds: 1, tpRuns: 2, pairs: 2, inFlight: 2, wait: 20 },
+  };
+  const fake = findTool('fakexmpp', 'FAKEXMPP_BIN', ctx.boshgateBin);
+  const cap = findTool('capload', 'CAPLOAD_BIN', ctx.boshgateBin);
+  assert.ok(fake.bin, fake.why);
+  assert.ok(cap.bin, cap.why);
+  const isCancelled = () => false;
+  const out = await runScaling({ ctx, fake, domain, log: () => {}, isCancelled });
+  assert.equal(out.generator, 'capload (C++)');
+  assert.deepEqual(out.runs.map((r) => `${r.transport}-${r.threads}`), ['bosh-1', 'bosh-2', 'ws-1', 'ws-2']);
+  for (const r of out.runs) {
+    const what = `${r.transport}, ${r.threads} thread(s): ${JSON.stringify(r)}`;
+    assert.equal(r.pairs, 2, what);
+    assert.equal(r.runs.length, 2, what);
+    assert.ok(r.received > 0, what);
+    assert.equal(r.lost, 0, what);
+    assert.equal(r.sent, r.received, `every message sent came back to its lane: ${what}`);
+    for (const f of ['rate', 'p50', 'p99', 'mgrMsPerMsg', 'serverMsPerMsg', 'genCpuPct', 'gatewayCores', 'allCores']) {
+      assert.ok(Number.isFinite(r[f]) && r[f] > 0, `${f}: ${what}`);
+    }
+    assert.ok(r.p50 <= r.p99, what);
+  }
+  assert.ok(Number.isFinite(out.ratio.bosh) && Number.isFinite(out.ratio.ws));
+  // capload refuses the exchange without a single transport, and bad arguments.
+  const fx = await startFake({ ctx, bin: fake.bin, dir, threads: 1, domain, tag: 'refusals' });
+  let gw = null;
+  const gens = [];
+  try {
+    gw = await startGateway({ ctx, dir, domain, fakePort: fx.port, threads: 1 });
+    const mixed = await startCapload({ ctx, bin: cap.bin, dir, gw, domain, window: 2, wait: 20 });
+    gens.push(mixed);
+    assert.equal((await caploadLogin(mixed, 0, 2)).ok, 2);
+    assert.equal(await mixed.cmd('throughput 1 1 1'), 'error throughput needs --transport bosh or ws');
+    const ws = await startCapload({ ctx, bin: cap.bin, dir, gw, domain, window: 2, wait: 20, transport: 'ws' });
+    gens.push(ws);
+    assert.match(await ws.cmd('throughput 0 1 1'), /^error usage: throughput PAIRS IN-FLIGHT SECONDS/);
+    assert.equal(await ws.cmd('throughput 1 1 0.2'), 'error throughput: 0 session(s) held, 2 needed');
+    assert.equal(await caploadThroughput({ gen: ws, pairs: 1, inFlight: 1, seconds: 0.2, mgrPid: gw.pid, prosodyPid: fx.pid }), null);
+  } finally {
+    for (const g of gens) {
+      await g.stop();
+    }
+    if (gw) {
+      await gw.stop();
+    }
+    await fx.stop();
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(`fake_phases.js: self-check passed (scaling with capload: BOSH ${out.ratio.bosh.toFixed(2)}x, WebSocket ${out.ratio.ws.toFixed(2)}x on a 1 s exchange)`);
+}
+
+if (require.main === module) {
+  if (process.argv[2] !== '--check' || !process.argv[3]) {
+    console.error('usage: node bench/fake_phases.js --check BOSHGATE_BIN');
+    process.exit(2);
+  }
+  selfCheck(process.argv[3]).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
 }
 
 module.exports = { runFakePhases, printFakeReport };

@@ -290,7 +290,10 @@ function scalingChart(data, date) {
       }
     }
   }
-  for (const [field, d, text] of [['serverMsPerMsg', 3, 'fakexmpp CPU ms per message'], ['p50', 2, 'RTT p50 ms'], ['genCpuPct', 0, 'load generator (Node), % of a core']]) {
+  const gen = typeof s.generator === 'string' ? s.generator : 'Node';
+  const cores = num(s.cores);
+  for (const [field, d, text] of [['serverMsPerMsg', 3, 'fakexmpp CPU ms per message'], ['p50', 2, 'RTT p50 ms'], ['genCpuPct', 0, `load generator (${gen}), % of a core`],
+    ['allCores', 2, `cores busy (gateway + fakexmpp + load generator${cores !== null ? `, of ${cores}` : ''})`]]) {
     const line = pairOf(field, d);
     if (line) {
       notes.push(`${text}, 1 / 2 io threads: ${line}`);
@@ -795,10 +798,10 @@ function selfCheck() {
     ],
     // WebSocket on 2 threads missing (no ratio), a loss on BOSH, a malformed run.
     scaling: {
-      status: 'ok', error: null, seconds: 5, runsPerPhase: 3, pairs: 50, inFlight: 5, fakeThreads: 2,
+      status: 'ok', error: null, seconds: 5, runsPerPhase: 3, pairs: 50, inFlight: 5, fakeThreads: 2, cores: 2, generator: 'capload (C++)',
       runs: [
-        { transport: 'bosh', threads: 1, rate: 20000, p50: 10, p99: 30, mgrMsPerMsg: 0.05, serverMsPerMsg: 0.01, genCpuPct: 60, lost: 0 },
-        { transport: 'bosh', threads: 2, rate: 36000, p50: 6, p99: 20, mgrMsPerMsg: 0.06, serverMsPerMsg: 0.01, genCpuPct: 95, lost: 7 },
+        { transport: 'bosh', threads: 1, rate: 20000, p50: 10, p99: 30, mgrMsPerMsg: 0.05, serverMsPerMsg: 0.01, genCpuPct: 60, lost: 0, allCores: 1.5 },
+        { transport: 'bosh', threads: 2, rate: 36000, p50: 6, p99: 20, mgrMsPerMsg: 0.06, serverMsPerMsg: 0.01, genCpuPct: 95, lost: 7, allCores: 1.98 },
         { transport: 'ws', threads: 1, rate: 50000, p50: 2, p99: 9, mgrMsPerMsg: 0.02, serverMsPerMsg: 0.01, genCpuPct: 80, lost: 0 },
         'garbage',
       ],
@@ -866,6 +869,8 @@ function selfCheck() {
     assert.match(gp, /throughput median of 3 x 5 s: 1 pair x 1, 50 pairs x 5 in flight/);
     assert.match(gp, /BOSH, 2 io thread\(s\): 7 message\(s\) lost/);
     assert.match(gp, /load generator near 100 % of a core/);
+    assert.match(gp, /load generator \(capload \(C\+\+\)\), % of a core, 1 \/ 2 io threads: BOSH 60 \/ 95, WebSocket 80 \/ n\/a/);
+    assert.match(gp, /cores busy \(gateway \+ fakexmpp \+ load generator, of 2\), 1 \/ 2 io threads: BOSH 1\.50 \/ 1\.98"/);
     assert.match(dat('scaling'), /^0\.2000 36000 # BOSH$/m);
     assert.match(dat('scaling'), /^0\.8000 50000 # WebSocket$/m);
     assert.doesNotMatch(dat('scaling'), /garbage|^1\.2000/m);

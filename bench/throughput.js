@@ -9,6 +9,8 @@
 // The load generator is Node (one process, the raw BOSH / WebSocket clients of
 // this directory); its own CPU over the phase is reported next to the rates so
 // that a saturated generator is visible (its CPU near one core = 1,000 ms/s).
+// The scaling phase (fake_phases.js) runs the same exchange in bench/capload
+// instead, through runThroughputRuns's `once`.
 //
 // A phase is several runs back to back on the same sessions (runThroughputRuns);
 // each figure is the median over the runs (issue 9: "medians of 3"), and the
@@ -91,20 +93,33 @@ async function runThroughput({ sessions, pairs, inFlight, seconds, mgrPid, proso
   const mgr1 = cpuMs(mgrPid);
   const pro1 = prosodyPid ? cpuMs(prosodyPid) : null;
   const gen = process.cpuUsage(cpu0.gen);
-  const perMsg = (a, b) => (a !== null && b !== null && received > 0 ? (b - a) / received : null);
+  return runFigures({
+    pairs: n, inFlight, seconds: elapsedS, sent, received, lost, p50: percentile(lat, 50), p99: percentile(lat, 99),
+    mgrCpuMs: [cpu0.mgr, mgr1], serverCpuMs: [cpu0.prosody, pro1],
+    genCpuPct: ((gen.user + gen.system) / 1000 / (elapsedS * 1000)) * 100,
+  });
+}
+
+/**
+ * One run's figures from its counts: rate = received / seconds, CPU per delivered message
+ * of the manager and the server from their [before, after] CPU ms (null where either is
+ * unknown or nothing was received).
+ */
+function runFigures({ pairs, inFlight, seconds, sent, received, lost, p50, p99, mgrCpuMs, serverCpuMs, genCpuPct }) {
+  const perMsg = ([a, b]) => (a !== null && b !== null && received > 0 ? (b - a) / received : null);
   return {
-    pairs: n,
+    pairs,
     inFlight,
-    seconds: elapsedS,
+    seconds,
     sent,
     received,
     lost,
-    rate: received / elapsedS,
-    p50: percentile(lat, 50),
-    p99: percentile(lat, 99),
-    mgrMsPerMsg: perMsg(cpu0.mgr, mgr1),
-    prosodyMsPerMsg: perMsg(cpu0.prosody, pro1),
-    genCpuPct: ((gen.user + gen.system) / 1000 / (elapsedS * 1000)) * 100,
+    rate: seconds > 0 ? received / seconds : 0,
+    p50,
+    p99,
+    mgrMsPerMsg: perMsg(mgrCpuMs),
+    prosodyMsPerMsg: perMsg(serverCpuMs),
+    genCpuPct,
   };
 }
 
@@ -134,13 +149,14 @@ function foldRuns(done) {
 }
 
 /**
- * runThroughput `runs` times back to back on the same sessions (tags tag-r1, tag-r2, ...),
- * folded by foldRuns. Stops early when cancelled or when a run cannot start.
+ * `once` (runThroughput, or another generator's run with its arguments and result)
+ * `runs` times back to back on the same sessions (tags tag-r1, tag-r2, ...), folded by
+ * foldRuns. Stops early when cancelled or when a run cannot start (`once` gives null).
  */
-async function runThroughputRuns({ runs, tag, ...args }) {
+async function runThroughputRuns({ runs, tag, once = runThroughput, ...args }) {
   const done = [];
   for (let i = 1; i <= runs && !args.isCancelled(); i++) {
-    const t = await runThroughput({ ...args, tag: `${tag}-r${i}` });
+    const t = await once({ ...args, tag: `${tag}-r${i}` });
     if (!t) {
       break;
     }
@@ -188,4 +204,4 @@ if (require.main === module) {
   selfCheck();
 }
 
-module.exports = { runThroughput, runThroughputRuns, runRates, routeMessages };
+module.exports = { runThroughput, runThroughputRuns, runRates, runFigures, routeMessages };

@@ -17,11 +17,21 @@
 // An error while idle (HTTP status, terminate, <close/>, socket error) marks the session
 // failed: it is no longer held.
 //
+// With --transport bosh or ws every session is of that transport and can also send, for the
+// benchmark's scaling phase (runScaling), where the Node clients saturate a core before a
+// 1-thread gateway does: `throughput` is bench/throughput.js's exchange (pairs of held
+// sessions, A sends <message type='headline'/> to B, each pair keeping K outstanding, a new
+// one sent when one arrives) with each client behaving like its Node counterpart: one stanza
+// per WebSocket frame; for BOSH one stanza per request over a second keep-alive connection
+// (hold + 1 = 2 requests), an empty request whenever none is outstanding.
+//
 // Usage: capload --port P [--host H] [--bosh-path /http-bind] [--ws-path /xmpp-websocket]
-//                [--domain D] [--window W] [--wait S]
+//                [--domain D] [--window W] [--wait S] [--transport mixed|bosh|ws]
 // Commands on stdin (a pipe), one per line, in order; one reply line each on stdout:
 //   login FIRST COUNT -> done OK FAILED SECONDS FIRST-ERROR-or--
 //   held              -> held N      (sessions logged in whose idle loop has not failed)
+//   throughput P K S  -> tp PAIRS SENT RECEIVED LOST SECONDS P50-MS P99-MS   (bosh / ws only;
+//                        the first 2P held sessions; a message unanswered for 10 s is lost)
 //   close             -> closed      (every session's sockets closed, no goodbye)
 // EOF on stdin closes everything and exits 0. One io_context, one thread.
 #include <boost/asio/co_spawn.hpp>
@@ -43,10 +53,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -54,6 +68,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (a matching
@@ -68,6 +83,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 using boost::system::error_code;
+using steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -194,6 +210,8 @@ std::string bind_stanza() {
            + "'><resource>r</resource></bind></iq>";
 }
 
+enum class transport_mode { mixed, bosh, ws };
+
 struct options {
     std::string host = "127.0.0.1";
     unsigned short port = 0;
@@ -202,6 +220,7 @@ struct options {
     std::string domain = "bench.test";
     std::size_t window = 400;
     unsigned wait = 50;
+    transport_mode transport = transport_mode::mixed;
 };
 
 /// What every session shares: the options, the gateway's endpoint, prebuilt texts.
@@ -212,53 +231,154 @@ struct shared {
     std::string open_frame;  // the RFC 7395 <open/>
     std::string bind_iq;
     std::mt19937_64 rng{std::random_device{}()};
+
+    /// Sessions that can send (--transport bosh or ws) run a second loop while idle.
+    bool duplex() const { return opt.transport != transport_mode::mixed; }
 };
 
 /// One session of either transport. Owned by its coroutine (and by the held list once
 /// logged in); close() drops its connection without a goodbye.
-class session {
+class session : public std::enable_shared_from_this<session> {
 public:
-    session(shared& sh, std::string user) : sh_(sh), user_(std::move(user)) {}
+    session(net::io_context& ioc, shared& sh, std::string user) : sh_(sh), user_(std::move(user)), wake_(ioc) {
+        // Waits on wake_ end only by cancel(): the expiry is never moved, so that
+        // re-arming one waiter cannot cancel another's wait.
+        wake_.expires_at(net::steady_timer::time_point::max());
+    }
     session(const session&) = delete;
     session& operator=(const session&) = delete;
     virtual ~session() = default;
 
     /// The transport's opening, SASL PLAIN, the restart and the bind; throws on failure.
     virtual net::awaitable<void> login() = 0;
-    /// Returns or throws once the idle session fails.
-    virtual net::awaitable<void> idle() = 0;
-    virtual void close() = 0;
+
+    /// Returns or throws once the idle session fails (then it is closed). A duplex
+    /// session's second loop runs next to the first and closes the session when it fails.
+    net::awaitable<void> idle() {
+        step_ = "idle";
+        if (sh_.duplex()) {
+            net::co_spawn(co_await net::this_coro::executor, second_loop(shared_from_this()), net::detached);
+        }
+        try {
+            co_await first_loop();
+        } catch (...) {
+            close();
+            throw;
+        }
+    }
+
+    /// Queues one stanza for sending (duplex sessions, once idle).
+    void send(std::string stanza) {
+        queue_.push_back(std::move(stanza));
+        wake();
+    }
+
+    void close() {
+        closed_ = true;
+        wake();
+        close_transport();
+    }
 
     const std::string& user() const { return user_; }
+    const std::string& jid() const { return jid_; }
     const char* step() const { return step_; }
 
     bool login_done = false;
     bool timed_out = false;
     bool held = false; // counted in tool::held_
+    /// While set, called with the id of each <message/> the session receives.
+    std::function<void(std::string_view id, steady::time_point at)> on_message;
 
 protected:
+    virtual net::awaitable<void> first_loop() = 0;
+    virtual net::awaitable<void> second_loop_body() = 0;
+    virtual void close_transport() = 0;
+
+    /// Waits until wake_ is cancelled (send(), close(), a BOSH response).
+    net::awaitable<void> wait_for_wake() {
+        error_code ec;
+        co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+
+    void wake() { wake_.cancel(); }
+
+    /// Throws once close() was called (the loops' way out).
+    void throw_if_closed() const {
+        if (closed_) {
+            throw step_error("closed");
+        }
+    }
+
+    /// The full JID of the bind result in acc_.
+    void take_jid() {
+        auto open = acc_.find("<jid>");
+        auto close = acc_.find("</jid>");
+        if (open == std::string::npos || close == std::string::npos || close < open) {
+            throw step_error("no <jid/> in the bind result: " + snippet(acc_));
+        }
+        jid_ = acc_.substr(open + 5, close - open - 5);
+    }
+
+    /// Hands each <message/>'s id in `xml` to on_message.
+    void deliver(std::string_view xml, steady::time_point at) const {
+        if (!on_message) {
+            return;
+        }
+        constexpr std::string_view open = "<message";
+        for (auto p = xml.find(open); p != std::string_view::npos; p = xml.find(open, p + open.size())) {
+            auto gt = xml.find('>', p);
+            if (gt == std::string_view::npos) {
+                return;
+            }
+            auto tag = xml.substr(p + open.size(), gt - p - open.size());
+            if (tag.empty() || !is_space(tag.front())) {
+                continue; // another name with this prefix, or a bare <message>
+            }
+            if (auto id = attr_value(tag, "id"); !id.empty()) {
+                on_message(id, at);
+            }
+        }
+    }
+
     shared& sh_;
     std::string user_;
+    std::string jid_;
     const char* step_ = "connect";
     std::string acc_; // what the current login step has received so far
+    std::deque<std::string> queue_; // stanzas waiting to be sent
+    bool closed_ = false;
+
+private:
+    static net::awaitable<void> second_loop(std::shared_ptr<session> self) {
+        try {
+            co_await self->second_loop_body();
+        } catch (const std::exception&) {
+            // The session failed or was closed.
+        }
+        self->close();
+    }
+
+    net::steady_timer wake_;
 };
 
-/// BOSH over one keep-alive connection; hold = 1, so one request is held while idle.
+/// BOSH over one keep-alive connection (hold = 1, so one request is held while idle); a
+/// duplex session has a second connection for the stanzas it sends (hold + 1 requests).
 class bosh_session final : public session {
 public:
     bosh_session(net::io_context& ioc, shared& sh, std::string user)
-        : session(sh, std::move(user)), sock_(ioc) {
-        req_.method(http::verb::post);
-        req_.target(sh_.opt.bosh_path);
-        req_.version(11);
-        req_.set(http::field::host, sh_.host_header);
-        req_.set(http::field::content_type, "text/xml; charset=utf-8");
+        : session(ioc, sh, std::move(user)), c0_(ioc), c1_(ioc) {
+        for (conn* c : {&c0_, &c1_}) {
+            c->req.method(http::verb::post);
+            c->req.target(sh_.opt.bosh_path);
+            c->req.version(11);
+            c->req.set(http::field::host, sh_.host_header);
+            c->req.set(http::field::content_type, "text/xml; charset=utf-8");
+        }
         rid_ = 1000000 + sh_.rng() % 1000000000;
     }
 
     net::awaitable<void> login() override {
-        co_await sock_.async_connect(sh_.endpoint, net::use_awaitable);
-        sock_.set_option(tcp::no_delay(true));
+        co_await connect(c0_);
 
         step_ = "session creation";
         xbosh_body(" content='text/xml; charset=utf-8' hold='1' to='" + sh_.opt.domain +
@@ -271,7 +391,7 @@ public:
 
         step_ = "SASL PLAIN";
         acc_.clear();
-        wrap(auth_stanza(user_));
+        wrap(c0_, auth_stanza(user_));
         co_await exchange(false, "success", "failure", "SASL failed: ");
 
         step_ = "restart";
@@ -282,36 +402,78 @@ public:
 
         step_ = "bind";
         acc_.clear();
-        wrap(sh_.bind_iq);
+        wrap(c0_, sh_.bind_iq);
         co_await exchange(false, "<jid>", nullptr, "bind failed: ");
+        take_jid();
         acc_ = std::string();
-    }
-
-    net::awaitable<void> idle() override {
-        step_ = "idle";
-        for (;;) {
-            wrap({});
-            co_await post(false);
-            acc_.clear();
+        if (sh_.duplex()) {
+            step_ = "second connection";
+            co_await connect(c1_);
         }
     }
 
-    void close() override {
+protected:
+    net::awaitable<void> first_loop() override { return pump(c0_); }
+    net::awaitable<void> second_loop_body() override { return pump(c1_); }
+
+    void close_transport() override {
         error_code ignored;
-        sock_.close(ignored);
+        c0_.sock.close(ignored);
+        c1_.sock.close(ignored);
     }
 
 private:
-    /// Clears the request body (keeping its capacity) and returns it.
-    std::string& begin_request() {
-        req_.body().clear();
-        return req_.body();
+    struct conn {
+        explicit conn(net::io_context& ioc) : sock(ioc) {}
+        tcp::socket sock;
+        beast::flat_buffer buf;
+        http::request<http::string_body> req;
+        http::response<http::string_body> res;
+    };
+
+    net::awaitable<void> connect(conn& c) {
+        co_await c.sock.async_connect(sh_.endpoint, net::use_awaitable);
+        c.sock.set_option(tcp::no_delay(true));
     }
 
+    /// One connection's share of the idle loop: sends the next queued stanza in its own
+    /// request, or an empty request when no request is outstanding, and waits otherwise;
+    /// every response's messages are delivered.
+    net::awaitable<void> pump(conn& c) {
+        for (;;) {
+            while (!closed_ && queue_.empty() && outstanding_ > 0) {
+                co_await wait_for_wake();
+            }
+            throw_if_closed();
+            std::string stanza;
+            if (!queue_.empty()) {
+                stanza = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            wrap(c, stanza);
+            ++outstanding_;
+            std::string_view inner;
+            try {
+                inner = co_await post(c, false);
+            } catch (...) {
+                --outstanding_;
+                throw;
+            }
+            --outstanding_;
+            deliver(inner, steady::now());
+            wake(); // the other connection may have to send the empty request now
+        }
+    }
+
+    /// Clears the request body (keeping its capacity) and returns it.
+    static std::string& begin_request(conn& c) {
+        c.req.body().clear();
+        return c.req.body();
+    }
     /// An empty request body with the next rid, `attrs` (each with a leading space) and both
-    /// namespaces: the session creation and the restart (XEP-0206).
+    /// namespaces: the session creation and the restart (XEP-0206). Login only: connection 0.
     void xbosh_body(std::string_view attrs) {
-        std::string& b = begin_request();
+        std::string& b = begin_request(c0_);
         b = "<body rid='";
         b += std::to_string(rid_++);
         b += '\'';
@@ -323,9 +485,9 @@ private:
         b += "'/>";
     }
 
-    /// The request body: `payload` (empty: none) in a <body rid sid/> wrapper.
-    void wrap(std::string_view payload) {
-        std::string& b = begin_request();
+    /// The request body of `c`: `payload` (empty: none) in a <body rid sid/> wrapper.
+    void wrap(conn& c, std::string_view payload) {
+        std::string& b = begin_request(c);
         b = "<body rid='";
         b += std::to_string(rid_++);
         b += "' sid='";
@@ -341,16 +503,17 @@ private:
         b += "</body>";
     }
 
-    /// Sends the request body, reads the response; appends its children to acc_. Throws
-    /// on a transport error, a status other than 200, a terminate body or (take_sid) no sid.
-    net::awaitable<void> post(bool take_sid) {
-        req_.prepare_payload();
-        co_await http::async_write(sock_, req_, net::use_awaitable);
-        http::response<http::string_body> res;
-        co_await http::async_read(sock_, buf_, res, net::use_awaitable);
-        std::string_view text = res.body();
-        if (res.result_int() != 200) {
-            throw step_error("HTTP " + std::to_string(res.result_int()) + " " + std::string(res.reason())
+    /// Sends `c`'s request body, reads the response and returns its children (valid until
+    /// the next post on `c`). Throws on a transport error, a status other than 200, a
+    /// terminate body or (take_sid) no sid.
+    net::awaitable<std::string_view> post(conn& c, bool take_sid) {
+        c.req.prepare_payload();
+        co_await http::async_write(c.sock, c.req, net::use_awaitable);
+        c.res = {};
+        co_await http::async_read(c.sock, c.buf, c.res, net::use_awaitable);
+        std::string_view text = c.res.body();
+        if (c.res.result_int() != 200) {
+            throw step_error("HTTP " + std::to_string(c.res.result_int()) + " " + std::string(c.res.reason())
                              + ": " + snippet(text));
         }
         auto body = split_body(text);
@@ -367,21 +530,21 @@ private:
                 throw step_error("no sid in the session creation response: " + snippet(text));
             }
         }
-        acc_ += body.inner;
+        co_return body.inner;
     }
 
-    /// Empty polls (at most max_polls) until acc_ has `want`, `alt` (unless null) or an
-    /// error type (a bind error). acc_ keeps what came, for the caller to check.
-    /// One login step: sends the request body, polls until `want` (or `alt`) arrived, and
-    /// throws `failed` plus what arrived unless it was `want`.
+    /// One login step on connection 0: sends the request body, polls until `want` (or
+    /// `alt`) arrived, and throws `failed` plus what arrived unless it was `want`.
     net::awaitable<void> exchange(bool take_sid, const char* want, const char* alt, const char* failed) {
-        co_await post(take_sid);
+        acc_ += co_await post(c0_, take_sid);
         co_await poll_until(want, alt);
         if (!contains(acc_, want)) {
             throw step_error(failed + snippet(acc_));
         }
     }
 
+    /// Empty polls (at most max_polls) until acc_ has `want`, `alt` (unless null) or an
+    /// error type (a bind error). acc_ keeps what came, for the caller to check.
     net::awaitable<void> poll_until(const char* want, const char* alt) {
         for (int i = 0;; ++i) {
             if (contains(acc_, want) || (alt != nullptr && contains(acc_, alt)) || has_error_type(acc_)) {
@@ -391,22 +554,23 @@ private:
                 throw step_error(std::string("no ") + want + " after " + std::to_string(max_polls)
                                  + " polls; got: " + snippet(acc_));
             }
-            wrap({});
-            co_await post(false);
+            wrap(c0_, {});
+            acc_ += co_await post(c0_, false);
         }
     }
 
-    tcp::socket sock_;
-    beast::flat_buffer buf_;
-    http::request<http::string_body> req_;
+    conn c0_; // the login's and the held requests'
+    conn c1_; // duplex only: the second of hold + 1 requests
     std::string sid_;
     std::uint64_t rid_ = 0;
+    int outstanding_ = 0; // requests written and not yet answered, over both connections
 };
 
-/// XMPP over WebSocket (RFC 7395): one stanza per text frame.
+/// XMPP over WebSocket (RFC 7395): one stanza per text frame. A duplex session's second
+/// loop writes the queued stanzas while the first reads.
 class ws_session final : public session {
 public:
-    ws_session(net::io_context& ioc, shared& sh, std::string user) : session(sh, std::move(user)), ws_(ioc) {}
+    ws_session(net::io_context& ioc, shared& sh, std::string user) : session(ioc, sh, std::move(user)), ws_(ioc) {}
 
     net::awaitable<void> login() override {
         co_await ws_.next_layer().async_connect(sh_.endpoint, net::use_awaitable);
@@ -447,19 +611,34 @@ public:
         if (!contains(acc_, "<jid>")) {
             throw step_error("bind failed: " + snippet(acc_));
         }
+        take_jid();
         acc_ = std::string();
     }
 
-    net::awaitable<void> idle() override {
-        step_ = "idle";
+protected:
+    net::awaitable<void> first_loop() override {
         for (;;) {
             co_await ws_.async_read(buf_, net::use_awaitable);
-            check_frame(frame());
+            auto f = frame();
+            check_frame(f);
+            deliver(f, steady::now());
             buf_.consume(buf_.size());
         }
     }
 
-    void close() override {
+    net::awaitable<void> second_loop_body() override {
+        for (;;) {
+            while (!closed_ && queue_.empty()) {
+                co_await wait_for_wake();
+            }
+            throw_if_closed();
+            std::string stanza = std::move(queue_.front());
+            queue_.pop_front();
+            co_await ws_.async_write(net::buffer(stanza), net::use_awaitable);
+        }
+    }
+
+    void close_transport() override {
         error_code ignored;
         ws_.next_layer().close(ignored);
     }
@@ -534,6 +713,17 @@ private:
             }
         } else if (verb == "held") {
             reply("held " + std::to_string(held_));
+        } else if (verb == "throughput") {
+            std::size_t pairs = 0;
+            std::size_t in_flight = 0;
+            double seconds = 0;
+            if (!(in >> pairs >> in_flight >> seconds) || pairs == 0 || in_flight == 0 || !(seconds > 0)) {
+                reply("error usage: throughput PAIRS IN-FLIGHT SECONDS (each > 0)");
+            } else if (!sh_.duplex()) {
+                reply("error throughput needs --transport bosh or ws");
+            } else {
+                co_await throughput(pairs, in_flight, seconds);
+            }
         } else if (verb == "close") {
             close_all();
             reply("closed");
@@ -573,7 +763,9 @@ private:
 
     void start_session(std::uint64_t index) {
         std::shared_ptr<session> s;
-        if (index % 2 == 0) {
+        bool bosh = sh_.opt.transport == transport_mode::mixed ? index % 2 == 0
+                                                                : sh_.opt.transport == transport_mode::bosh;
+        if (bosh) {
             s = std::make_shared<bosh_session>(ioc_, sh_, "cb" + std::to_string(index));
         } else {
             s = std::make_shared<ws_session>(ioc_, sh_, "cw" + std::to_string(index));
@@ -644,6 +836,138 @@ private:
         wake_.cancel();
     }
 
+    /// One pair's lane: `from` keeps one <message/> to `to` outstanding (seq 0: none).
+    struct lane {
+        session* from;
+        session* to;
+        std::uint64_t seq = 0;
+        steady::time_point sent_at;
+    };
+
+    /// The state of the running `throughput` command.
+    struct exchange_run {
+        std::vector<lane> lanes;
+        std::unordered_map<std::uint64_t, std::size_t> outstanding; // seq -> lane index
+        steady::time_point end;
+        steady::time_point last_stop; // when the last lane went quiet
+        std::uint64_t sent = 0;
+        std::uint64_t received = 0;
+        std::uint64_t lost = 0;
+        std::vector<double> rtt_ms;
+    };
+
+    static constexpr auto lost_after = std::chrono::seconds(10);
+
+    /// bench/throughput.js's exchange over the first 2 × pairs held sessions; replies `tp`.
+    net::awaitable<void> throughput(std::size_t pairs, std::size_t in_flight, double seconds) {
+        std::vector<std::shared_ptr<session>> used;
+        for (const auto& s : held_sessions_) {
+            if (s->held && used.size() < 2 * pairs) {
+                used.push_back(s);
+            }
+        }
+        std::size_t n = used.size() / 2;
+        if (n == 0) {
+            reply("error throughput: " + std::to_string(used.size()) + " session(s) held, 2 needed");
+            co_return;
+        }
+        exchange_run run;
+        run_ = &run;
+        for (std::size_t p = 0; p < n; ++p) {
+            for (std::size_t k = 0; k < in_flight; ++k) {
+                run.lanes.push_back(lane{used[2 * p].get(), used[2 * p + 1].get(), 0, {}});
+            }
+        }
+        for (std::size_t i = 0; i < 2 * n; ++i) {
+            used[i]->on_message = [this](std::string_view id, steady::time_point at) { arrived(id, at); };
+        }
+        auto t0 = steady::now();
+        run.end = t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(seconds));
+        run.last_stop = t0;
+        for (std::size_t i = 0; i < run.lanes.size(); ++i) {
+            send_next(i, t0);
+        }
+        // Arrivals drive the lanes; this loop only finds lost messages and the end.
+        net::steady_timer tick(ioc_);
+        for (bool busy = true; busy;) {
+            tick.expires_after(std::chrono::milliseconds(50));
+            co_await tick.async_wait(net::use_awaitable);
+            auto now = steady::now();
+            busy = false;
+            for (std::size_t i = 0; i < run.lanes.size(); ++i) {
+                lane& l = run.lanes[i];
+                if (l.seq != 0 && now - l.sent_at > lost_after) {
+                    run.outstanding.erase(l.seq);
+                    l.seq = 0;
+                    ++run.lost;
+                    send_next(i, now);
+                }
+                busy = busy || l.seq != 0;
+            }
+        }
+        for (std::size_t i = 0; i < 2 * n; ++i) {
+            used[i]->on_message = nullptr;
+        }
+        run_ = nullptr;
+        std::chrono::duration<double> elapsed = run.last_stop - t0;
+        char line[160];
+        std::snprintf(line, sizeof line, "tp %zu %llu %llu %llu %.3f %s %s", n, static_cast<unsigned long long>(run.sent),
+                      static_cast<unsigned long long>(run.received), static_cast<unsigned long long>(run.lost),
+                      elapsed.count(), percentile(run.rtt_ms, 50).c_str(), percentile(run.rtt_ms, 99).c_str());
+        reply(line);
+    }
+
+    /// Nearest-rank percentile in ms with 3 decimals (as bench/proc_stats.js's), "-" for none.
+    static std::string percentile(std::vector<double>& v, double p) {
+        if (v.empty()) {
+            return "-";
+        }
+        std::sort(v.begin(), v.end());
+        auto rank = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size()))));
+        char out[32];
+        std::snprintf(out, sizeof out, "%.3f", v[std::min(rank, v.size()) - 1]);
+        return out;
+    }
+
+    /// Lane i sends its next message, unless the run is over or one of its sessions failed.
+    void send_next(std::size_t i, steady::time_point now) {
+        lane& l = run_->lanes[i];
+        if (now >= run_->end || !l.from->held || !l.to->held) {
+            run_->last_stop = std::max(run_->last_stop, now);
+            return;
+        }
+        l.seq = ++seq_;
+        l.sent_at = steady::now();
+        run_->outstanding.emplace(l.seq, i);
+        ++run_->sent;
+        std::string m = "<message to='";
+        m += l.to->jid();
+        m += "' type='headline' id='tp";
+        m += std::to_string(l.seq);
+        m += "' xmlns='jabber:client'><body>tp</body></message>";
+        l.from->send(std::move(m));
+    }
+
+    /// A session received message `id` at `at`: its lane's round trip ends, the next starts.
+    void arrived(std::string_view id, steady::time_point at) {
+        std::uint64_t seq = 0;
+        if (run_ == nullptr || !id.starts_with("tp")
+            || std::from_chars(id.data() + 2, id.data() + id.size(), seq).ec != std::errc()) {
+            return;
+        }
+        auto it = run_->outstanding.find(seq);
+        if (it == run_->outstanding.end()) {
+            return; // already counted lost
+        }
+        std::size_t i = it->second;
+        run_->outstanding.erase(it);
+        lane& l = run_->lanes[i];
+        l.seq = 0;
+        ++run_->received;
+        run_->rtt_ms.push_back(std::chrono::duration<double, std::milli>(at - l.sent_at).count());
+        send_next(i, at);
+    }
+
     /// Closes every held session's connection; their idle loops then end.
     void close_all() {
         for (auto& s : held_sessions_) {
@@ -665,11 +989,13 @@ private:
     std::uint64_t ok_ = 0;
     std::uint64_t failed_ = 0;
     std::string first_error_;
+    exchange_run* run_ = nullptr; // while `throughput` runs
+    std::uint64_t seq_ = 0;       // the last message id sent ("tp<seq>")
 };
 
 [[noreturn]] void usage() {
     std::cerr << "usage: capload --port P [--host H] [--bosh-path PATH] [--ws-path PATH] [--domain D]"
-                 " [--window W] [--wait S]\n";
+                 " [--window W] [--wait S] [--transport mixed|bosh|ws]\n";
     std::exit(2);
 }
 
@@ -696,6 +1022,16 @@ options parse_args(int argc, char** argv) {
                 o.window = std::max<std::size_t>(1, std::stoul(v));
             } else if (a == "--wait") {
                 o.wait = static_cast<unsigned>(std::stoul(v));
+            } else if (a == "--transport") {
+                if (v == "mixed") {
+                    o.transport = transport_mode::mixed;
+                } else if (v == "bosh") {
+                    o.transport = transport_mode::bosh;
+                } else if (v == "ws") {
+                    o.transport = transport_mode::ws;
+                } else {
+                    usage();
+                }
             } else {
                 usage();
             }
