@@ -23,16 +23,27 @@ session_table::session_table(net::any_io_executor ex, std::shared_ptr<const conf
 {
 }
 
-std::function<void()> session_table::handle(std::string_view body_text, bool secure,
-                                            const limits::address_key& client, responder r)
+void pending_request::abort()
+{
+    if (id_ == 0) {
+        return;
+    }
+    if (auto s = s_.lock()) {
+        s->post_abort(id_);
+    }
+    s_.reset();
+    id_ = 0;
+}
+
+pending_request session_table::handle(std::string_view body_text, bool secure, const limits::address_key& client,
+                                      responder r)
 {
     return handle(body_text, secure, client, std::nullopt, std::move(r));
 }
 
-std::function<void()> session_table::handle(std::string_view body_text, bool secure,
-                                            const limits::address_key& client,
-                                            const std::optional<boost::asio::ip::tcp::endpoint>& client_address,
-                                            responder r, bool from_other_process)
+pending_request session_table::handle(std::string_view body_text, bool secure, const limits::address_key& client,
+                                      const std::optional<boost::asio::ip::tcp::endpoint>& client_address,
+                                      responder r, bool from_other_process)
 {
     auto& m = metrics::global();
     ++m.bosh_requests;
@@ -59,18 +70,14 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             if (s) {
                 request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
                 s->post_request_error(id, std::move(*err), secure, std::move(r));
-                return [w = std::weak_ptr<session>(s), id] {
-                    if (auto p = w.lock()) {
-                        p->post_abort(id);
-                    }
-                };
+                return pending_request(s, id);
             }
         }
         // No session can be trusted from this body: the reply is the terminal condition
         // (BOSH-COND-1) with HTTP 200, since legacy-ness is unknown (GAP-2).
         core::log().info("bad BOSH body refused: {}", err->reason);
         r(reply{200, opt.default_content_type, terminate_body(condition::bad_request, err->reason), false});
-        return [] {};
+        return {};
     }
     auto& b = std::get<body>(parsed);
     request_id id = next_id_.fetch_add(1, std::memory_order_relaxed);
@@ -83,14 +90,14 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             ++m.drain_refused_sessions;
             r(reply{503, "text/plain; charset=utf-8",
                     "503 draining: this instance takes no new sessions; try again (another instance)\n", false, 1});
-            return [] {};
+            return {};
         }
         std::shared_ptr<session> s;
         {
             std::lock_guard lock(mutex_);
             if (shutting_down_) {
                 r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
-                return [] {};
+                return {};
             }
         }
         // SEC-LIMIT-1..3: global and per-address session caps, per-address creation rate.
@@ -102,13 +109,13 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             core::log().info("BOSH session refused for {}: {}", client.to_string(), limits::describe(d.why));
             r(reply{200, opt.default_content_type,
                     terminate_body(condition::policy_violation, std::string(limits::describe(d.why))), false});
-            return [] {};
+            return {};
         }
         {
             std::lock_guard lock(mutex_);
             if (shutting_down_) {
                 r(reply{200, opt.default_content_type, terminate_body(condition::system_shutdown), false});
-                return [] {};
+                return {};
             }
             // A named instance prefixes its sids ("gw1.<160 random bits>") so that a load
             // balancer can route every request of the session here (conf/haproxy/).
@@ -130,11 +137,7 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
         }
         ++m.bosh_sessions_created;
         s->post_create(id, std::move(b), std::move(r));
-        return [w = std::weak_ptr<session>(s), id] {
-            if (auto p = w.lock()) {
-                p->post_abort(id);
-            }
-        };
+        return pending_request(s, id);
     }
 
     std::shared_ptr<session> s;
@@ -152,17 +155,13 @@ std::function<void()> session_table::handle(std::string_view body_text, bool sec
             other = unknown_sid_;
         }
         if (other && other(body_text, secure, client_address, r)) {
-            return [] {};
+            return {};
         }
         r(unknown_sid_reply());
-        return [] {};
+        return {};
     }
     s->post_request(id, std::move(b), secure, std::move(r));
-    return [w = std::weak_ptr<session>(s), id] {
-        if (auto p = w.lock()) {
-            p->post_abort(id);
-        }
-    };
+    return pending_request(s, id);
 }
 
 void session_table::shutdown_all()

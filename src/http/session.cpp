@@ -67,7 +67,7 @@ struct slot {
     bool close_after = false;  // close the connection after writing this response
     bool drop = false;         // close the connection without writing anything
     origin_decision cors;
-    std::function<void()> abort; // tells the BOSH session the request went away
+    bosh::pending_request abort; // tells the BOSH session the request went away
     // An accepted WebSocket upgrade: when this slot reaches the front of the queue the
     // writer hands the stream off instead of writing a response. On the heap: every BOSH
     // request's slot (a held one lives as long as its wait) would carry ~200 unused bytes.
@@ -653,7 +653,7 @@ private:
 
     void fill_bosh(const std::shared_ptr<slot>& s, bosh::reply&& r)
     {
-        s->abort = nullptr;
+        s->abort = {};
         if (r.close_connection) {
             s->drop = true;
             s->res.emplace();
@@ -845,11 +845,7 @@ private:
     void abort_pending()
     {
         for (auto& s : slots_) {
-            if (s->abort) {
-                auto f = std::move(s->abort);
-                s->abort = nullptr;
-                f();
-            }
+            s->abort.abort();
         }
     }
 

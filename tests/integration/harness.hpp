@@ -111,6 +111,14 @@ public:
         sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
     }
     void send(std::string_view bytes) { boost::asio::write(sock_, boost::asio::buffer(bytes)); }
+    /// Closes with a TCP reset (SO_LINGER 0), as a browser tab that is killed or a network
+    /// error looks to the gateway; a plain close is a FIN, which HTTP allows to mean "done
+    /// sending" while the reply is still read.
+    void reset()
+    {
+        sock_.set_option(boost::asio::socket_base::linger(true, 0));
+        sock_.close();
+    }
 
     struct result {
         std::string bytes; ///< everything read before the end

@@ -86,6 +86,43 @@ TEST_F(http_front, two_sockets_alternate_rids_of_one_session)
     EXPECT_TRUE(is_terminate(b.post(req_body(sid, 25)).body, "item-not-found"));
 }
 
+// A held request whose client connection fails (a reset) is withdrawn from its session (the
+// HTTP front tells the session through the pending_request that session_table::handle
+// returned): with hold = 2 the server's next stanza goes to the request still open, not to
+// the oldest held one, which would write it to a dead connection (lost to the client).
+TEST_F(http_front, held_request_whose_connection_closed_gets_no_stanza)
+{
+    gateway_options o;
+    o.bosh_extra = "max_hold = 2\n";
+    start(o);
+    script s;
+    tls_prefix(s).expect("go-ahead").send(
+        "<message xmlns='jabber:client' from='bob@xmpp.test' to='alice@xmpp.test/r' type='chat'>"
+        "<body>after-close</body></message>");
+    s.read_until_eof();
+    fake->add(std::move(s));
+    auto created = post(create_body(40, domain, {}, 10, 2));
+    ASSERT_EQ(created.status, 200u) << created.body;
+    ASSERT_EQ(body_attr(created.body, "hold"), std::optional<std::string>("2")) << created.body;
+    const std::string sid = body_attr(created.body, "sid").value_or("");
+    ASSERT_FALSE(sid.empty()) << created.body;
+
+    raw_conn gone(port());
+    gone.send(raw_request("POST", "/http-bind", "HTTP/1.1", {{"Host", "127.0.0.1"}, {"Content-Type", "text/xml; charset=utf-8"}},
+                          req_body(sid, 41))); // held
+    std::this_thread::sleep_for(200ms);
+    gone.reset(); // the connection fails (reset); the gateway withdraws request 41
+    std::this_thread::sleep_for(500ms);
+
+    http_client c(port(), 15s);
+    c.send(req_body(sid, 42, message_payload("go-ahead"))); // held too (hold = 2)
+    ASSERT_TRUE(fake->wait_received(0, "go-ahead"));
+    auto r = c.read();
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_NE(r.body.find("after-close"), std::string::npos)
+        << "the server's stanza went to the request whose connection had closed: " << r.body;
+}
+
 // BOSH-HTTP-3: HTTP/1.0 POST without Host creating a session => 200 with Content-Length,
 // then the server closes the socket.
 TEST_F(http_front, http10_without_host_creates_session_then_closes)

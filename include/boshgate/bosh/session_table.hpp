@@ -15,6 +15,25 @@
 
 namespace boshgate::bosh {
 
+/// What the HTTP side keeps of a BOSH request in flight: abort() tells the session that
+/// the request went away (the session ignores it once the request is answered). A weak
+/// session pointer and the request's id; a std::function holding them allocated once per
+/// request (its local storage takes only trivially copyable callables), this does not.
+class pending_request {
+public:
+    pending_request() = default;
+    pending_request(std::weak_ptr<session> s, request_id id) noexcept : s_(std::move(s)), id_(id) {}
+
+    /// Posts the abort to the session if it still exists; the handle is empty afterwards.
+    void abort();
+    /// False for an empty handle (a request answered at once, or already aborted).
+    explicit operator bool() const noexcept { return id_ != 0; }
+
+private:
+    std::weak_ptr<session> s_;
+    request_id id_ = 0; ///< 0: empty (session_table's ids start at 1)
+};
+
 class session_table : public std::enable_shared_from_this<session_table> {
 public:
     /// `make_executor` yields the executor a new session runs on (the gateway's io_context).
@@ -25,16 +44,15 @@ public:
                   std::shared_ptr<limits::admission> admission);
 
     /// Handle one BOSH POST body from a client in address group `client`. `r` is called
-    /// exactly once (possibly before this returns). Returns a function to call if the HTTP
-    /// request goes away before its reply (it is a no-op once replied).
-    std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
-                                 responder r);
+    /// exactly once (possibly before this returns). Returns the handle to abort if the HTTP
+    /// request goes away before its reply (a no-op once replied; empty when answered here).
+    pending_request handle(std::string_view body_text, bool secure, const limits::address_key& client, responder r);
     /// The same, with the client's address for a new session's PROXY header upstream.
     /// `from_other_process`: the request came over an in-place restart's hop; an unknown sid
     /// is answered here, never handed on again (two processes would pass it back and forth).
-    std::function<void()> handle(std::string_view body_text, bool secure, const limits::address_key& client,
-                                 const std::optional<boost::asio::ip::tcp::endpoint>& client_address, responder r,
-                                 bool from_other_process = false);
+    pending_request handle(std::string_view body_text, bool secure, const limits::address_key& client,
+                           const std::optional<boost::asio::ip::tcp::endpoint>& client_address, responder r,
+                           bool from_other_process = false);
 
     /// Terminate every session with system-shutdown and refuse new ones.
     void shutdown_all();
