@@ -470,6 +470,7 @@ private:
         c.req.body().clear();
         return c.req.body();
     }
+
     /// An empty request body with the next rid, `attrs` (each with a leading space) and both
     /// namespaces: the session creation and the restart (XEP-0206). Login only: connection 0.
     void xbosh_body(std::string_view attrs) {
