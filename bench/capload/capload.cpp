@@ -68,7 +68,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's awaitable frames (a matching
@@ -848,7 +847,6 @@ private:
     /// The state of the running `throughput` command.
     struct exchange_run {
         std::vector<lane> lanes;
-        std::unordered_map<std::uint64_t, std::size_t> outstanding; // seq -> lane index
         steady::time_point end;
         steady::time_point last_stop; // when the last lane went quiet
         std::uint64_t sent = 0;
@@ -898,7 +896,6 @@ private:
             for (std::size_t i = 0; i < run.lanes.size(); ++i) {
                 lane& l = run.lanes[i];
                 if (l.seq != 0 && now - l.sent_at > lost_after) {
-                    run.outstanding.erase(l.seq);
                     l.seq = 0;
                     ++run.lost;
                     send_next(i, now);
@@ -939,29 +936,31 @@ private:
         }
         l.seq = ++seq_;
         l.sent_at = steady::now();
-        run_->outstanding.emplace(l.seq, i);
         ++run_->sent;
         std::string m = "<message to='";
         m += l.to->jid();
         m += "' type='headline' id='tp";
+        m += std::to_string(i);
+        m += '.';
         m += std::to_string(l.seq);
         m += "' xmlns='jabber:client'><body>tp</body></message>";
         l.from->send(std::move(m));
     }
 
-    /// A session received message `id` at `at`: its lane's round trip ends, the next starts.
+    /// A session received message `id` ("tp<lane>.<seq>") at `at`: that lane's round trip
+    /// ends and its next starts, unless the message was already counted lost.
     void arrived(std::string_view id, steady::time_point at) {
+        std::size_t i = 0;
         std::uint64_t seq = 0;
-        if (run_ == nullptr || !id.starts_with("tp")
-            || std::from_chars(id.data() + 2, id.data() + id.size(), seq).ec != std::errc()) {
+        const char* end = id.data() + id.size();
+        if (run_ == nullptr || !id.starts_with("tp")) {
             return;
         }
-        auto it = run_->outstanding.find(seq);
-        if (it == run_->outstanding.end()) {
-            return; // already counted lost
+        auto [dot, ec] = std::from_chars(id.data() + 2, end, i);
+        if (ec != std::errc() || dot == end || *dot != '.' || std::from_chars(dot + 1, end, seq).ec != std::errc()
+            || i >= run_->lanes.size() || run_->lanes[i].seq != seq || seq == 0) {
+            return;
         }
-        std::size_t i = it->second;
-        run_->outstanding.erase(it);
         lane& l = run_->lanes[i];
         l.seq = 0;
         ++run_->received;
@@ -991,7 +990,7 @@ private:
     std::uint64_t failed_ = 0;
     std::string first_error_;
     exchange_run* run_ = nullptr; // while `throughput` runs
-    std::uint64_t seq_ = 0;       // the last message id sent ("tp<seq>")
+    std::uint64_t seq_ = 0;       // the last message sequence number sent ("tp<lane>.<seq>")
 };
 
 [[noreturn]] void usage() {
