@@ -24,10 +24,9 @@ public:
     pending_request() = default;
     pending_request(std::weak_ptr<session> s, request_id id) noexcept : s_(std::move(s)), id_(id) {}
 
-    /// Posts the abort to the session if it still exists; the handle is empty afterwards.
+    /// Posts the abort to the session if it still exists; the handle is empty afterwards
+    /// (an empty handle, as for a request answered at once, does nothing).
     void abort();
-    /// False for an empty handle (a request answered at once, or already aborted).
-    explicit operator bool() const noexcept { return id_ != 0; }
 
 private:
     std::weak_ptr<session> s_;
