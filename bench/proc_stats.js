@@ -25,8 +25,12 @@ function fdCount(pid) {
   }
 }
 
-/** User + system CPU time of `pid` in ms (/proc/<pid>/stat); null if gone. */
-function cpuMs(pid) {
+/**
+ * CPU time of `pid` in ms (/proc/<pid>/stat), read once: { user, sys } (utime, stime;
+ * sys is the kernel's work on the process's behalf: its syscalls, the loopback TCP
+ * path its sends run, its wake-ups); null if gone.
+ */
+function cpuTimesMs(pid) {
   if (clkTck === null) {
     try {
       clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -38,10 +42,16 @@ function cpuMs(pid) {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" that closes comm: state is field 3, utime 14, stime 15.
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / clkTck;
+    return { user: (Number(rest[11]) * 1000) / clkTck, sys: (Number(rest[12]) * 1000) / clkTck };
   } catch (_) {
     return null;
   }
+}
+
+/** User + system CPU time of `pid` in ms; null if gone. */
+function cpuMs(pid) {
+  const t = cpuTimesMs(pid);
+  return t === null ? null : t.user + t.sys;
 }
 
 /**
@@ -86,4 +96,4 @@ function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-module.exports = { rssKb, cpuMs, sampleRssKb, percentile, median, fdCount };
+module.exports = { rssKb, cpuMs, cpuTimesMs, sampleRssKb, percentile, median, fdCount };

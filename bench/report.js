@@ -66,10 +66,12 @@ function tpCells(t, inProc, noMgr = false) {
   }
   const per = (v) => (known(v) ? v.toFixed(3) : '-');
   const lost = t.lost ? ` (${t.lost} lost)` : '';
+  // The manager's CPU, and in brackets the kernel's part of it (stime) where known.
+  const mgr = known(t.mgrSysMsPerMsg) ? `${per(t.mgrMsPerMsg)} (kernel ${per(t.mgrSysMsPerMsg)})` : per(t.mgrMsPerMsg);
   return [
     `${t.rate.toFixed(0)}${runRates(t) ? ` (${runRates(t)})` : ''}${lost}`,
     pair(t.p50, t.p99),
-    inProc ? `${per(t.mgrMsPerMsg)} (same)` : `${noMgr ? 'n/a' : per(t.mgrMsPerMsg)} / ${per(t.prosodyMsPerMsg)}`,
+    inProc ? `${mgr} (same)` : `${noMgr ? 'n/a' : mgr} / ${per(t.prosodyMsPerMsg)}`,
   ];
 }
 
@@ -119,7 +121,8 @@ function printReport({ opts, results, versions, elapsedS, dir, allKinds }) {
     const runs = opts.tpRuns > 1 ? `${opts.tpRuns} runs of ` : '';
     out.push(`Throughput: ${runs}${opts.tpSeconds} s with 1 pair x 1 message in flight, then ${runs}${opts.tpSeconds} s with ${opts.pairs} pairs x ${opts.inFlight} in flight `
       + `${opts.tpRuns > 1 ? '(each figure the median over the runs; msgs/s also per run) ' : ''}`
-      + '(headline messages A -> B between held sessions; RTT = sent on A -> received on B; CPU = utime + stime per delivered message; '
+      + '(headline messages A -> B between held sessions; RTT = sent on A -> received on B; CPU = utime + stime per delivered message, '
+      + 'the manager\'s stime, the kernel\'s part of it, in brackets; '
       + 'load gen = this Node process, % of one core: near 100 % means the generator, not the manager, sets the rate).');
     const tpHeader = [
       'Manager',

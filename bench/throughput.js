@@ -17,7 +17,7 @@
 // runs' own figures are kept so that the spread is visible.
 
 const { performance } = require('node:perf_hooks');
-const { cpuMs, percentile, median } = require('./proc_stats');
+const { cpuMs, cpuTimesMs, percentile, median } = require('./proc_stats');
 
 /**
  * Routes every <message/> the sessions receive to a waiter by id: returns the
@@ -54,7 +54,7 @@ async function runThroughput({ sessions, pairs, inFlight, seconds, mgrPid, proso
   let received = 0;
   let lost = 0;
   let seq = 0;
-  const cpu0 = { mgr: cpuMs(mgrPid), prosody: prosodyPid ? cpuMs(prosodyPid) : null, gen: process.cpuUsage() };
+  const cpu0 = { mgr: cpuTimesMs(mgrPid), prosody: prosodyPid ? cpuMs(prosodyPid) : null, gen: process.cpuUsage() };
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   // One lane = one message outstanding at a time from a to b.
@@ -90,22 +90,33 @@ async function runThroughput({ sessions, pairs, inFlight, seconds, mgrPid, proso
   }
   await Promise.all(lanes);
   const elapsedS = (performance.now() - t0) / 1000;
-  const mgr1 = cpuMs(mgrPid);
+  const mgr1 = cpuTimesMs(mgrPid);
   const pro1 = prosodyPid ? cpuMs(prosodyPid) : null;
   const gen = process.cpuUsage(cpu0.gen);
   return runFigures({
     pairs: n, inFlight, seconds: elapsedS, sent, received, lost, p50: percentile(lat, 50), p99: percentile(lat, 99),
-    mgrCpuMs: [cpu0.mgr, mgr1], serverCpuMs: [cpu0.prosody, pro1],
+    ...mgrCpuPairs(cpu0.mgr, mgr1), serverCpuMs: [cpu0.prosody, pro1],
     genCpuPct: ((gen.user + gen.system) / 1000 / (elapsedS * 1000)) * 100,
   });
 }
 
 /**
+ * The manager's [before, after] CPU ms, all and the kernel's part, for runFigures from two
+ * cpuTimesMs readings (either may be null).
+ */
+function mgrCpuPairs(t0, t1) {
+  const all = (t) => (t === null ? null : t.user + t.sys);
+  const sys = (t) => (t === null ? null : t.sys);
+  return { mgrCpuMs: [all(t0), all(t1)], mgrSysMs: [sys(t0), sys(t1)] };
+}
+
+/**
  * One run's figures from its counts: rate = received / seconds, CPU per delivered message
- * of the manager and the server from their [before, after] CPU ms (null where either is
+ * of the manager and the server from their [before, after] CPU ms, and the part of the
+ * manager's that the kernel spent for it (stime) from mgrSysMs (null where either is
  * unknown or nothing was received).
  */
-function runFigures({ pairs, inFlight, seconds, sent, received, lost, p50, p99, mgrCpuMs, serverCpuMs, genCpuPct }) {
+function runFigures({ pairs, inFlight, seconds, sent, received, lost, p50, p99, mgrCpuMs, mgrSysMs = [null, null], serverCpuMs, genCpuPct }) {
   const perMsg = ([a, b]) => (a !== null && b !== null && received > 0 ? (b - a) / received : null);
   return {
     pairs,
@@ -118,13 +129,14 @@ function runFigures({ pairs, inFlight, seconds, sent, received, lost, p50, p99, 
     p50,
     p99,
     mgrMsPerMsg: perMsg(mgrCpuMs),
+    mgrSysMsPerMsg: perMsg(mgrSysMs),
     prosodyMsPerMsg: perMsg(serverCpuMs),
     genCpuPct,
   };
 }
 
 /** The figures of a run that a phase reports as the median over its runs. */
-const MEDIAN_FIELDS = ['rate', 'p50', 'p99', 'mgrMsPerMsg', 'prosodyMsPerMsg', 'genCpuPct'];
+const MEDIAN_FIELDS = ['rate', 'p50', 'p99', 'mgrMsPerMsg', 'mgrSysMsPerMsg', 'prosodyMsPerMsg', 'genCpuPct'];
 /** The counts that a phase reports as the sum over its runs. */
 const SUM_FIELDS = ['seconds', 'sent', 'received', 'lost'];
 
@@ -175,7 +187,7 @@ function selfCheck() {
   const assert = require('node:assert/strict');
   const run = (rate, p50, mgr, prosody, lost) => ({
     pairs: 50, inFlight: 5, seconds: 5, sent: rate * 5 + lost, received: rate * 5, lost,
-    rate, p50, p99: p50 * 2, mgrMsPerMsg: mgr, prosodyMsPerMsg: prosody, genCpuPct: rate / 100,
+    rate, p50, p99: p50 * 2, mgrMsPerMsg: mgr, mgrSysMsPerMsg: mgr / 2, prosodyMsPerMsg: prosody, genCpuPct: rate / 100,
   });
   assert.equal(foldRuns([]), null);
   const f = foldRuns([run(4000, 100, 0.07, null, 0), run(3000, 140, 0.09, null, 2), run(5000, 90, 0.06, null, 1)]);
@@ -184,6 +196,8 @@ function selfCheck() {
   assert.equal(f.p50, 100);
   assert.equal(f.p99, 200);
   assert.equal(f.mgrMsPerMsg, 0.07);
+  assert.equal(f.mgrSysMsPerMsg, 0.035, 'the kernel part is a median of its own');
+  assert.deepEqual(f.runs.map((r) => r.mgrSysMsPerMsg), [0.035, 0.045, 0.03]);
   assert.equal(f.prosodyMsPerMsg, null, 'no run has a server figure: none is made up');
   assert.deepEqual([f.seconds, f.sent, f.received, f.lost], [15, 60003, 60000, 3]);
   assert.deepEqual(f.runs.map((r) => r.rate), [4000, 3000, 5000], 'the runs keep their order');
@@ -193,6 +207,20 @@ function selfCheck() {
   assert.equal(runRates(null), '');
   // Two runs (one cancelled): the mean of the middle two.
   assert.ok(Math.abs(foldRuns([run(4000, 100, 0.07, 0.2, 0), run(3000, 140, 0.09, 0.4, 0)]).prosodyMsPerMsg - 0.3) < 1e-12);
+  // A run's figures: the manager's CPU and the kernel's part of it (stime) per delivered
+  // message, from one /proc reading before and one after.
+  const one = (t0, t1) => runFigures({
+    pairs: 1, inFlight: 1, seconds: 2, sent: 100, received: 100, lost: 0, p50: 1, p99: 2,
+    ...mgrCpuPairs(t0, t1), serverCpuMs: [40, 49], genCpuPct: 5,
+  });
+  const r = one({ user: 10, sys: 20 }, { user: 13, sys: 25 });
+  assert.equal(r.mgrMsPerMsg, 0.08);
+  assert.equal(r.mgrSysMsPerMsg, 0.05);
+  assert.equal(r.prosodyMsPerMsg, 0.09);
+  const gone = one({ user: 10, sys: 20 }, null);
+  assert.deepEqual([gone.mgrMsPerMsg, gone.mgrSysMsPerMsg], [null, null], 'a manager gone before the end has no figures');
+  assert.equal(runFigures({ pairs: 1, inFlight: 1, seconds: 1, sent: 1, received: 1, lost: 0, p50: 1, p99: 1, mgrCpuMs: [0, 1], serverCpuMs: [null, null], genCpuPct: 1 }).mgrSysMsPerMsg,
+    null, 'a generator that gives no kernel part gets none made up');
   console.log('throughput.js: self-check passed');
 }
 
@@ -204,4 +232,4 @@ if (require.main === module) {
   selfCheck();
 }
 
-module.exports = { runThroughput, runThroughputRuns, runRates, runFigures, routeMessages };
+module.exports = { runThroughput, runThroughputRuns, runRates, runFigures, mgrCpuPairs, routeMessages };
